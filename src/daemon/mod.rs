@@ -1,0 +1,2 @@
+//! The tokio daemon and its CLI clients.
+pub mod cli;

@@ -1,0 +1,31 @@
+//! callsign — a zero-configuration mesh communicator for first responders.
+//!
+//! The crate is layered; each layer depends only on the ones below it.
+//!
+//! | layer | owns | never touches |
+//! |---|---|---|
+//! | [`identity`] | device keys, NodeId | sockets, clocks, files |
+//! | [`wire`] | packet formats, total decoders | state |
+//! | [`link`] | neighbours, hellos, ETX | routes |
+//! | [`route`] | Babel-style distance vector | sockets, clocks |
+//! | [`flood`] | duplicate suppression, MPR relay selection | sockets, clocks |
+//! | [`node`] | the composed sans-IO state machine, forwarding | sockets, clocks, threads |
+//! | [`sim`] | deterministic discrete-event network | real sockets |
+//! | `daemon` (feature `daemon`) | tokio shell: UDP, HTTP API, CLI | protocol logic |
+//!
+//! Everything from `identity` to `node` is sans-IO: time is an argument
+//! ([`time::Instant`]), randomness is a seeded [`rng::Rng`], and the only
+//! entry point for drivers is [`node::Node`].
+
+pub mod flood;
+pub mod identity;
+pub mod link;
+pub mod node;
+pub mod rng;
+pub mod route;
+pub mod sim;
+pub mod time;
+pub mod wire;
+
+#[cfg(feature = "daemon")]
+pub mod daemon;

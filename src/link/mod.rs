@@ -1,0 +1,297 @@
+//! Neighbours and link quality.
+//!
+//! Discovery is by multicast hello; a neighbour is then kept by the hellos
+//! it sends (multicast, or unicast in fast mode) and probed by unicast when
+//! it falls silent. Link cost is ETX from both directions: our reception
+//! ratio of its hellos, and its reception ratio of ours, which it reports in
+//! its IHU ("I heard you") list. A neighbour that stops listing us gets an
+//! infinite cost at once, so an asymmetric link never attracts traffic.
+//!
+//! The table is bounded ([`MAX_NEIGHBOURS`]); past the limit new neighbours
+//! are ignored until one leaves.
+
+mod estimator;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use estimator::RxEstimator;
+
+use crate::identity::NodeId;
+use crate::node::{IfaceId, Timers};
+use crate::time::Instant;
+
+/// Link metric of an unusable link or route.
+pub const INFINITY: u16 = u16::MAX;
+/// Most neighbours kept per node. A dense fireground rarely exceeds 40.
+pub const MAX_NEIGHBOURS: usize = 128;
+
+/// A neighbour is keyed by interface and NodeId: the same device heard on two
+/// interfaces is two links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkKey {
+    pub iface: IfaceId,
+    pub id: NodeId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Alive,
+    /// Silent past its hold time (or a hop-by-hop delivery failed): being
+    /// probed. Still usable until the probes fail.
+    Suspect { since: Instant, probes_sent: u32 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Neighbour {
+    pub key: LinkKey,
+    pub addr: SocketAddr,
+    pub names: Vec<String>,
+    pub base: bool,
+    pub rx: RxEstimator,
+    /// Their reception cost of our hellos (from their IHU), `INFINITY` if
+    /// unknown or they stopped listing us.
+    pub txcost: u16,
+    pub ihu_expires: Instant,
+    pub last_heard: Instant,
+    /// When the next multicast hello is overdue (counted as missed for ETX).
+    pub missed_at: Instant,
+    /// Interval they announced for their multicast hellos.
+    pub mcast_interval: Duration,
+    /// Interval of their unicast fast hellos to us, while they send them.
+    pub fast_interval: Option<Duration>,
+    pub liveness: Liveness,
+    /// We send them fast unicast hellos until this time (they send us data).
+    pub fast_until: Instant,
+    pub next_fast_hello: Instant,
+    pub ucast_seq: u32,
+    /// We sent data through them recently: their fast hellos count for liveness.
+    pub sent_data_until: Instant,
+    /// Their symmetric neighbours (from their IHU), for MPR selection.
+    pub two_hop: Vec<NodeId>,
+    /// They chose us as a flood relay.
+    pub mpr_selector: bool,
+    /// We chose them as a flood relay.
+    pub mpr: bool,
+}
+
+impl Neighbour {
+    fn new(key: LinkKey, addr: SocketAddr, now: Instant, timers: &Timers) -> Self {
+        Neighbour {
+            key,
+            addr,
+            names: Vec::new(),
+            base: false,
+            rx: RxEstimator::default(),
+            txcost: INFINITY,
+            ihu_expires: now,
+            last_heard: now,
+            missed_at: now + timers.hello_idle.mul_f64(1.5),
+            mcast_interval: timers.hello_idle,
+            fast_interval: None,
+            liveness: Liveness::Alive,
+            fast_until: Instant::ZERO,
+            next_fast_hello: Instant::MAX,
+            ucast_seq: 0,
+            sent_data_until: Instant::ZERO,
+            two_hop: Vec::new(),
+            mpr_selector: false,
+            mpr: false,
+        }
+    }
+
+    /// Our reception cost of its hellos (256 = all received).
+    pub fn rxcost(&self) -> u16 {
+        self.rx.cost()
+    }
+
+    /// ETX-style link cost (RFC 8966 A.2.2): 256 / (their ratio × ours),
+    /// scaled by the interface weight. `INFINITY` if either side is deaf.
+    pub fn cost(&self, now: Instant, weight: u16) -> u16 {
+        let rx = self.rxcost();
+        let tx = if now < self.ihu_expires {
+            self.txcost
+        } else {
+            INFINITY
+        };
+        if rx == INFINITY || tx == INFINITY {
+            return INFINITY;
+        }
+        let c = (rx as u64 * tx as u64 / 256) * weight as u64 / 256;
+        c.clamp(1, INFINITY as u64 - 1) as u16
+    }
+
+    pub fn usable(&self, now: Instant, weight: u16) -> bool {
+        self.cost(now, weight) != INFINITY
+    }
+
+    /// When silence from this neighbour makes it suspect. The fast hold
+    /// applies only while we still send data through it: at that deadline,
+    /// was data sent recently? That is known now, so no `now` is needed.
+    pub fn hold_deadline(&self, timers: &Timers) -> Instant {
+        let idle = self.last_heard + self.mcast_interval.mul_f64(timers.hold_factor_idle);
+        match self.fast_interval {
+            Some(f) => {
+                let fast = self.last_heard + f.mul_f64(timers.hold_factor_fast);
+                if fast < self.sent_data_until {
+                    idle.min(fast)
+                } else {
+                    idle
+                }
+            }
+            None => idle,
+        }
+    }
+
+    pub fn in_fast_mode(&self, now: Instant) -> bool {
+        now < self.fast_until
+    }
+}
+
+/// The neighbour table.
+#[derive(Debug, Default)]
+pub struct Neighbours {
+    map: BTreeMap<LinkKey, Neighbour>,
+}
+
+impl Neighbours {
+    pub fn get(&self, key: &LinkKey) -> Option<&Neighbour> {
+        self.map.get(key)
+    }
+    pub fn get_mut(&mut self, key: &LinkKey) -> Option<&mut Neighbour> {
+        self.map.get_mut(key)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Neighbour> {
+        self.map.values()
+    }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Neighbour> {
+        self.map.values_mut()
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    pub fn remove(&mut self, key: &LinkKey) -> Option<Neighbour> {
+        self.map.remove(key)
+    }
+    pub fn keys(&self) -> Vec<LinkKey> {
+        self.map.keys().copied().collect()
+    }
+
+    /// Find or create the neighbour; `None` when the table is full.
+    /// The bool says whether it is new.
+    pub fn touch(
+        &mut self,
+        key: LinkKey,
+        addr: SocketAddr,
+        now: Instant,
+        timers: &Timers,
+    ) -> Option<(&mut Neighbour, bool)> {
+        let is_new = !self.map.contains_key(&key);
+        if is_new && self.map.len() >= MAX_NEIGHBOURS {
+            return None;
+        }
+        let n = self
+            .map
+            .entry(key)
+            .or_insert_with(|| Neighbour::new(key, addr, now, timers));
+        // Addresses can change (DHCP, interface restart): follow the latest.
+        n.addr = addr;
+        n.last_heard = now;
+        n.liveness = Liveness::Alive;
+        Some((n, is_new))
+    }
+
+    /// Remove every neighbour on `iface`, returning their keys.
+    pub fn drop_iface(&mut self, iface: IfaceId) -> Vec<LinkKey> {
+        let gone: Vec<LinkKey> = self
+            .map
+            .keys()
+            .filter(|k| k.iface == iface)
+            .copied()
+            .collect();
+        for k in &gone {
+            self.map.remove(k);
+        }
+        gone
+    }
+}
+
+/// Greedy MPR selection (RFC 3626 §8.3.1): choose among symmetric
+/// neighbours `n1` a small set that covers every strict two-hop neighbour.
+/// Deterministic: ties break on NodeId.
+pub fn select_mprs(me: NodeId, n1: &[(NodeId, &[NodeId])]) -> Vec<NodeId> {
+    use std::collections::BTreeSet;
+    let one_hop: BTreeSet<NodeId> = n1.iter().map(|(id, _)| *id).collect();
+    let mut uncovered: BTreeSet<NodeId> = n1
+        .iter()
+        .flat_map(|(_, two)| two.iter().copied())
+        .filter(|x| *x != me && !one_hop.contains(x))
+        .collect();
+    let mut chosen: BTreeSet<NodeId> = BTreeSet::new();
+    // First: neighbours that are the only way to some two-hop node.
+    for x in uncovered.clone() {
+        let via: Vec<NodeId> = n1
+            .iter()
+            .filter(|(_, two)| two.contains(&x))
+            .map(|(id, _)| *id)
+            .collect();
+        if via.len() == 1 {
+            chosen.insert(via[0]);
+        }
+    }
+    for c in &chosen {
+        if let Some((_, two)) = n1.iter().find(|(id, _)| id == c) {
+            for x in two.iter() {
+                uncovered.remove(x);
+            }
+        }
+    }
+    // Then: greedily the neighbour covering the most remaining.
+    while !uncovered.is_empty() {
+        let best = n1
+            .iter()
+            .filter(|(id, _)| !chosen.contains(id))
+            .map(|(id, two)| (two.iter().filter(|x| uncovered.contains(x)).count(), *id))
+            .filter(|(n, _)| *n > 0)
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let Some((_, id)) = best else { break };
+        chosen.insert(id);
+        if let Some((_, two)) = n1.iter().find(|(i, _)| *i == id) {
+            for x in two.iter() {
+                uncovered.remove(x);
+            }
+        }
+    }
+    chosen.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(b: u8) -> NodeId {
+        NodeId([b; 16])
+    }
+
+    #[test]
+    fn mpr_covers_all_two_hop_neighbours_with_few_relays() {
+        // Star of 4 neighbours; 2 and 3 both reach 10, only 4 reaches 11.
+        let a = [id(10)];
+        let b = [id(10), id(12)];
+        let c = [id(11)];
+        let n1: Vec<(NodeId, &[NodeId])> = vec![(id(1), &[]), (id(2), &a), (id(3), &b), (id(4), &c)];
+        let m = select_mprs(id(0), &n1);
+        assert_eq!(m, vec![id(3), id(4)]);
+    }
+
+    #[test]
+    fn mpr_ignores_one_hop_and_self() {
+        let a = [id(0), id(2)];
+        let n1: Vec<(NodeId, &[NodeId])> = vec![(id(1), &a), (id(2), &[])];
+        assert!(select_mprs(id(0), &n1).is_empty());
+    }
+}

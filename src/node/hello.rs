@@ -1,0 +1,358 @@
+//! Hellos, IHUs, liveness and MPR selection: the link layer of the node.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{Event, IfaceId, LinkDst, NeighbourInfo, Node};
+use crate::link::{INFINITY, LinkKey, Liveness, Neighbour, select_mprs};
+use crate::time::{Instant, ms};
+use crate::wire::control::{self, Hello, Ihu};
+use crate::wire::{Header, PacketType, WireError, flags};
+
+/// A hello asked for "soon" goes out within this window...
+const SOON: Duration = Duration::from_millis(40);
+/// ...but never closer than this to the previous one on the interface.
+const MIN_HELLO_GAP: Duration = Duration::from_millis(100);
+
+impl Node {
+    pub(super) fn on_hello(
+        &mut self,
+        now: Instant,
+        key: LinkKey,
+        from: SocketAddr,
+        hdr: &Header,
+        body: &[u8],
+    ) -> Result<(), WireError> {
+        let hello: Hello = control::decode(body)?;
+        let timers = self.config.timers.clone();
+        let me = self.id;
+        let weight = self.iface_weight(key.iface);
+        let Some((n, is_new)) = self.nbrs.touch(key, from, now, &timers) else {
+            return Ok(());
+        };
+        let cost_before = if is_new { INFINITY } else { n.cost(now, weight) };
+        let unicast = hdr.flags & flags::UNICAST != 0;
+        n.base = hdr.flags & flags::BASE != 0;
+        if unicast {
+            n.fast_interval = (hello.interval_ms > 0).then(|| ms(hello.interval_ms as u64));
+        } else {
+            n.rx.received(hdr.seq);
+            if hello.interval_ms > 0 {
+                n.mcast_interval = ms(hello.interval_ms as u64).min(Duration::from_secs(60));
+            }
+            n.missed_at = now + n.mcast_interval.mul_f64(1.5);
+        }
+        let mut mpr_changed = false;
+        if let Some(list) = &hello.ihu {
+            let mine = list.iter().find(|i| i.id == me);
+            n.txcost = mine.map_or(INFINITY, |i| i.rxcost);
+            let ihu_interval = n.mcast_interval * timers.ihu_every.max(1);
+            n.ihu_expires = now + ihu_interval.mul_f64(timers.ihu_hold_factor);
+            let sel = mine.is_some_and(|i| i.mpr);
+            let two_hop: Vec<_> = list
+                .iter()
+                .filter(|i| i.id != me && i.rxcost != INFINITY)
+                .map(|i| i.id)
+                .collect();
+            mpr_changed = n.two_hop != two_hop || n.mpr_selector != sel;
+            n.two_hop = two_hop;
+            n.mpr_selector = sel;
+            if !hello.names.is_empty() {
+                n.names = hello.names.clone();
+            }
+        }
+        let probe = hello.probe;
+        let cost_after = n.cost(now, weight);
+        let addr = n.addr;
+        if mpr_changed {
+            self.mpr_dirty = true;
+        }
+        if is_new {
+            self.push_event(Event::NeighbourUp {
+                id: key.id,
+                iface: key.iface,
+                addr: from,
+            });
+            self.mpr_dirty = true;
+            self.hello_soon(now, key.iface);
+        }
+        if probe {
+            self.send_unicast_hello(now, key, addr, false, true);
+        }
+        if cost_after != cost_before {
+            if cost_before == INFINITY {
+                // The link just became usable: give the neighbour our table.
+                self.dump_to.insert(key);
+                self.schedule_flush(now, false);
+            }
+            let changes = self.routes.set_link_cost(key, cost_after);
+            self.apply_changes(now, changes);
+        }
+        Ok(())
+    }
+
+    /// Send a multicast hello on `iface` soon (a new neighbour, a new MPR set).
+    pub(super) fn hello_soon(&mut self, now: Instant, iface: IfaceId) {
+        let jitter = self.rng.jitter(SOON, 0.5);
+        if let Some(i) = self.ifaces.get_mut(&iface) {
+            i.ihu_due = true;
+            let at = (now + jitter).max(i.last_hello + MIN_HELLO_GAP);
+            i.next_hello = i.next_hello.min(at);
+        }
+    }
+
+    pub(super) fn hello_timers(&mut self, now: Instant) {
+        let due: Vec<IfaceId> = self
+            .ifaces
+            .iter()
+            .filter(|(_, i)| i.next_hello <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for iface in due {
+            self.send_multicast_hello(now, iface);
+        }
+        // Fast unicast hellos to neighbours that send us traffic.
+        let Some(fast) = self.config.timers.hello_fast else {
+            return;
+        };
+        let keys: Vec<(LinkKey, SocketAddr, bool)> = self
+            .nbrs
+            .iter()
+            .filter(|n| n.next_fast_hello <= now || (n.in_fast_mode(now) && n.next_fast_hello == Instant::MAX))
+            .map(|n| (n.key, n.addr, n.in_fast_mode(now)))
+            .collect();
+        for (key, addr, active) in keys {
+            if let Some(n) = self.nbrs.get_mut(&key) {
+                n.next_fast_hello = if active { now + fast } else { Instant::MAX };
+            }
+            // The last one (interval 0) ends the stream at the receiver.
+            self.send_unicast_hello_interval(key, addr, if active { fast } else { Duration::ZERO }, false, false);
+        }
+    }
+
+    fn send_multicast_hello(&mut self, now: Instant, iface: IfaceId) {
+        let timers = &self.config.timers;
+        let Some(i) = self.ifaces.get_mut(&iface) else {
+            return;
+        };
+        let interval = if i.hellos_sent < timers.startup_hellos {
+            timers.hello_startup
+        } else {
+            timers.hello_idle
+        };
+        let with_ihu = i.ihu_due || i.hellos_sent % timers.ihu_every.max(1) == 0;
+        i.ihu_due = false;
+        i.hellos_sent += 1;
+        i.mcast_seq = i.mcast_seq.wrapping_add(1);
+        i.last_hello = now;
+        let seq = i.mcast_seq;
+        let next = now + self.rng.jitter(interval, 0.1);
+        if let Some(i) = self.ifaces.get_mut(&iface) {
+            i.next_hello = next;
+        }
+        let ihu = with_ihu.then(|| {
+            self.nbrs
+                .iter()
+                .filter(|n| n.key.iface == iface)
+                .take(control::MAX_LIST)
+                .map(|n| Ihu {
+                    id: n.key.id,
+                    rxcost: n.rxcost(),
+                    mpr: n.mpr,
+                })
+                .collect()
+        });
+        let hello = Hello {
+            interval_ms: interval.as_millis() as u32,
+            probe: false,
+            probe_reply: false,
+            names: if with_ihu { self.config.names.clone() } else { Vec::new() },
+            ihu,
+        };
+        let fl = if self.config.base_station { flags::BASE } else { 0 };
+        self.send_link(iface, LinkDst::Multicast, PacketType::Hello, fl, seq, &control::encode(&hello));
+    }
+
+    pub(super) fn send_unicast_hello(&mut self, now: Instant, key: LinkKey, addr: SocketAddr, probe: bool, reply: bool) {
+        let interval = match self.nbrs.get(&key) {
+            Some(n) if n.in_fast_mode(now) => self.config.timers.hello_fast.unwrap_or(Duration::ZERO),
+            _ => Duration::ZERO,
+        };
+        self.send_unicast_hello_interval(key, addr, interval, probe, reply);
+    }
+
+    fn send_unicast_hello_interval(&mut self, key: LinkKey, addr: SocketAddr, interval: Duration, probe: bool, reply: bool) {
+        let seq = match self.nbrs.get_mut(&key) {
+            Some(n) => {
+                n.ucast_seq = n.ucast_seq.wrapping_add(1);
+                n.ucast_seq
+            }
+            None => return,
+        };
+        let hello = Hello {
+            interval_ms: interval.as_millis() as u32,
+            probe,
+            probe_reply: reply,
+            ihu: None,
+            names: Vec::new(),
+        };
+        let fl = flags::UNICAST | if self.config.base_station { flags::BASE } else { 0 };
+        self.send_link(key.iface, LinkDst::Unicast(addr), PacketType::Hello, fl, seq, &control::encode(&hello));
+    }
+
+    /// Next time something must happen for this neighbour.
+    pub(super) fn neighbour_deadline(&self, n: &Neighbour) -> Instant {
+        let timers = &self.config.timers;
+        let t = n.next_fast_hello.min(n.missed_at);
+        match n.liveness {
+            Liveness::Alive => t.min(n.hold_deadline(timers)),
+            Liveness::Suspect { since, probes_sent } => {
+                t.min(since + timers.probe_interval * probes_sent.max(1))
+            }
+        }
+    }
+
+    pub(super) fn neighbour_timers(&mut self, now: Instant) {
+        let timers = self.config.timers.clone();
+        let mut dead = Vec::new();
+        let mut probes = Vec::new();
+        let mut recost = Vec::new();
+        for n in self.nbrs.iter_mut() {
+            if now >= n.missed_at {
+                // An expected multicast hello did not come: ETX must see it.
+                n.rx.missed();
+                n.missed_at = now + n.mcast_interval;
+                recost.push(n.key);
+            }
+            match n.liveness {
+                Liveness::Alive => {
+                    if now >= n.hold_deadline(&timers) {
+                        if timers.probes == 0 {
+                            dead.push(n.key);
+                        } else {
+                            n.liveness = Liveness::Suspect {
+                                since: now,
+                                probes_sent: 1,
+                            };
+                            probes.push((n.key, n.addr));
+                        }
+                    }
+                }
+                Liveness::Suspect { since, probes_sent } => {
+                    let next = since + timers.probe_interval * probes_sent;
+                    if now >= next {
+                        if probes_sent > timers.probes {
+                            dead.push(n.key);
+                        } else {
+                            n.liveness = Liveness::Suspect {
+                                since,
+                                probes_sent: probes_sent + 1,
+                            };
+                            if probes_sent < timers.probes {
+                                probes.push((n.key, n.addr));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (key, addr) in probes {
+            self.send_unicast_hello(now, key, addr, true, false);
+        }
+        for key in recost {
+            if let Some(n) = self.nbrs.get(&key) {
+                let cost = n.cost(now, self.iface_weight(key.iface));
+                let changes = self.routes.set_link_cost(key, cost);
+                self.apply_changes(now, changes);
+            }
+        }
+        for key in dead {
+            self.nbrs.remove(&key);
+            self.neighbour_gone(now, key);
+        }
+    }
+
+    /// Make a neighbour suspect at once (a hop-by-hop delivery failed).
+    pub(super) fn suspect(&mut self, now: Instant, key: LinkKey) {
+        let Some(n) = self.nbrs.get_mut(&key) else {
+            return;
+        };
+        if n.liveness != Liveness::Alive {
+            return;
+        }
+        n.liveness = Liveness::Suspect {
+            since: now,
+            probes_sent: 1,
+        };
+        let addr = n.addr;
+        self.send_unicast_hello(now, key, addr, true, false);
+    }
+
+    /// A neighbour is gone (dead, or its interface went down).
+    pub(super) fn neighbour_gone(&mut self, now: Instant, key: LinkKey) {
+        self.stats.neighbour_losses += 1;
+        self.push_event(Event::NeighbourDown {
+            id: key.id,
+            iface: key.iface,
+        });
+        self.mpr_dirty = true;
+        self.dump_to.remove(&key);
+        self.hello_soon(now, key.iface);
+        let changes = self.routes.link_down(key);
+        self.apply_changes(now, changes);
+        self.fwd.link_down(now, key, &self.config.timers);
+    }
+
+    pub(super) fn recompute_mprs(&mut self, now: Instant) {
+        self.mpr_dirty = false;
+        let usable: Vec<(crate::identity::NodeId, Vec<crate::identity::NodeId>)> = self
+            .nbrs
+            .iter()
+            .filter(|n| n.usable(now, self.iface_weight(n.key.iface)))
+            .map(|n| (n.key.id, n.two_hop.clone()))
+            .collect();
+        let refs: Vec<(crate::identity::NodeId, &[crate::identity::NodeId])> =
+            usable.iter().map(|(id, two)| (*id, two.as_slice())).collect();
+        let mprs = select_mprs(self.id, &refs);
+        let mut changed_ifaces = Vec::new();
+        for n in self.nbrs.iter_mut() {
+            let m = mprs.binary_search(&n.key.id).is_ok();
+            if m != n.mpr {
+                n.mpr = m;
+                changed_ifaces.push(n.key.iface);
+            }
+        }
+        changed_ifaces.dedup();
+        for iface in changed_ifaces {
+            self.hello_soon(now, iface);
+        }
+    }
+
+    /// The neighbour table as tools show it.
+    pub fn neighbours(&self, now: Instant) -> Vec<NeighbourInfo> {
+        self.nbrs
+            .iter()
+            .map(|n| {
+                let weight = self.iface_weight(n.key.iface);
+                let cost = n.cost(now, weight);
+                let tx_ratio = if n.txcost == INFINITY { 0.0 } else { 256.0 / n.txcost as f64 };
+                let both = n.rx.ratio() * tx_ratio;
+                NeighbourInfo {
+                    id: n.key.id,
+                    iface: n.key.iface,
+                    addr: n.addr,
+                    names: n.names.clone(),
+                    base_station: n.base,
+                    cost,
+                    etx: if both > 0.0 { 1.0 / both } else { f64::INFINITY },
+                    rx_ratio: n.rx.ratio(),
+                    last_heard: n.last_heard,
+                    usable: cost != INFINITY,
+                    mpr_selector: n.mpr_selector,
+                    mpr: n.mpr,
+                    fast: n.in_fast_mode(now),
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,308 @@
+//! The node: link, routing, flooding and forwarding composed into one
+//! sans-IO state machine. Daemon and simulator drive it the same way.
+//!
+//! # Driving a node
+//!
+//! A driver owns the sockets (or the simulated radio) and a clock. It calls:
+//!
+//! 1. [`Node::new`] once, with the device identity, configuration, the
+//!    current time and a seed for the node's random number generator.
+//! 2. [`Node::handle`] with every [`Input`]: received datagrams, interface
+//!    changes, and [`Input::Timeout`] when the deadline from step 4 passes.
+//!    Application sends go through [`Node::send`], [`Node::ping`] and
+//!    [`Node::flood`].
+//! 3. After each call, drain [`Node::poll_transmit`] until it returns
+//!    `None` and put each [`Transmit`] on the wire, and drain
+//!    [`Node::poll_event`]. Transmits come out in priority order (voice
+//!    first); a driver with a busy radio may leave them queued and poll
+//!    again later (voice frames that waited too long are dropped then).
+//! 4. [`Node::poll_timeout`] gives the next deadline; call
+//!    `handle(now, Input::Timeout)` when it is reached.
+//!
+//! `now` must never go backwards between calls. The node never reads a clock,
+//! never opens a socket and draws all randomness from its seeded [`Rng`].
+
+mod api;
+mod forward;
+mod hello;
+mod routing;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+pub use api::*;
+
+use crate::flood::{DUP_CACHE, DupCache};
+use crate::identity::{Identity, NodeId};
+use crate::link::{LinkKey, Neighbours};
+pub use crate::rng::Rng;
+use crate::route::RouteTable;
+use crate::time::Instant;
+use crate::wire::{self, Header, PacketType};
+
+use forward::Forwarder;
+
+/// Per-interface state.
+#[derive(Debug)]
+struct Iface {
+    weight: u16,
+    mcast_seq: u32,
+    next_hello: Instant,
+    last_hello: Instant,
+    hellos_sent: u32,
+    /// Put the neighbour list into the next hello.
+    ihu_due: bool,
+}
+
+/// One mesh node. See the module documentation for the calling contract.
+pub struct Node {
+    ident: Identity,
+    id: NodeId,
+    config: Config,
+    rng: Rng,
+    ifaces: BTreeMap<IfaceId, Iface>,
+    nbrs: Neighbours,
+    routes: RouteTable,
+    fwd: Forwarder,
+    flood_seen: DupCache,
+    events: VecDeque<Event>,
+    stats: Stats,
+    data_seq: u32,
+    /// Destinations whose route must be re-advertised, and when.
+    dirty: BTreeSet<NodeId>,
+    dirty_at: Option<Instant>,
+    /// Triggered updates are sent twice: the second copy covers a loss.
+    repeat: BTreeSet<NodeId>,
+    repeat_at: Option<Instant>,
+    next_dump: Instant,
+    next_housekeeping: Instant,
+    /// Neighbours that should get our full table by unicast.
+    dump_to: BTreeSet<LinkKey>,
+    mpr_dirty: bool,
+    /// Seqno requests already handled: (origin, dest) -> (seqno, when).
+    requests_seen: BTreeMap<(NodeId, NodeId), (u16, Instant)>,
+}
+
+/// Bound on remembered seqno requests.
+const MAX_REQUESTS_SEEN: usize = 1024;
+/// Bound on queued events (a driver that never drains loses the oldest).
+const MAX_EVENTS: usize = 4096;
+
+impl Node {
+    pub fn new(ident: Identity, config: Config, now: Instant, seed: u64) -> Self {
+        let id = ident.id();
+        let mut rng = Rng::new(seed ^ u64::from_le_bytes(id.0[..8].try_into().unwrap_or_default()));
+        // A random start seqno makes a restarted node's updates less likely
+        // to look old to neighbours that remember its previous life.
+        let seqno = rng.below(u16::MAX as u64) as u16;
+        let update_interval = config.timers.update_interval;
+        let dump_at = now + rng.jitter(update_interval, 0.25);
+        Node {
+            routes: RouteTable::new(id, seqno, config.base_station),
+            ident,
+            id,
+            config,
+            rng,
+            ifaces: BTreeMap::new(),
+            nbrs: Neighbours::default(),
+            fwd: Forwarder::default(),
+            flood_seen: DupCache::new(DUP_CACHE),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            data_seq: 0,
+            dirty: BTreeSet::new(),
+            dirty_at: None,
+            repeat: BTreeSet::new(),
+            repeat_at: None,
+            next_dump: dump_at,
+            next_housekeeping: now + crate::time::ms(1000),
+            dump_to: BTreeSet::new(),
+            mpr_dirty: false,
+            requests_seen: BTreeMap::new(),
+        }
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.ident
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Names carried in our hellos from now on.
+    pub fn set_names(&mut self, names: Vec<String>) {
+        self.config.names = names;
+        for i in self.ifaces.values_mut() {
+            i.ihu_due = true;
+        }
+    }
+
+    /// Feed one input. See the module documentation.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Receive { iface, from, data } => self.on_receive(now, iface, from, &data),
+            Input::Timeout => {}
+            Input::IfaceUp { iface, cost_weight } => {
+                let jitter = self.rng.jitter(crate::time::ms(50), 1.0);
+                self.ifaces.entry(iface).or_insert(Iface {
+                    weight: cost_weight.max(1),
+                    mcast_seq: 0,
+                    next_hello: now + jitter,
+                    last_hello: Instant::ZERO,
+                    hellos_sent: 0,
+                    ihu_due: true,
+                });
+            }
+            Input::IfaceDown { iface } => {
+                self.ifaces.remove(&iface);
+                for key in self.nbrs.drop_iface(iface) {
+                    self.neighbour_gone(now, key);
+                }
+            }
+        }
+        self.on_timers(now);
+    }
+
+    /// The next transmission, highest priority first.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        let t = self.fwd.dequeue(now, &self.config.timers, &mut self.stats)?;
+        self.stats.tx_packets += 1;
+        self.stats.tx_bytes += t.data.len() as u64;
+        if t.class == Class::Protocol {
+            self.stats.tx_protocol_bytes += t.data.len() as u64;
+        }
+        Some(t)
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest time at which [`Input::Timeout`] must be handled.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.next_dump.min(self.next_housekeeping);
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = t.min(x);
+            }
+        };
+        consider(self.dirty_at);
+        consider(self.repeat_at);
+        for i in self.ifaces.values() {
+            consider(Some(i.next_hello));
+        }
+        for n in self.nbrs.iter() {
+            consider(Some(self.neighbour_deadline(n)));
+        }
+        consider(self.fwd.next_deadline());
+        Some(t)
+    }
+
+    fn push_event(&mut self, e: Event) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(e);
+    }
+
+    fn on_receive(&mut self, now: Instant, iface: IfaceId, from: std::net::SocketAddr, data: &[u8]) {
+        self.stats.rx_packets += 1;
+        self.stats.rx_bytes += data.len() as u64;
+        if !self.ifaces.contains_key(&iface) {
+            return;
+        }
+        let (hdr, body) = match Header::parse(data) {
+            Ok(x) => x,
+            Err(_) => {
+                self.stats.rx_malformed += 1;
+                return;
+            }
+        };
+        if hdr.src == self.id {
+            // Our own multicast looped back.
+            return;
+        }
+        let key = LinkKey { iface, id: hdr.src };
+        let ok = match hdr.ty {
+            PacketType::Hello => self.on_hello(now, key, from, &hdr, body),
+            _ => {
+                // Only hellos create neighbours; anything else from a known
+                // neighbour proves it alive.
+                let Some(n) = self.nbrs.get_mut(&key) else {
+                    return;
+                };
+                n.last_heard = now;
+                n.liveness = crate::link::Liveness::Alive;
+                match hdr.ty {
+                    PacketType::Update => self.on_update(now, key, body),
+                    PacketType::Request => self.on_request(now, key, body),
+                    PacketType::Ack => self.on_ack(key, body),
+                    PacketType::Data => self.on_data(now, key, &hdr, data),
+                    PacketType::Flood => self.on_flood(now, key, &hdr, data),
+                    PacketType::Hello => Ok(()),
+                }
+            }
+        };
+        if ok.is_err() {
+            self.stats.rx_malformed += 1;
+        }
+    }
+
+    /// Process everything that is due.
+    fn on_timers(&mut self, now: Instant) {
+        self.hello_timers(now);
+        self.neighbour_timers(now);
+        if self.mpr_dirty {
+            self.recompute_mprs(now);
+        }
+        self.routing_timers(now);
+        self.forward_timers(now);
+    }
+
+    /// Queue a link-local protocol packet.
+    fn send_link(&mut self, iface: IfaceId, dst: LinkDst, ty: PacketType, flags: u8, seq: u32, body: &[u8]) {
+        let pkt = Header::link(ty, flags, self.id, seq).to_packet(body);
+        self.fwd.enqueue(
+            Transmit {
+                iface,
+                dst,
+                class: Class::Protocol,
+                data: pkt,
+            },
+            Instant::ZERO,
+            &mut self.stats,
+        );
+    }
+
+    fn next_data_seq(&mut self) -> u32 {
+        self.data_seq = self.data_seq.wrapping_add(1);
+        self.data_seq
+    }
+
+    fn iface_weight(&self, iface: IfaceId) -> u16 {
+        self.ifaces.get(&iface).map_or(256, |i| i.weight)
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("neighbours", &self.nbrs.len())
+            .field("routes", &self.routes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maximum application payload in one unicast data packet.
+pub const MAX_PAYLOAD: usize = wire::MAX_PACKET - wire::ROUTED_HEADER_LEN - 1 - 4;

@@ -1,0 +1,284 @@
+//! Route updates, seqno requests and triggered/periodic advertisement.
+
+use std::time::Duration;
+
+use super::{Event, LinkDst, MAX_REQUESTS_SEEN, Node, RouteInfo};
+use crate::identity::NodeId;
+use crate::link::{INFINITY, LinkKey};
+use crate::route::{Change, seqno_newer};
+use crate::time::{Instant, ms};
+use crate::wire::control::{self, Request, RouteEntry, Update};
+use crate::wire::{PacketType, WireError};
+
+/// Route entries per update packet (about 1100 bytes of CBOR).
+const ENTRIES_PER_PACKET: usize = 40;
+/// Delay before the second copy of a triggered update.
+const REPEAT_DELAY: Duration = Duration::from_millis(120);
+/// Seqno requests: how often we retry while starving, and how many times.
+const REQUEST_RETRY: Duration = Duration::from_millis(150);
+const REQUEST_TRIES: u32 = 3;
+/// Hop budget of a seqno request.
+const REQUEST_HOPS: u8 = 32;
+/// A destination nobody advertises is forgotten after this long.
+const FORGET_AFTER: Duration = Duration::from_secs(120);
+
+impl Node {
+    pub(super) fn on_update(&mut self, now: Instant, via: LinkKey, body: &[u8]) -> Result<(), WireError> {
+        let upd: Update = control::decode(body)?;
+        let Some(n) = self.nbrs.get(&via) else {
+            return Ok(());
+        };
+        let cost = n.cost(now, self.iface_weight(via.iface));
+        let t = &self.config.timers;
+        let hold = t.update_interval.mul_f64(t.route_expiry_factor);
+        let mut changes = Vec::new();
+        for e in &upd.entries {
+            if let Some(c) = self.routes.update(now, via, e, cost, hold) {
+                changes.push(c);
+            }
+        }
+        self.apply_changes(now, changes);
+        Ok(())
+    }
+
+    pub(super) fn on_request(&mut self, now: Instant, via: LinkKey, body: &[u8]) -> Result<(), WireError> {
+        let req: Request = control::decode(body)?;
+        match req {
+            Request::Table => {
+                self.dump_to.insert(via);
+                self.schedule_flush(now, false);
+            }
+            Request::Seqno {
+                dest,
+                seqno,
+                hop_count,
+                origin,
+            } => {
+                if let Some((s, at)) = self.requests_seen.get(&(origin, dest)) {
+                    if !seqno_newer(seqno, *s) && now.saturating_since(*at) < ms(500) {
+                        return Ok(());
+                    }
+                }
+                if self.requests_seen.len() >= MAX_REQUESTS_SEEN {
+                    self.requests_seen.retain(|_, (_, at)| now.saturating_since(*at) < ms(2000));
+                    if self.requests_seen.len() >= MAX_REQUESTS_SEEN {
+                        return Ok(());
+                    }
+                }
+                self.requests_seen.insert((origin, dest), (seqno, now));
+                if dest == self.id {
+                    if seqno_newer(seqno, self.routes.seqno) {
+                        self.routes.seqno = seqno;
+                    }
+                    self.mark_dirty(now, dest, true);
+                    return Ok(());
+                }
+                match self.routes.selected(&dest).copied() {
+                    Some(sel) if sel.seqno == seqno || seqno_newer(sel.seqno, seqno) => {
+                        self.mark_dirty(now, dest, true);
+                    }
+                    Some(sel) if hop_count > 1 && sel.via.id != via.id => {
+                        if let Some(n) = self.nbrs.get(&sel.via) {
+                            let fwd = Request::Seqno {
+                                dest,
+                                seqno,
+                                hop_count: hop_count - 1,
+                                origin,
+                            };
+                            let addr = n.addr;
+                            self.send_link(
+                                sel.via.iface,
+                                LinkDst::Unicast(addr),
+                                PacketType::Request,
+                                0,
+                                0,
+                                &control::encode(&fwd),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Act on route table changes: events, triggered updates, starvation.
+    pub(super) fn apply_changes(&mut self, now: Instant, changes: Vec<Change>) {
+        for c in changes {
+            if c.route_changed {
+                let sel = self.routes.selected(&c.dest).copied();
+                self.push_event(Event::RouteChanged {
+                    dest: c.dest,
+                    next_hop: sel.map(|s| s.via.id),
+                    metric: sel.map_or(INFINITY, |s| s.metric),
+                    hops: sel.map_or(0, |s| s.hops),
+                });
+                self.fwd.route_changed();
+                if sel.is_none() {
+                    self.request_seqno(now, c.dest);
+                }
+            }
+            self.mark_dirty(now, c.dest, c.urgent);
+        }
+    }
+
+    pub(super) fn mark_dirty(&mut self, now: Instant, dest: NodeId, urgent: bool) {
+        self.dirty.insert(dest);
+        self.schedule_flush(now, urgent);
+    }
+
+    pub(super) fn schedule_flush(&mut self, now: Instant, urgent: bool) {
+        let t = &self.config.timers;
+        let delay = if urgent { t.urgent_delay } else { t.triggered_delay };
+        let at = now + self.rng.jitter(delay, 0.5);
+        self.dirty_at = Some(self.dirty_at.map_or(at, |d| d.min(at)));
+    }
+
+    /// Ask for a newer seqno of `dest` (we lost our route to it).
+    fn request_seqno(&mut self, now: Instant, dest: NodeId) {
+        let Some(src) = self.routes.source_mut(&dest) else {
+            return;
+        };
+        let want = src.fd.map_or(0, |f| f.0).wrapping_add(1);
+        let tries = match src.request {
+            Some((s, at, n)) if s == want => {
+                if n >= REQUEST_TRIES || now.saturating_since(at) < REQUEST_RETRY {
+                    return;
+                }
+                n + 1
+            }
+            _ => 1,
+        };
+        src.request = Some((want, now, tries));
+        self.stats.seqno_requests_sent += 1;
+        self.requests_seen.insert((self.id, dest), (want, now));
+        let body = control::encode(&Request::Seqno {
+            dest,
+            seqno: want,
+            hop_count: REQUEST_HOPS,
+            origin: self.id,
+        });
+        let ifaces: Vec<_> = self.ifaces.keys().copied().collect();
+        for iface in ifaces {
+            self.send_link(iface, LinkDst::Multicast, PacketType::Request, 0, 0, &body);
+        }
+    }
+
+    pub(super) fn routing_timers(&mut self, now: Instant) {
+        if self.dirty_at.is_some_and(|t| t <= now) {
+            self.dirty_at = None;
+            let dests: Vec<NodeId> = std::mem::take(&mut self.dirty).into_iter().collect();
+            let entries: Vec<RouteEntry> = dests.iter().filter_map(|d| self.routes.entry_for(d)).collect();
+            self.advertise(None, &entries);
+            self.repeat.extend(dests);
+            if self.repeat_at.is_none() {
+                self.repeat_at = Some(now + self.rng.jitter(REPEAT_DELAY, 0.3));
+            }
+            let targets: Vec<LinkKey> = std::mem::take(&mut self.dump_to).into_iter().collect();
+            for key in targets {
+                let dump = self.routes.full_dump();
+                self.advertise(Some(key), &dump);
+            }
+        }
+        if self.repeat_at.is_some_and(|t| t <= now) {
+            self.repeat_at = None;
+            let dests: Vec<NodeId> = std::mem::take(&mut self.repeat).into_iter().collect();
+            let entries: Vec<RouteEntry> = dests.iter().filter_map(|d| self.routes.entry_for(d)).collect();
+            self.advertise(None, &entries);
+        }
+        if self.next_dump <= now {
+            let dump = self.routes.full_dump();
+            self.advertise(None, &dump);
+            self.next_dump = now + self.rng.jitter(self.config.timers.update_interval, 0.1);
+        }
+        if self.next_housekeeping <= now {
+            self.next_housekeeping = now + ms(500);
+            let changes = self.routes.expire(now);
+            self.apply_changes(now, changes);
+            self.routes.forget_unreachable(now, FORGET_AFTER);
+            self.requests_seen.retain(|_, (_, at)| now.saturating_since(*at) < ms(5000));
+            // Retry seqno requests for destinations still starving.
+            let starving: Vec<NodeId> = self
+                .routes
+                .starving()
+                .filter(|(_, s)| s.request.is_some_and(|(_, _, n)| n < REQUEST_TRIES))
+                .map(|(d, _)| *d)
+                .collect();
+            for d in starving {
+                self.request_seqno(now, d);
+            }
+        }
+    }
+
+    /// Send `entries` to one neighbour (unicast) or to all (multicast on
+    /// every interface), and record them as advertised.
+    fn advertise(&mut self, to: Option<LinkKey>, entries: &[RouteEntry]) {
+        if entries.is_empty() {
+            return;
+        }
+        for e in entries {
+            self.routes.advertised(e);
+        }
+        for chunk in entries.chunks(ENTRIES_PER_PACKET) {
+            let body = control::encode(&Update {
+                entries: chunk.to_vec(),
+            });
+            match to {
+                Some(key) => {
+                    if let Some(n) = self.nbrs.get(&key) {
+                        let addr = n.addr;
+                        self.send_link(key.iface, LinkDst::Unicast(addr), PacketType::Update, 0, 0, &body);
+                    }
+                }
+                None => {
+                    let ifaces: Vec<_> = self.ifaces.keys().copied().collect();
+                    for iface in ifaces {
+                        self.send_link(iface, LinkDst::Multicast, PacketType::Update, 0, 0, &body);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Selected routes, as tools show them.
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        self.routes
+            .iter_selected()
+            .map(|(d, s)| RouteInfo {
+                dest: *d,
+                next_hop: s.via.id,
+                iface: s.via.iface,
+                metric: s.metric,
+                hops: s.hops,
+                seqno: s.seqno,
+                base_station: s.base,
+            })
+            .collect()
+    }
+
+    pub fn route_to(&self, dest: &NodeId) -> Option<RouteInfo> {
+        self.routes.selected(dest).map(|s| RouteInfo {
+            dest: *dest,
+            next_hop: s.via.id,
+            iface: s.via.iface,
+            metric: s.metric,
+            hops: s.hops,
+            seqno: s.seqno,
+            base_station: s.base,
+        })
+    }
+
+    /// Next hop towards `dest`, if any (cheap; the simulator's loop checker uses it).
+    pub fn next_hop(&self, dest: &NodeId) -> Option<NodeId> {
+        self.routes.selected(dest).map(|s| s.via.id)
+    }
+
+    /// Our best route to the nearest base station.
+    pub fn nearest_base(&self) -> Option<RouteInfo> {
+        self.routes()
+            .into_iter()
+            .filter(|r| r.base_station)
+            .min_by_key(|r| (r.metric, r.dest))
+    }
+}

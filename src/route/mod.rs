@@ -1,0 +1,366 @@
+//! Babel-style distance-vector routing over NodeIds (ideas from RFC 8966).
+//!
+//! Every node originates a route to itself with its own sequence number.
+//! For each destination ("source" in Babel terms) the table keeps one
+//! candidate per neighbour link, and selects the cheapest *feasible* one:
+//! an advertisement `(seqno, metric)` is feasible when its seqno is newer
+//! than our feasibility distance, or equal with a strictly smaller metric.
+//! That condition keeps the routing graph loop-free at every instant, even
+//! while updates are lost or in flight. A node left with only unfeasible
+//! candidates (starvation) asks the destination for a newer seqno.
+//!
+//! The table never touches time except through the `now` arguments, and it
+//! is bounded: at most [`MAX_SOURCES`] destinations.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::identity::NodeId;
+use crate::link::{INFINITY, LinkKey};
+use crate::time::Instant;
+use crate::wire::control::RouteEntry;
+
+/// Most destinations kept. Past it, updates for new destinations are ignored.
+pub const MAX_SOURCES: usize = 4096;
+
+/// `a` is newer than `b` in 16-bit sequence space (RFC 8966 §3.2.1).
+pub fn seqno_newer(a: u16, b: u16) -> bool {
+    let d = a.wrapping_sub(b);
+    d != 0 && d < 0x8000
+}
+
+/// One neighbour's advertisement for a destination.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub via: LinkKey,
+    pub seqno: u16,
+    /// Metric advertised by the neighbour.
+    pub adv_metric: u16,
+    /// Hop count from us (neighbour's + 1).
+    pub hops: u8,
+    pub base: bool,
+    pub expires: Instant,
+    /// Current cost of the link to the neighbour (kept in step by the node).
+    pub link_cost: u16,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// Feasibility distance: the best (seqno, metric) we ever advertised.
+    pub fd: Option<(u16, u16)>,
+    pub cands: Vec<Candidate>,
+    pub selected: Option<Selected>,
+    /// Starvation bookkeeping: last seqno request we originated.
+    pub request: Option<(u16, Instant, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selected {
+    pub via: LinkKey,
+    pub seqno: u16,
+    pub metric: u16,
+    pub hops: u8,
+    pub base: bool,
+}
+
+/// What a table change asks of the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub dest: NodeId,
+    /// Send the update almost at once (lost route, new seqno).
+    pub urgent: bool,
+    /// The next hop or reachability changed (an event for the driver).
+    pub route_changed: bool,
+}
+
+#[derive(Debug)]
+pub struct RouteTable {
+    me: NodeId,
+    pub seqno: u16,
+    pub base: bool,
+    sources: BTreeMap<NodeId, Source>,
+}
+
+impl RouteTable {
+    pub fn new(me: NodeId, seqno: u16, base: bool) -> Self {
+        RouteTable {
+            me,
+            seqno,
+            base,
+            sources: BTreeMap::new(),
+        }
+    }
+
+    pub fn selected(&self, dest: &NodeId) -> Option<&Selected> {
+        self.sources.get(dest)?.selected.as_ref()
+    }
+
+    pub fn iter_selected(&self) -> impl Iterator<Item = (&NodeId, &Selected)> {
+        self.sources
+            .iter()
+            .filter_map(|(d, s)| s.selected.as_ref().map(|sel| (d, sel)))
+    }
+
+    pub fn source(&self, dest: &NodeId) -> Option<&Source> {
+        self.sources.get(dest)
+    }
+
+    pub fn len(&self) -> usize {
+        self.sources.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// Our own route, as advertised.
+    pub fn self_entry(&self) -> RouteEntry {
+        RouteEntry {
+            dest: self.me,
+            seqno: self.seqno,
+            metric: 0,
+            hops: 0,
+            base: self.base,
+        }
+    }
+
+    /// What we advertise for `dest` now: the selected route, or a
+    /// retraction if we have none.
+    pub fn entry_for(&self, dest: &NodeId) -> Option<RouteEntry> {
+        if *dest == self.me {
+            return Some(self.self_entry());
+        }
+        let src = self.sources.get(dest)?;
+        Some(match &src.selected {
+            Some(sel) => RouteEntry {
+                dest: *dest,
+                seqno: sel.seqno,
+                metric: sel.metric,
+                hops: sel.hops,
+                base: sel.base,
+            },
+            None => RouteEntry {
+                dest: *dest,
+                seqno: src.fd.map_or(0, |f| f.0),
+                metric: INFINITY,
+                hops: 0,
+                base: false,
+            },
+        })
+    }
+
+    /// Every route we advertise in a full dump (self first).
+    pub fn full_dump(&self) -> Vec<RouteEntry> {
+        let mut v = vec![self.self_entry()];
+        v.extend(self.iter_selected().map(|(d, sel)| RouteEntry {
+            dest: *d,
+            seqno: sel.seqno,
+            metric: sel.metric,
+            hops: sel.hops,
+            base: sel.base,
+        }));
+        v
+    }
+
+    /// Record that `entry` was advertised: update the feasibility distance.
+    pub fn advertised(&mut self, entry: &RouteEntry) {
+        if entry.dest == self.me || entry.metric == INFINITY {
+            return;
+        }
+        if let Some(src) = self.sources.get_mut(&entry.dest) {
+            src.fd = Some(match src.fd {
+                None => (entry.seqno, entry.metric),
+                Some((s, _)) if seqno_newer(entry.seqno, s) => (entry.seqno, entry.metric),
+                Some((s, m)) if s == entry.seqno => (s, m.min(entry.metric)),
+                Some(fd) => fd,
+            });
+        }
+    }
+
+    /// An update entry from neighbour `via`, whose link currently costs
+    /// `link_cost`. Returns the change to act on, if any.
+    pub fn update(
+        &mut self,
+        now: Instant,
+        via: LinkKey,
+        e: &RouteEntry,
+        link_cost: u16,
+        hold: Duration,
+    ) -> Option<Change> {
+        if e.dest == self.me {
+            // Someone remembers a newer seqno of ours (we restarted): jump past it.
+            if seqno_newer(e.seqno, self.seqno) {
+                self.seqno = e.seqno.wrapping_add(1);
+                return Some(Change {
+                    dest: self.me,
+                    urgent: true,
+                    route_changed: false,
+                });
+            }
+            return None;
+        }
+        if !self.sources.contains_key(&e.dest) {
+            if e.metric == INFINITY || self.sources.len() >= MAX_SOURCES {
+                return None;
+            }
+            self.sources.insert(e.dest, Source::default());
+        }
+        let src = self.sources.get_mut(&e.dest)?;
+        let pos = src.cands.iter().position(|c| c.via == via);
+        if e.metric == INFINITY {
+            match pos {
+                Some(p) => {
+                    src.cands.swap_remove(p);
+                }
+                None => return None,
+            }
+        } else {
+            let cand = Candidate {
+                via,
+                seqno: e.seqno,
+                adv_metric: e.metric,
+                hops: e.hops.saturating_add(1),
+                base: e.base,
+                expires: now + hold,
+                link_cost,
+            };
+            match pos {
+                Some(p) => src.cands[p] = cand,
+                None => src.cands.push(cand),
+            }
+        }
+        self.reselect(&e.dest)
+    }
+
+    /// The cost of link `via` changed: recompute every route through it.
+    pub fn set_link_cost(&mut self, via: LinkKey, cost: u16) -> Vec<Change> {
+        let mut touched = Vec::new();
+        for (dest, src) in self.sources.iter_mut() {
+            for c in src.cands.iter_mut().filter(|c| c.via == via) {
+                if c.link_cost != cost {
+                    c.link_cost = cost;
+                    touched.push(*dest);
+                }
+            }
+        }
+        touched.iter().filter_map(|d| self.reselect(d)).collect()
+    }
+
+    /// Link `via` is gone: drop every candidate through it.
+    pub fn link_down(&mut self, via: LinkKey) -> Vec<Change> {
+        let mut touched = Vec::new();
+        for (dest, src) in self.sources.iter_mut() {
+            let before = src.cands.len();
+            src.cands.retain(|c| c.via != via);
+            if src.cands.len() != before {
+                touched.push(*dest);
+            }
+        }
+        touched.iter().filter_map(|d| self.reselect(d)).collect()
+    }
+
+    /// Drop candidates not refreshed in time, and forget destinations with
+    /// neither candidates nor a recent request.
+    pub fn expire(&mut self, now: Instant) -> Vec<Change> {
+        let mut touched = Vec::new();
+        for (dest, src) in self.sources.iter_mut() {
+            let before = src.cands.len();
+            src.cands.retain(|c| c.expires > now);
+            if src.cands.len() != before {
+                touched.push(*dest);
+            }
+        }
+        let changes: Vec<Change> = touched.iter().filter_map(|d| self.reselect(d)).collect();
+        // Sources with nothing left are kept a while for their feasibility
+        // distance; the node calls `forget` for them after the hold time.
+        changes
+    }
+
+    /// Forget a destination entirely (nothing heard of it for long).
+    pub fn forget_unreachable(&mut self, now: Instant, keep: Duration) {
+        self.sources.retain(|_, s| {
+            !s.cands.is_empty()
+                || s.selected.is_some()
+                || s.request.is_some_and(|(_, at, _)| now.saturating_since(at) < keep)
+        });
+    }
+
+    /// Whether `dest` has no selected route but candidates that are
+    /// unfeasible (or had a route before): it needs a newer seqno.
+    pub fn starving(&self) -> impl Iterator<Item = (&NodeId, &Source)> {
+        self.sources
+            .iter()
+            .filter(|(_, s)| s.selected.is_none() && s.fd.is_some())
+    }
+
+    pub fn source_mut(&mut self, dest: &NodeId) -> Option<&mut Source> {
+        self.sources.get_mut(dest)
+    }
+
+    /// Re-run route selection for `dest` and report what changed.
+    fn reselect(&mut self, dest: &NodeId) -> Option<Change> {
+        let src = self.sources.get_mut(dest)?;
+        let prev = src.selected;
+        let fd = src.fd;
+        let feasible = |c: &Candidate| match fd {
+            None => true,
+            Some((s, m)) => seqno_newer(c.seqno, s) || (c.seqno == s && c.adv_metric < m),
+        };
+        let mut best: Option<Selected> = None;
+        let mut current: Option<Selected> = None;
+        for c in src.cands.iter().filter(|c| c.link_cost != INFINITY && feasible(c)) {
+            let metric = (c.adv_metric as u32 + c.link_cost as u32).min(INFINITY as u32 - 1) as u16;
+            let s = Selected {
+                via: c.via,
+                seqno: c.seqno,
+                metric,
+                hops: c.hops,
+                base: c.base,
+            };
+            if prev.is_some_and(|p| p.via == c.via) {
+                current = Some(s);
+            }
+            best = Some(match best {
+                Some(b) if (b.metric, b.via) <= (s.metric, s.via) => b,
+                _ => s,
+            });
+        }
+        // Hysteresis: keep the current next hop unless another is clearly
+        // better, so small ETX wobbles do not make routes flap.
+        let chosen = match (current, best) {
+            (Some(c), Some(b)) if c.metric <= b.metric.saturating_add(b.metric / 8 + 16) => Some(c),
+            (_, b) => b,
+        };
+        src.selected = chosen;
+        if chosen.is_some() {
+            src.request = None;
+        }
+        let route_changed = prev.map(|p| p.via) != chosen.map(|c| c.via);
+        match (prev, chosen) {
+            (None, None) => None,
+            (Some(_), None) => Some(Change {
+                dest: *dest,
+                urgent: true,
+                route_changed: true,
+            }),
+            (None, Some(_)) => Some(Change {
+                dest: *dest,
+                urgent: false,
+                route_changed: true,
+            }),
+            (Some(p), Some(c)) => {
+                let seqno_up = seqno_newer(c.seqno, p.seqno);
+                let big = c.metric.abs_diff(p.metric) > p.metric / 4
+                    || (c.hops != p.hops);
+                (route_changed || seqno_up || big).then_some(Change {
+                    dest: *dest,
+                    urgent: seqno_up,
+                    route_changed,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

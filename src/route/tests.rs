@@ -1,0 +1,83 @@
+use super::*;
+use crate::node::IfaceId;
+
+fn id(b: u8) -> NodeId {
+    NodeId([b; 16])
+}
+fn via(b: u8) -> LinkKey {
+    LinkKey { iface: IfaceId(0), id: id(b) }
+}
+fn entry(dest: u8, seqno: u16, metric: u16) -> RouteEntry {
+    RouteEntry { dest: id(dest), seqno, metric, hops: 1, base: false }
+}
+const HOLD: Duration = Duration::from_secs(60);
+
+#[test]
+fn seqno_comparison_wraps() {
+    assert!(seqno_newer(1, 0));
+    assert!(seqno_newer(0, 65535));
+    assert!(!seqno_newer(0, 0));
+    assert!(!seqno_newer(0, 1));
+}
+
+#[test]
+fn selects_cheapest_and_reports_change() {
+    let now = Instant::ZERO;
+    let mut t = RouteTable::new(id(0), 1, false);
+    let c = t.update(now, via(1), &entry(9, 5, 512), 256, HOLD).unwrap();
+    assert!(c.route_changed);
+    assert_eq!(t.selected(&id(9)).unwrap().via, via(1));
+    t.update(now, via(2), &entry(9, 5, 256), 256, HOLD);
+    assert_eq!(t.selected(&id(9)).unwrap().via, via(2));
+    assert_eq!(t.selected(&id(9)).unwrap().metric, 512);
+}
+
+#[test]
+fn feasibility_refuses_a_route_that_could_loop() {
+    let now = Instant::ZERO;
+    let mut t = RouteTable::new(id(0), 1, false);
+    t.update(now, via(1), &entry(9, 5, 256), 256, HOLD);
+    // We advertise metric 512 for seqno 5: that is now our feasibility distance.
+    let e = t.entry_for(&id(9)).unwrap();
+    t.advertised(&e);
+    // Neighbour 1 dies; neighbour 2 offers metric 768 (>= our FD) at the same
+    // seqno: it may be routing through us, so it is not feasible.
+    t.update(now, via(2), &entry(9, 5, 768), 256, HOLD);
+    let ch = t.link_down(via(1));
+    assert_eq!(ch.len(), 1);
+    assert!(t.selected(&id(9)).is_none(), "unfeasible route selected");
+    assert_eq!(t.starving().count(), 1);
+    // A newer seqno makes it feasible.
+    t.update(now, via(2), &entry(9, 6, 768), 256, HOLD);
+    assert_eq!(t.selected(&id(9)).unwrap().via, via(2));
+}
+
+#[test]
+fn retraction_and_expiry_remove_routes() {
+    let now = Instant::ZERO;
+    let mut t = RouteTable::new(id(0), 1, false);
+    t.update(now, via(1), &entry(9, 5, 256), 256, HOLD);
+    t.update(now, via(1), &entry(9, 5, u16::MAX), 256, HOLD);
+    assert!(t.selected(&id(9)).is_none());
+    t.update(now, via(1), &entry(8, 5, 256), 256, HOLD);
+    t.expire(now + HOLD + Duration::from_secs(1));
+    assert!(t.selected(&id(8)).is_none());
+}
+
+#[test]
+fn infinite_link_cost_is_never_selected() {
+    let now = Instant::ZERO;
+    let mut t = RouteTable::new(id(0), 1, false);
+    t.update(now, via(1), &entry(9, 5, 256), u16::MAX, HOLD);
+    assert!(t.selected(&id(9)).is_none());
+    t.set_link_cost(via(1), 300);
+    assert_eq!(t.selected(&id(9)).unwrap().metric, 556);
+}
+
+#[test]
+fn own_seqno_jumps_past_a_remembered_one() {
+    let mut t = RouteTable::new(id(0), 10, false);
+    let c = t.update(Instant::ZERO, via(1), &entry(0, 20, 256), 256, HOLD).unwrap();
+    assert_eq!(c.dest, id(0));
+    assert_eq!(t.seqno, 21);
+}

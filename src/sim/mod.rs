@@ -1,0 +1,2 @@
+//! Deterministic discrete-event network simulator (see `cli` for `callsign sim`).
+pub mod cli;
