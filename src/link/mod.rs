@@ -74,6 +74,10 @@ pub struct Neighbour {
     pub mpr_selector: bool,
     /// We chose them as a flood relay.
     pub mpr: bool,
+    /// The link cost the routing table uses. It follows [`Neighbour::cost`]
+    /// only on changes of more than a fifth, so ETX noise on a lossy link does
+    /// not ripple through the mesh as metric changes.
+    pub routing_cost: u16,
 }
 
 impl Neighbour {
@@ -98,6 +102,7 @@ impl Neighbour {
             two_hop: Vec::new(),
             mpr_selector: false,
             mpr: false,
+            routing_cost: INFINITY,
         }
     }
 
@@ -153,6 +158,9 @@ impl Neighbour {
 #[derive(Debug, Default)]
 pub struct Neighbours {
     map: BTreeMap<LinkKey, Neighbour>,
+    /// Relayed packets carry the originator's id, not the sender's: the
+    /// sender is found by its link address.
+    by_addr: BTreeMap<(IfaceId, SocketAddr), NodeId>,
 }
 
 impl Neighbours {
@@ -175,7 +183,17 @@ impl Neighbours {
         self.map.is_empty()
     }
     pub fn remove(&mut self, key: &LinkKey) -> Option<Neighbour> {
-        self.map.remove(key)
+        let n = self.map.remove(key)?;
+        if self.by_addr.get(&(key.iface, n.addr)) == Some(&key.id) {
+            self.by_addr.remove(&(key.iface, n.addr));
+        }
+        Some(n)
+    }
+
+    /// The neighbour that sends from `addr` on `iface`.
+    pub fn key_by_addr(&self, iface: IfaceId, addr: SocketAddr) -> Option<LinkKey> {
+        let id = self.by_addr.get(&(iface, addr))?;
+        Some(LinkKey { iface, id: *id })
     }
     pub fn keys(&self) -> Vec<LinkKey> {
         self.map.keys().copied().collect()
@@ -199,7 +217,11 @@ impl Neighbours {
             .entry(key)
             .or_insert_with(|| Neighbour::new(key, addr, now, timers));
         // Addresses can change (DHCP, interface restart): follow the latest.
+        if n.addr != addr && self.by_addr.get(&(key.iface, n.addr)) == Some(&key.id) {
+            self.by_addr.remove(&(key.iface, n.addr));
+        }
         n.addr = addr;
+        self.by_addr.insert((key.iface, addr), key.id);
         n.last_heard = now;
         n.liveness = Liveness::Alive;
         Some((n, is_new))
@@ -214,7 +236,7 @@ impl Neighbours {
             .copied()
             .collect();
         for k in &gone {
-            self.map.remove(k);
+            self.remove(k);
         }
         gone
     }

@@ -155,7 +155,7 @@ pub struct RouteInfo {
 }
 
 /// Counters, cumulative since the node started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     pub rx_packets: u64,
     pub rx_bytes: u64,
@@ -269,7 +269,7 @@ impl Timers {
             hold_factor_fast: 2.5,
             probes: 2,
             probe_interval: Duration::from_millis(40),
-            ihu_every: 4,
+            ihu_every: 6,
             ihu_hold_factor: 3.5,
             update_interval: Duration::from_secs(60),
             route_expiry_factor: 3.5,

@@ -13,6 +13,10 @@ use crate::wire::{Header, PacketType, WireError, flags};
 const SOON: Duration = Duration::from_millis(40);
 /// ...but never closer than this to the previous one on the interface.
 const MIN_HELLO_GAP: Duration = Duration::from_millis(100);
+/// A lost-neighbour rumour is ignored for a node heard this recently.
+const LOST_RUMOUR_FRESH: Duration = Duration::from_millis(30);
+/// Most lost neighbours announced in one hello.
+const MAX_LOST: usize = 8;
 
 impl Node {
     pub(super) fn on_hello(
@@ -30,7 +34,6 @@ impl Node {
         let Some((n, is_new)) = self.nbrs.touch(key, from, now, &timers) else {
             return Ok(());
         };
-        let cost_before = if is_new { INFINITY } else { n.cost(now, weight) };
         let unicast = hdr.flags & flags::UNICAST != 0;
         n.base = hdr.flags & flags::BASE != 0;
         if unicast {
@@ -62,8 +65,15 @@ impl Node {
             }
         }
         let probe = hello.probe;
-        let cost_after = n.cost(now, weight);
+
         let addr = n.addr;
+        // A neighbour reports losing a node we also hear: check it now.
+        let rumours: Vec<LinkKey> = hello
+            .lost
+            .iter()
+            .map(|id| LinkKey { iface: key.iface, id: *id })
+            .filter(|k| self.nbrs.get(k).is_some_and(|x| now.saturating_since(x.last_heard) > LOST_RUMOUR_FRESH))
+            .collect();
         if mpr_changed {
             self.mpr_dirty = true;
         }
@@ -79,16 +89,38 @@ impl Node {
         if probe {
             self.send_unicast_hello(now, key, addr, false, true);
         }
-        if cost_after != cost_before {
-            if cost_before == INFINITY {
+        for k in rumours {
+            self.suspect(now, k);
+        }
+        let _ = weight;
+        self.refresh_cost(now, key);
+        Ok(())
+    }
+
+    /// Bring the routing cost of a link up to date (see
+    /// [`Neighbour::routing_cost`]) and re-run route selection through it.
+    pub(super) fn refresh_cost(&mut self, now: Instant, key: LinkKey) {
+        let weight = self.iface_weight(key.iface);
+        let Some(n) = self.nbrs.get_mut(&key) else {
+            return;
+        };
+        let cost = n.cost(now, weight);
+        let old = n.routing_cost;
+        let flip = (cost == INFINITY) != (old == INFINITY);
+        if !flip && cost.abs_diff(old) <= old / 5 {
+            return;
+        }
+        n.routing_cost = cost;
+        if flip {
+            self.mpr_dirty = true;
+            if old == INFINITY {
                 // The link just became usable: give the neighbour our table.
                 self.dump_to.insert(key);
                 self.schedule_flush(now, false);
             }
-            let changes = self.routes.set_link_cost(key, cost_after);
-            self.apply_changes(now, changes);
         }
-        Ok(())
+        let changes = self.routes.set_link_cost(key, cost);
+        self.apply_changes(now, changes);
     }
 
     /// Send a multicast hello on `iface` soon (a new neighbour, a new MPR set).
@@ -168,6 +200,7 @@ impl Node {
             probe_reply: false,
             names: if with_ihu { self.config.names.clone() } else { Vec::new() },
             ihu,
+            lost: std::mem::take(&mut self.lost).into_iter().filter(|(i, _)| *i == iface).map(|(_, id)| id).take(MAX_LOST).collect(),
         };
         let fl = if self.config.base_station { flags::BASE } else { 0 };
         self.send_link(iface, LinkDst::Multicast, PacketType::Hello, fl, seq, &control::encode(&hello));
@@ -195,6 +228,7 @@ impl Node {
             probe_reply: reply,
             ihu: None,
             names: Vec::new(),
+            lost: Vec::new(),
         };
         let fl = flags::UNICAST | if self.config.base_station { flags::BASE } else { 0 };
         self.send_link(key.iface, LinkDst::Unicast(addr), PacketType::Hello, fl, seq, &control::encode(&hello));
@@ -203,7 +237,10 @@ impl Node {
     /// Next time something must happen for this neighbour.
     pub(super) fn neighbour_deadline(&self, n: &Neighbour) -> Instant {
         let timers = &self.config.timers;
-        let t = n.next_fast_hello.min(n.missed_at);
+        let mut t = n.next_fast_hello.min(n.missed_at);
+        if n.routing_cost != INFINITY && n.ihu_expires > Instant::ZERO {
+            t = t.min(n.ihu_expires);
+        }
         match n.liveness {
             Liveness::Alive => t.min(n.hold_deadline(timers)),
             Liveness::Suspect { since, probes_sent } => {
@@ -216,13 +253,11 @@ impl Node {
         let timers = self.config.timers.clone();
         let mut dead = Vec::new();
         let mut probes = Vec::new();
-        let mut recost = Vec::new();
         for n in self.nbrs.iter_mut() {
             if now >= n.missed_at {
                 // An expected multicast hello did not come: ETX must see it.
                 n.rx.missed();
                 n.missed_at = now + n.mcast_interval;
-                recost.push(n.key);
             }
             match n.liveness {
                 Liveness::Alive => {
@@ -259,16 +294,19 @@ impl Node {
         for (key, addr) in probes {
             self.send_unicast_hello(now, key, addr, true, false);
         }
-        for key in recost {
-            if let Some(n) = self.nbrs.get(&key) {
-                let cost = n.cost(now, self.iface_weight(key.iface));
-                let changes = self.routes.set_link_cost(key, cost);
-                self.apply_changes(now, changes);
-            }
+        for key in self.nbrs.keys() {
+            self.refresh_cost(now, key);
         }
         for key in dead {
             self.nbrs.remove(&key);
             self.neighbour_gone(now, key);
+            // Tell the others at once (see `Hello::lost`).
+            if self.lost.len() < MAX_LOST * 4 {
+                self.lost.push((key.iface, key.id));
+            }
+            if let Some(i) = self.ifaces.get_mut(&key.iface) {
+                i.next_hello = now;
+            }
         }
     }
 

@@ -82,6 +82,12 @@ pub struct Node {
     mpr_dirty: bool,
     /// Seqno requests already handled: (origin, dest) -> (seqno, when).
     requests_seen: BTreeMap<(NodeId, NodeId), (u16, Instant)>,
+    /// Destinations whose next seqno someone asked for through us, until when.
+    requested: BTreeMap<NodeId, (u16, Instant)>,
+    /// Neighbours declared dead, to announce in the next hello.
+    lost: Vec<(IfaceId, NodeId)>,
+    /// When starving destinations get their seqno request repeated.
+    request_retry_at: Option<Instant>,
 }
 
 /// Bound on remembered seqno requests.
@@ -120,6 +126,9 @@ impl Node {
             dump_to: BTreeSet::new(),
             mpr_dirty: false,
             requests_seen: BTreeMap::new(),
+            requested: BTreeMap::new(),
+            lost: Vec::new(),
+            request_retry_at: None,
         }
     }
 
@@ -198,6 +207,7 @@ impl Node {
         };
         consider(self.dirty_at);
         consider(self.repeat_at);
+        consider(self.request_retry_at);
         for i in self.ifaces.values() {
             consider(Some(i.next_hello));
         }
@@ -232,7 +242,14 @@ impl Node {
             // Our own multicast looped back.
             return;
         }
-        let key = LinkKey { iface, id: hdr.src };
+        let key = if hdr.ty.is_routed() {
+            match self.nbrs.key_by_addr(iface, from) {
+                Some(k) => k,
+                None => return,
+            }
+        } else {
+            LinkKey { iface, id: hdr.src }
+        };
         let ok = match hdr.ty {
             PacketType::Hello => self.on_hello(now, key, from, &hdr, body),
             _ => {

@@ -28,7 +28,7 @@ impl Node {
         let Some(n) = self.nbrs.get(&via) else {
             return Ok(());
         };
-        let cost = n.cost(now, self.iface_weight(via.iface));
+        let cost = n.routing_cost;
         let t = &self.config.timers;
         let hold = t.update_interval.mul_f64(t.route_expiry_factor);
         let mut changes = Vec::new();
@@ -78,6 +78,7 @@ impl Node {
                         self.mark_dirty(now, dest, true);
                     }
                     Some(sel) if hop_count > 1 && sel.via.id != via.id => {
+                        self.note_requested(now, dest, seqno);
                         if let Some(n) = self.nbrs.get(&sel.via) {
                             let fwd = Request::Seqno {
                                 dest,
@@ -119,8 +120,33 @@ impl Node {
                     self.request_seqno(now, c.dest);
                 }
             }
-            self.mark_dirty(now, c.dest, c.urgent);
+            // A new seqno is passed on only where someone asked for it
+            // (RFC 8966 §3.8.1.2); elsewhere the periodic dump carries it,
+            // so a repair costs updates along the request path, not a flood.
+            let requested = match (self.requested.get(&c.dest), self.routes.selected(&c.dest)) {
+                (Some((want, until)), Some(sel)) => {
+                    now < *until && (sel.seqno == *want || seqno_newer(sel.seqno, *want))
+                }
+                _ => false,
+            };
+            if requested {
+                self.requested.remove(&c.dest);
+            }
+            if c.advertise || (c.seqno_up && requested) {
+                self.mark_dirty(now, c.dest, c.urgent || requested);
+            }
         }
+    }
+
+    /// Remember that a newer seqno of `dest` was asked for through us.
+    fn note_requested(&mut self, now: Instant, dest: NodeId, seqno: u16) {
+        if self.requested.len() >= MAX_REQUESTS_SEEN && !self.requested.contains_key(&dest) {
+            self.requested.retain(|_, (_, until)| *until > now);
+            if self.requested.len() >= MAX_REQUESTS_SEEN {
+                return;
+            }
+        }
+        self.requested.insert(dest, (seqno, now + ms(2000)));
     }
 
     pub(super) fn mark_dirty(&mut self, now: Instant, dest: NodeId, urgent: bool) {
@@ -151,6 +177,9 @@ impl Node {
             _ => 1,
         };
         src.request = Some((want, now, tries));
+        let retry = now + REQUEST_RETRY;
+        self.request_retry_at = Some(self.request_retry_at.map_or(retry, |t| t.min(retry)));
+        self.note_requested(now, dest, want);
         self.stats.seqno_requests_sent += 1;
         self.requests_seen.insert((self.id, dest), (want, now));
         let body = control::encode(&Request::Seqno {
@@ -192,12 +221,25 @@ impl Node {
             self.advertise(None, &dump);
             self.next_dump = now + self.rng.jitter(self.config.timers.update_interval, 0.1);
         }
+        if self.request_retry_at.is_some_and(|t| t <= now) {
+            self.request_retry_at = None;
+            let starving: Vec<NodeId> = self
+                .routes
+                .starving()
+                .filter(|(_, s)| s.request.is_some_and(|(_, _, n)| n < REQUEST_TRIES))
+                .map(|(d, _)| *d)
+                .collect();
+            for d in starving {
+                self.request_seqno(now, d);
+            }
+        }
         if self.next_housekeeping <= now {
             self.next_housekeeping = now + ms(500);
             let changes = self.routes.expire(now);
             self.apply_changes(now, changes);
             self.routes.forget_unreachable(now, FORGET_AFTER);
             self.requests_seen.retain(|_, (_, at)| now.saturating_since(*at) < ms(5000));
+            self.requested.retain(|_, (_, until)| *until > now);
             // Retry seqno requests for destinations still starving.
             let starving: Vec<NodeId> = self
                 .routes

@@ -71,6 +71,10 @@ pub struct Change {
     pub urgent: bool,
     /// The next hop or reachability changed (an event for the driver).
     pub route_changed: bool,
+    /// Neighbours must hear of it (triggered update).
+    pub advertise: bool,
+    /// The selected route's seqno increased.
+    pub seqno_up: bool,
 }
 
 #[derive(Debug)]
@@ -195,6 +199,8 @@ impl RouteTable {
                     dest: self.me,
                     urgent: true,
                     route_changed: false,
+                    advertise: true,
+                    seqno_up: false,
                 });
             }
             return None;
@@ -342,20 +348,28 @@ impl RouteTable {
                 dest: *dest,
                 urgent: true,
                 route_changed: true,
+                advertise: true,
+                seqno_up: false,
             }),
             (None, Some(_)) => Some(Change {
                 dest: *dest,
                 urgent: false,
                 route_changed: true,
+                advertise: true,
+                seqno_up: false,
             }),
             (Some(p), Some(c)) => {
+                // Neighbours care about our metric and seqno, not our next
+                // hop: a switch alone is not advertised (RFC 8966 §3.7.2),
+                // only a new seqno or a metric change of more than a quarter.
                 let seqno_up = seqno_newer(c.seqno, p.seqno);
-                let big = c.metric.abs_diff(p.metric) > p.metric / 4
-                    || (c.hops != p.hops);
+                let big = c.metric.abs_diff(p.metric) > p.metric / 4;
                 (route_changed || seqno_up || big).then_some(Change {
                     dest: *dest,
                     urgent: seqno_up,
                     route_changed,
+                    advertise: big,
+                    seqno_up,
                 })
             }
         }

@@ -71,6 +71,11 @@ pub struct Hello {
     /// Names the sender holds (carried until the directory exists).
     #[n(4)]
     pub names: Vec<String>,
+    /// Neighbours the sender just lost: a hint to probe them now, so that
+    /// a dead relay's other neighbours find out in a fraction of a second
+    /// instead of at their idle hold time.
+    #[n(5)]
+    pub lost: Vec<NodeId>,
 }
 
 /// One route advertisement.
@@ -155,6 +160,7 @@ impl Bounded for Hello {
     fn check(&self) -> Result<(), WireError> {
         too_many("ihu", self.ihu.as_ref().map_or(0, Vec::len))?;
         too_many("names", self.names.len())?;
+        too_many("lost", self.lost.len())?;
         if self.names.iter().any(|n| n.len() > MAX_NAME) {
             return Err(WireError::Body("name too long".into()));
         }

@@ -42,13 +42,15 @@ fn hello() -> impl Strategy<Value = Hello> {
         any::<bool>(),
         proptest::option::of(proptest::collection::vec(ihu(), 0..20)),
         proptest::collection::vec("[a-z0-9.-]{1,20}", 0..4),
+        proptest::collection::vec(node_id(), 0..4),
     )
-        .prop_map(|(interval_ms, probe, probe_reply, ihu, names)| Hello {
+        .prop_map(|(interval_ms, probe, probe_reply, ihu, names, lost)| Hello {
             interval_ms,
             probe,
             probe_reply,
             ihu,
             names,
+            lost,
         })
 }
 
