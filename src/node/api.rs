@@ -107,7 +107,10 @@ pub enum Event {
     },
     /// A control-class packet this node originated could not be delivered
     /// (no route within the pending time, or the pending buffer was full).
-    Undeliverable { dst: NodeId, seq: u32 },
+    Undeliverable {
+        dst: NodeId,
+        seq: u32,
+    },
 }
 
 /// A neighbour as tools show it.
@@ -339,7 +342,9 @@ mod opt_ms_serde {
             None => s.serialize_u64(0),
         }
     }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         let v: u64 = serde::Deserialize::deserialize(d)?;
         Ok((v > 0).then(|| Duration::from_millis(v)))
     }

@@ -88,7 +88,12 @@ impl Forwarder {
         }
     }
 
-    pub(super) fn dequeue(&mut self, now: Instant, timers: &Timers, stats: &mut Stats) -> Option<Transmit> {
+    pub(super) fn dequeue(
+        &mut self,
+        now: Instant,
+        timers: &Timers,
+        stats: &mut Stats,
+    ) -> Option<Transmit> {
         while let Some((at, t)) = self.voice.pop_front() {
             if now.saturating_since(at) > timers.voice_max_queue_delay {
                 stats.dropped_late_voice += 1;
@@ -150,7 +155,14 @@ impl Node {
     /// Send `payload` to `dst`. `class` is [`Class::Voice`] (never
     /// retransmitted) or [`Class::Control`] (acknowledged hop by hop).
     /// Returns the packet's sequence number.
-    pub fn send(&mut self, now: Instant, dst: NodeId, class: Class, proto_no: u8, payload: &[u8]) -> Result<u32, NodeError> {
+    pub fn send(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        class: Class,
+        proto_no: u8,
+        payload: &[u8],
+    ) -> Result<u32, NodeError> {
         if payload.len() > MAX_PAYLOAD {
             return Err(NodeError::PayloadTooLarge(payload.len(), MAX_PAYLOAD));
         }
@@ -180,12 +192,22 @@ impl Node {
     }
 
     /// Flood `payload` to the whole mesh as group `group`.
-    pub fn flood(&mut self, now: Instant, group: NodeId, class: Class, payload: &[u8]) -> Result<u32, NodeError> {
+    pub fn flood(
+        &mut self,
+        now: Instant,
+        group: NodeId,
+        class: Class,
+        payload: &[u8],
+    ) -> Result<u32, NodeError> {
         if payload.len() > MAX_PAYLOAD {
             return Err(NodeError::PayloadTooLarge(payload.len(), MAX_PAYLOAD));
         }
         let seq = self.next_data_seq();
-        let fl = if class == Class::Voice { flags::VOICE } else { 0 };
+        let fl = if class == Class::Voice {
+            flags::VOICE
+        } else {
+            0
+        };
         let pkt = Header::routed(PacketType::Flood, fl, self.id, group, seq).to_packet(payload);
         self.flood_seen.insert(self.id, seq);
         self.multicast_all(now, pkt, class);
@@ -210,7 +232,15 @@ impl Node {
     }
 
     /// Send a routed data packet towards `dst`, or park it.
-    fn route_data(&mut self, now: Instant, pkt: Vec<u8>, dst: NodeId, src: NodeId, seq: u32, originated: bool) {
+    fn route_data(
+        &mut self,
+        now: Instant,
+        pkt: Vec<u8>,
+        dst: NodeId,
+        src: NodeId,
+        seq: u32,
+        originated: bool,
+    ) {
         let voice = pkt.get(2).is_some_and(|f| f & flags::VOICE != 0);
         let timers = &self.config.timers;
         let route = self.routes.selected(&dst).copied();
@@ -267,7 +297,13 @@ impl Node {
         );
     }
 
-    pub(super) fn on_data(&mut self, now: Instant, from: LinkKey, hdr: &Header, raw: &[u8]) -> Result<(), WireError> {
+    pub(super) fn on_data(
+        &mut self,
+        now: Instant,
+        from: LinkKey,
+        hdr: &Header,
+        raw: &[u8],
+    ) -> Result<(), WireError> {
         let dst = hdr.dst.unwrap_or_default();
         let voice = hdr.flags & flags::VOICE != 0;
         if hdr.flags & flags::ACK_REQ != 0 {
@@ -278,7 +314,14 @@ impl Node {
                 }],
             });
             if let Some(addr) = self.nbrs.get(&from).map(|n| n.addr) {
-                self.send_link(from.iface, LinkDst::Unicast(addr), PacketType::Ack, 0, 0, &ack);
+                self.send_link(
+                    from.iface,
+                    LinkDst::Unicast(addr),
+                    PacketType::Ack,
+                    0,
+                    0,
+                    &ack,
+                );
             }
             if !self.fwd.seen.insert(hdr.src, hdr.seq) {
                 self.stats.rx_duplicates += 1;
@@ -296,7 +339,9 @@ impl Node {
         let class = if voice { Class::Voice } else { Class::Control };
         if dst == self.id {
             let body = &raw[hdr.len()..];
-            let (&p, payload) = body.split_first().ok_or(WireError::Body("empty data".into()))?;
+            let (&p, payload) = body
+                .split_first()
+                .ok_or(WireError::Body("empty data".into()))?;
             let hops = wire::hops_travelled(hdr.hop_limit);
             self.stats.delivered += 1;
             match p {
@@ -342,14 +387,25 @@ impl Node {
     pub(super) fn on_ack(&mut self, from: LinkKey, body: &[u8]) -> Result<(), WireError> {
         let ack: Ack = control::decode(body)?;
         for e in ack.acked {
-            if self.fwd.unacked.get(&(e.src, e.seq)).is_some_and(|u| u.via.id == from.id) {
+            if self
+                .fwd
+                .unacked
+                .get(&(e.src, e.seq))
+                .is_some_and(|u| u.via.id == from.id)
+            {
                 self.fwd.unacked.remove(&(e.src, e.seq));
             }
         }
         Ok(())
     }
 
-    pub(super) fn on_flood(&mut self, now: Instant, from: LinkKey, hdr: &Header, raw: &[u8]) -> Result<(), WireError> {
+    pub(super) fn on_flood(
+        &mut self,
+        now: Instant,
+        from: LinkKey,
+        hdr: &Header,
+        raw: &[u8],
+    ) -> Result<(), WireError> {
         if !self.flood_seen.insert(hdr.src, hdr.seq) {
             self.stats.rx_duplicates += 1;
             return Ok(());
@@ -389,24 +445,24 @@ impl Node {
             let Some(mut u) = self.fwd.unacked.remove(&k) else {
                 continue;
             };
-            if u.tries <= timers.max_retransmissions {
-                if let Some(addr) = self.nbrs.get(&u.via).map(|n| n.addr) {
-                    u.tries += 1;
-                    u.deadline = now + timers.ack_timeout;
-                    self.stats.retransmissions += 1;
-                    self.fwd.enqueue(
-                        Transmit {
-                            iface: u.via.iface,
-                            dst: LinkDst::Unicast(addr),
-                            class: Class::Control,
-                            data: u.pkt.clone(),
-                        },
-                        now,
-                        &mut self.stats,
-                    );
-                    self.fwd.unacked.insert(k, u);
-                    continue;
-                }
+            if u.tries <= timers.max_retransmissions
+                && let Some(addr) = self.nbrs.get(&u.via).map(|n| n.addr)
+            {
+                u.tries += 1;
+                u.deadline = now + timers.ack_timeout;
+                self.stats.retransmissions += 1;
+                self.fwd.enqueue(
+                    Transmit {
+                        iface: u.via.iface,
+                        dst: LinkDst::Unicast(addr),
+                        class: Class::Control,
+                        data: u.pkt.clone(),
+                    },
+                    now,
+                    &mut self.stats,
+                );
+                self.fwd.unacked.insert(k, u);
+                continue;
             }
             self.stats.ack_failures += 1;
             if timers.ack_failure_suspects {
@@ -434,14 +490,19 @@ impl Node {
             if p.expires <= now {
                 self.stats.dropped_no_route += 1;
                 if p.originated {
-                    self.push_event(Event::Undeliverable { dst: p.dst, seq: p.seq });
+                    self.push_event(Event::Undeliverable {
+                        dst: p.dst,
+                        seq: p.seq,
+                    });
                 }
                 continue;
             }
             let ready = self.routes.selected(&p.dst).and_then(|r| {
                 let n = self.nbrs.get(&r.via)?;
                 let alive = n.liveness == Liveness::Alive;
-                (alive && (Some(r.via) != p.failed_via || n.last_heard > now - timers.ack_timeout * 4)).then_some(())
+                (alive
+                    && (Some(r.via) != p.failed_via || n.last_heard > now - timers.ack_timeout * 4))
+                    .then_some(())
             });
             if ready.is_some() {
                 self.route_data(now, p.pkt, p.dst, p.src, p.seq, p.originated);

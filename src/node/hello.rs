@@ -71,8 +71,15 @@ impl Node {
         let rumours: Vec<LinkKey> = hello
             .lost
             .iter()
-            .map(|id| LinkKey { iface: key.iface, id: *id })
-            .filter(|k| self.nbrs.get(k).is_some_and(|x| now.saturating_since(x.last_heard) > LOST_RUMOUR_FRESH))
+            .map(|id| LinkKey {
+                iface: key.iface,
+                id: *id,
+            })
+            .filter(|k| {
+                self.nbrs
+                    .get(k)
+                    .is_some_and(|x| now.saturating_since(x.last_heard) > LOST_RUMOUR_FRESH)
+            })
             .collect();
         if mpr_changed {
             self.mpr_dirty = true;
@@ -150,7 +157,10 @@ impl Node {
         let keys: Vec<(LinkKey, SocketAddr, bool)> = self
             .nbrs
             .iter()
-            .filter(|n| n.next_fast_hello <= now || (n.in_fast_mode(now) && n.next_fast_hello == Instant::MAX))
+            .filter(|n| {
+                n.next_fast_hello <= now
+                    || (n.in_fast_mode(now) && n.next_fast_hello == Instant::MAX)
+            })
             .map(|n| (n.key, n.addr, n.in_fast_mode(now)))
             .collect();
         for (key, addr, active) in keys {
@@ -158,7 +168,13 @@ impl Node {
                 n.next_fast_hello = if active { now + fast } else { Instant::MAX };
             }
             // The last one (interval 0) ends the stream at the receiver.
-            self.send_unicast_hello_interval(key, addr, if active { fast } else { Duration::ZERO }, false, false);
+            self.send_unicast_hello_interval(
+                key,
+                addr,
+                if active { fast } else { Duration::ZERO },
+                false,
+                false,
+            );
         }
     }
 
@@ -198,23 +214,59 @@ impl Node {
             interval_ms: interval.as_millis() as u32,
             probe: false,
             probe_reply: false,
-            names: if with_ihu { self.config.names.clone() } else { Vec::new() },
+            names: if with_ihu {
+                self.config.names.clone()
+            } else {
+                Vec::new()
+            },
             ihu,
-            lost: std::mem::take(&mut self.lost).into_iter().filter(|(i, _)| *i == iface).map(|(_, id)| id).take(MAX_LOST).collect(),
+            lost: std::mem::take(&mut self.lost)
+                .into_iter()
+                .filter(|(i, _)| *i == iface)
+                .map(|(_, id)| id)
+                .take(MAX_LOST)
+                .collect(),
         };
-        let fl = if self.config.base_station { flags::BASE } else { 0 };
-        self.send_link(iface, LinkDst::Multicast, PacketType::Hello, fl, seq, &control::encode(&hello));
+        let fl = if self.config.base_station {
+            flags::BASE
+        } else {
+            0
+        };
+        self.send_link(
+            iface,
+            LinkDst::Multicast,
+            PacketType::Hello,
+            fl,
+            seq,
+            &control::encode(&hello),
+        );
     }
 
-    pub(super) fn send_unicast_hello(&mut self, now: Instant, key: LinkKey, addr: SocketAddr, probe: bool, reply: bool) {
+    pub(super) fn send_unicast_hello(
+        &mut self,
+        now: Instant,
+        key: LinkKey,
+        addr: SocketAddr,
+        probe: bool,
+        reply: bool,
+    ) {
         let interval = match self.nbrs.get(&key) {
-            Some(n) if n.in_fast_mode(now) => self.config.timers.hello_fast.unwrap_or(Duration::ZERO),
+            Some(n) if n.in_fast_mode(now) => {
+                self.config.timers.hello_fast.unwrap_or(Duration::ZERO)
+            }
             _ => Duration::ZERO,
         };
         self.send_unicast_hello_interval(key, addr, interval, probe, reply);
     }
 
-    fn send_unicast_hello_interval(&mut self, key: LinkKey, addr: SocketAddr, interval: Duration, probe: bool, reply: bool) {
+    fn send_unicast_hello_interval(
+        &mut self,
+        key: LinkKey,
+        addr: SocketAddr,
+        interval: Duration,
+        probe: bool,
+        reply: bool,
+    ) {
         let seq = match self.nbrs.get_mut(&key) {
             Some(n) => {
                 n.ucast_seq = n.ucast_seq.wrapping_add(1);
@@ -230,8 +282,20 @@ impl Node {
             names: Vec::new(),
             lost: Vec::new(),
         };
-        let fl = flags::UNICAST | if self.config.base_station { flags::BASE } else { 0 };
-        self.send_link(key.iface, LinkDst::Unicast(addr), PacketType::Hello, fl, seq, &control::encode(&hello));
+        let fl = flags::UNICAST
+            | if self.config.base_station {
+                flags::BASE
+            } else {
+                0
+            };
+        self.send_link(
+            key.iface,
+            LinkDst::Unicast(addr),
+            PacketType::Hello,
+            fl,
+            seq,
+            &control::encode(&hello),
+        );
     }
 
     /// Next time something must happen for this neighbour.
@@ -349,8 +413,10 @@ impl Node {
             .filter(|n| n.usable(now, self.iface_weight(n.key.iface)))
             .map(|n| (n.key.id, n.two_hop.clone()))
             .collect();
-        let refs: Vec<(crate::identity::NodeId, &[crate::identity::NodeId])> =
-            usable.iter().map(|(id, two)| (*id, two.as_slice())).collect();
+        let refs: Vec<(crate::identity::NodeId, &[crate::identity::NodeId])> = usable
+            .iter()
+            .map(|(id, two)| (*id, two.as_slice()))
+            .collect();
         let mprs = select_mprs(self.id, &refs);
         let mut changed_ifaces = Vec::new();
         for n in self.nbrs.iter_mut() {
@@ -373,7 +439,11 @@ impl Node {
             .map(|n| {
                 let weight = self.iface_weight(n.key.iface);
                 let cost = n.cost(now, weight);
-                let tx_ratio = if n.txcost == INFINITY { 0.0 } else { 256.0 / n.txcost as f64 };
+                let tx_ratio = if n.txcost == INFINITY {
+                    0.0
+                } else {
+                    256.0 / n.txcost as f64
+                };
                 let both = n.rx.ratio() * tx_ratio;
                 NeighbourInfo {
                     id: n.key.id,
@@ -382,7 +452,11 @@ impl Node {
                     names: n.names.clone(),
                     base_station: n.base,
                     cost,
-                    etx: if both > 0.0 { 1.0 / both } else { f64::INFINITY },
+                    etx: if both > 0.0 {
+                        1.0 / both
+                    } else {
+                        f64::INFINITY
+                    },
                     rx_ratio: n.rx.ratio(),
                     last_heard: n.last_heard,
                     usable: cost != INFINITY,

@@ -184,7 +184,9 @@ impl Node {
 
     /// The next transmission, highest priority first.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        let t = self.fwd.dequeue(now, &self.config.timers, &mut self.stats)?;
+        let t = self
+            .fwd
+            .dequeue(now, &self.config.timers, &mut self.stats)?;
         self.stats.tx_packets += 1;
         self.stats.tx_bytes += t.data.len() as u64;
         if t.class == Class::Protocol {
@@ -225,7 +227,13 @@ impl Node {
         self.events.push_back(e);
     }
 
-    fn on_receive(&mut self, now: Instant, iface: IfaceId, from: std::net::SocketAddr, data: &[u8]) {
+    fn on_receive(
+        &mut self,
+        now: Instant,
+        iface: IfaceId,
+        from: std::net::SocketAddr,
+        data: &[u8],
+    ) {
         self.stats.rx_packets += 1;
         self.stats.rx_bytes += data.len() as u64;
         if !self.ifaces.contains_key(&iface) {
@@ -287,7 +295,15 @@ impl Node {
     }
 
     /// Queue a link-local protocol packet.
-    fn send_link(&mut self, iface: IfaceId, dst: LinkDst, ty: PacketType, flags: u8, seq: u32, body: &[u8]) {
+    fn send_link(
+        &mut self,
+        iface: IfaceId,
+        dst: LinkDst,
+        ty: PacketType,
+        flags: u8,
+        seq: u32,
+        body: &[u8],
+    ) {
         let pkt = Header::link(ty, flags, self.id, seq).to_packet(body);
         self.fwd.enqueue(
             Transmit {

@@ -23,7 +23,12 @@ const REQUEST_HOPS: u8 = 32;
 const FORGET_AFTER: Duration = Duration::from_secs(120);
 
 impl Node {
-    pub(super) fn on_update(&mut self, now: Instant, via: LinkKey, body: &[u8]) -> Result<(), WireError> {
+    pub(super) fn on_update(
+        &mut self,
+        now: Instant,
+        via: LinkKey,
+        body: &[u8],
+    ) -> Result<(), WireError> {
         let upd: Update = control::decode(body)?;
         let Some(n) = self.nbrs.get(&via) else {
             return Ok(());
@@ -41,7 +46,12 @@ impl Node {
         Ok(())
     }
 
-    pub(super) fn on_request(&mut self, now: Instant, via: LinkKey, body: &[u8]) -> Result<(), WireError> {
+    pub(super) fn on_request(
+        &mut self,
+        now: Instant,
+        via: LinkKey,
+        body: &[u8],
+    ) -> Result<(), WireError> {
         let req: Request = control::decode(body)?;
         match req {
             Request::Table => {
@@ -54,13 +64,15 @@ impl Node {
                 hop_count,
                 origin,
             } => {
-                if let Some((s, at)) = self.requests_seen.get(&(origin, dest)) {
-                    if !seqno_newer(seqno, *s) && now.saturating_since(*at) < ms(500) {
-                        return Ok(());
-                    }
+                if let Some((s, at)) = self.requests_seen.get(&(origin, dest))
+                    && !seqno_newer(seqno, *s)
+                    && now.saturating_since(*at) < ms(500)
+                {
+                    return Ok(());
                 }
                 if self.requests_seen.len() >= MAX_REQUESTS_SEEN {
-                    self.requests_seen.retain(|_, (_, at)| now.saturating_since(*at) < ms(2000));
+                    self.requests_seen
+                        .retain(|_, (_, at)| now.saturating_since(*at) < ms(2000));
                     if self.requests_seen.len() >= MAX_REQUESTS_SEEN {
                         return Ok(());
                     }
@@ -156,7 +168,11 @@ impl Node {
 
     pub(super) fn schedule_flush(&mut self, now: Instant, urgent: bool) {
         let t = &self.config.timers;
-        let delay = if urgent { t.urgent_delay } else { t.triggered_delay };
+        let delay = if urgent {
+            t.urgent_delay
+        } else {
+            t.triggered_delay
+        };
         let at = now + self.rng.jitter(delay, 0.5);
         self.dirty_at = Some(self.dirty_at.map_or(at, |d| d.min(at)));
     }
@@ -198,7 +214,10 @@ impl Node {
         if self.dirty_at.is_some_and(|t| t <= now) {
             self.dirty_at = None;
             let dests: Vec<NodeId> = std::mem::take(&mut self.dirty).into_iter().collect();
-            let entries: Vec<RouteEntry> = dests.iter().filter_map(|d| self.routes.entry_for(d)).collect();
+            let entries: Vec<RouteEntry> = dests
+                .iter()
+                .filter_map(|d| self.routes.entry_for(d))
+                .collect();
             self.advertise(None, &entries);
             self.repeat.extend(dests);
             if self.repeat_at.is_none() {
@@ -213,7 +232,10 @@ impl Node {
         if self.repeat_at.is_some_and(|t| t <= now) {
             self.repeat_at = None;
             let dests: Vec<NodeId> = std::mem::take(&mut self.repeat).into_iter().collect();
-            let entries: Vec<RouteEntry> = dests.iter().filter_map(|d| self.routes.entry_for(d)).collect();
+            let entries: Vec<RouteEntry> = dests
+                .iter()
+                .filter_map(|d| self.routes.entry_for(d))
+                .collect();
             self.advertise(None, &entries);
         }
         if self.next_dump <= now {
@@ -238,7 +260,8 @@ impl Node {
             let changes = self.routes.expire(now);
             self.apply_changes(now, changes);
             self.routes.forget_unreachable(now, FORGET_AFTER);
-            self.requests_seen.retain(|_, (_, at)| now.saturating_since(*at) < ms(5000));
+            self.requests_seen
+                .retain(|_, (_, at)| now.saturating_since(*at) < ms(5000));
             self.requested.retain(|_, (_, until)| *until > now);
             // Retry seqno requests for destinations still starving.
             let starving: Vec<NodeId> = self
@@ -270,7 +293,14 @@ impl Node {
                 Some(key) => {
                     if let Some(n) = self.nbrs.get(&key) {
                         let addr = n.addr;
-                        self.send_link(key.iface, LinkDst::Unicast(addr), PacketType::Update, 0, 0, &body);
+                        self.send_link(
+                            key.iface,
+                            LinkDst::Unicast(addr),
+                            PacketType::Update,
+                            0,
+                            0,
+                            &body,
+                        );
                     }
                 }
                 None => {

@@ -14,7 +14,12 @@ use crate::rng::Rng;
 use crate::time::ms;
 
 fn addr(i: usize) -> SocketAddr {
-    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, i as u16 + 1), 7470, 0, 0))
+    SocketAddr::V6(SocketAddrV6::new(
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, i as u16 + 1),
+        7470,
+        0,
+        0,
+    ))
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,7 +77,13 @@ impl World {
             bytes_by_type: BTreeMap::new(),
         };
         for i in 0..n {
-            w.nodes[i].handle(now, Input::IfaceUp { iface: IfaceId(0), cost_weight: 256 });
+            w.nodes[i].handle(
+                now,
+                Input::IfaceUp {
+                    iface: IfaceId(0),
+                    cost_weight: 256,
+                },
+            );
             w.drain(i);
         }
         w
@@ -101,8 +112,15 @@ impl World {
         while let Some(t) = self.nodes[i].poll_transmit(now) {
             *self.bytes_by_type.entry(t.data[1]).or_default() += t.data.len() as u64 + 48;
             let targets: Vec<usize> = match t.dst {
-                LinkDst::Multicast => self.links.iter().filter(|(a, _)| *a == i).map(|(_, b)| *b).collect(),
-                LinkDst::Unicast(a) => (0..self.nodes.len()).filter(|&j| addr(j) == a && self.links.contains(&(i, j))).collect(),
+                LinkDst::Multicast => self
+                    .links
+                    .iter()
+                    .filter(|(a, _)| *a == i)
+                    .map(|(_, b)| *b)
+                    .collect(),
+                LinkDst::Unicast(a) => (0..self.nodes.len())
+                    .filter(|&j| addr(j) == a && self.links.contains(&(i, j)))
+                    .collect(),
             };
             for j in targets {
                 if self.rng.chance(self.loss) {
@@ -128,7 +146,9 @@ impl World {
             if *at > until {
                 break;
             }
-            let Some(Reverse((at, _, ev))) = self.queue.pop() else { break };
+            let Some(Reverse((at, _, ev))) = self.queue.pop() else {
+                break;
+            };
             self.now = at;
             match ev {
                 Ev::Timer(i, g) => {
@@ -139,10 +159,17 @@ impl World {
                     self.drain(i);
                 }
                 Ev::Deliver(from, to, data) => {
-                    if !self.alive[to] || !self.alive[from] && false {
+                    if !self.alive[to] {
                         continue;
                     }
-                    self.nodes[to].handle(at, Input::Receive { iface: IfaceId(0), from: addr(from), data });
+                    self.nodes[to].handle(
+                        at,
+                        Input::Receive {
+                            iface: IfaceId(0),
+                            from: addr(from),
+                            data,
+                        },
+                    );
                     self.drain(to);
                 }
             }
@@ -163,7 +190,13 @@ impl World {
         self.alive[i] = false;
     }
 
-    pub fn send(&mut self, from: usize, to: usize, class: Class, payload: &[u8]) -> Result<u32, NodeError> {
+    pub fn send(
+        &mut self,
+        from: usize,
+        to: usize,
+        class: Class,
+        payload: &[u8],
+    ) -> Result<u32, NodeError> {
         let dst = self.nodes[to].id();
         let now = self.now;
         let r = self.nodes[from].send(now, dst, class, 0, payload);
@@ -188,7 +221,10 @@ impl World {
     }
 
     pub fn delivered(&self, at: usize) -> usize {
-        self.events.iter().filter(|(i, e)| *i == at && matches!(e, Event::Delivered { .. })).count()
+        self.events
+            .iter()
+            .filter(|(i, e)| *i == at && matches!(e, Event::Delivered { .. }))
+            .count()
     }
 }
 
@@ -257,7 +293,13 @@ fn lossy_line_still_delivers_control_data() {
 
 /// Random geometric graph for quick experiments: `n` nodes in a
 /// `w`×`h` rectangle, linked within `range`; `None` if disconnected.
-pub(crate) fn geometric(n: usize, w: f64, h: f64, range: f64, rng: &mut Rng) -> Option<Vec<(usize, usize)>> {
+pub(crate) fn geometric(
+    n: usize,
+    w: f64,
+    h: f64,
+    range: f64,
+    rng: &mut Rng,
+) -> Option<Vec<(usize, usize)>> {
     let pts: Vec<(f64, f64)> = (0..n).map(|_| (rng.f64() * w, rng.f64() * h)).collect();
     let mut links = Vec::new();
     for a in 0..n {
@@ -273,7 +315,13 @@ pub(crate) fn geometric(n: usize, w: f64, h: f64, range: f64, rng: &mut Rng) -> 
     seen[0] = true;
     while let Some(x) = stack.pop() {
         for &(a, b) in &links {
-            let y = if a == x { b } else if b == x { a } else { continue };
+            let y = if a == x {
+                b
+            } else if b == x {
+                a
+            } else {
+                continue;
+            };
             if !seen[y] {
                 seen[y] = true;
                 stack.push(y);
@@ -306,12 +354,23 @@ fn tuning_100() {
         }
         w.run_for(ms(5000));
         let b0 = w.bytes_by_type.clone();
-        let before: u64 = w.nodes.iter().map(|n| n.stats().tx_protocol_bytes + 48 * n.stats().tx_packets).sum();
+        let before: u64 = w
+            .nodes
+            .iter()
+            .map(|n| n.stats().tx_protocol_bytes + 48 * n.stats().tx_packets)
+            .sum();
         w.run_for(ms(20000));
-        let after: u64 = w.nodes.iter().map(|n| n.stats().tx_protocol_bytes + 48 * n.stats().tx_packets).sum();
+        let after: u64 = w
+            .nodes
+            .iter()
+            .map(|n| n.stats().tx_protocol_bytes + 48 * n.stats().tx_packets)
+            .sum();
         let bps = (after - before) as f64 * 8.0 / 20.0 / 100.0;
         for (t, b) in &w.bytes_by_type {
-            eprintln!("  type {t}: {:.0} bit/s/node", (b - b0.get(t).copied().unwrap_or(0)) as f64 * 8.0 / 20.0 / 100.0);
+            eprintln!(
+                "  type {t}: {:.0} bit/s/node",
+                (b - b0.get(t).copied().unwrap_or(0)) as f64 * 8.0 / 20.0 / 100.0
+            );
         }
         let probes: u64 = w.nodes.iter().map(|n| n.stats().neighbour_losses).sum();
         eprintln!("  neighbour losses {probes}");
@@ -347,33 +406,22 @@ fn tuning_100() {
                     gap = Some(w.now().saturating_since(t0).as_millis());
                 }
             }
-            if gap.is_none_or(|g| g > 450) && std::env::var("DEBUG_GAP").is_ok() {
-                let alive_links: Vec<(usize, usize)> = links.iter().copied().filter(|(x, y)| w.alive[*x] && w.alive[*y]).collect();
-                let mut seen = vec![false; 100];
-                let mut st = vec![a];
-                seen[a] = true;
-                while let Some(x) = st.pop() {
-                    for &(p, q) in &alive_links {
-                        let y = if p == x { q } else if q == x { p } else { continue };
-                        if !seen[y] { seen[y] = true; st.push(y); }
-                    }
-                }
-                eprintln!("  slow: {a}->{b} victim {victim} path {path:?} connected {} newpath {:?}", seen[b], w.path(a, b));
-                let bid = w.nodes[b].id();
-                for (k, (i, e)) in w.events.iter().enumerate() {
-                    if let Event::RouteChanged { dest, next_hop, metric, .. } = e {
-                        if *dest == bid && path.contains(i) && w.event_times[k] >= t0 {
-                            eprintln!("    +{}ms node {i} route -> {:?} {metric}", w.event_times[k].saturating_since(t0).as_millis(), next_hop.map(|h| w.nodes.iter().position(|n| n.id() == h)));
-                        }
-                    }
-                }
-            }
             gaps.push(gap);
         }
         w.run_for(ms(2000));
-        let delivered: usize = w.events.iter().filter(|(_, e)| matches!(e, Event::Delivered { .. })).count();
+        let delivered: usize = w
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Delivered { .. }))
+            .count();
         eprintln!("  repair gaps {gaps:?} delivered {delivered}/{sent}");
-        let maxhops = (0..100).filter_map(|b| w.path(0, b)).map(|p| p.len() - 1).max();
-        eprintln!("seed {seed} links {} converged {conv:?} ms, idle {bps:.0} bit/s/node, ecc(0) {maxhops:?}", links.len());
+        let maxhops = (0..100)
+            .filter_map(|b| w.path(0, b))
+            .map(|p| p.len() - 1)
+            .max();
+        eprintln!(
+            "seed {seed} links {} converged {conv:?} ms, idle {bps:.0} bit/s/node, ecc(0) {maxhops:?}",
+            links.len()
+        );
     }
 }
