@@ -1,12 +1,191 @@
-//! CLI subcommands that run or talk to the daemon (placeholder).
+//! The subcommands that run the daemon or talk to it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Subcommand, Debug)]
+use clap::{Args, Subcommand};
+
+use super::client;
+use super::config::{self, FileConfig, Settings, TimerPreset};
+use crate::identity::NodeId;
+
+#[derive(Subcommand, Debug)]
 pub enum NetCommand {
-    /// Join the mesh (not built yet).
-    Up,
+    /// Join the mesh: run the daemon on every usable interface.
+    Up(UpArgs),
+    /// This node: id, names, interfaces, neighbour and route counts, uptime.
+    Status(ClientArgs),
+    /// Each neighbour: id, names, interface, address, ETX, last heard.
+    #[command(alias = "neighbours")]
+    Neighbors(ClientArgs),
+    /// Each destination: id, names, next hop, metric, hop count, base station.
+    Routes(ClientArgs),
+    /// Overlay echo across the mesh: hop count and round-trip time per reply.
+    Ping(PingArgs),
+    /// Benchmark traffic (needs a daemon started with --bench).
+    #[command(hide = true, subcommand)]
+    Bench(BenchCommand),
 }
 
-pub fn run(_cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    Err("the daemon is not built yet".into())
+/// Flags of `callsign up`. Each has a key of the same name in the config file.
+#[derive(Args, Debug, Default)]
+pub struct UpArgs {
+    /// Config file (TOML); flags override it. See examples/callsign.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A name or role carried in hellos (repeatable), e.g. engine-3.
+    #[arg(long = "name", value_name = "ROLE")]
+    pub names: Vec<String>,
+    /// Advertise this node as a base station (truck).
+    #[arg(long)]
+    pub base_station: bool,
+    /// Use only this interface (repeatable; default: every usable one).
+    #[arg(long = "iface", value_name = "IF")]
+    pub ifaces: Vec<String>,
+    /// Device key and state [default: $XDG_DATA_HOME/callsign, /var/lib/callsign as root].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Local HTTP API address [default: 127.0.0.1:7480].
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<SocketAddr>,
+    /// Overlay UDP port [default: 7470].
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// Radio profile (TOML): link cost weight and timer overrides.
+    #[arg(long, value_name = "FILE")]
+    pub radio_profile: Option<PathBuf>,
+    /// Timer preset [default: callsign].
+    #[arg(long, value_enum)]
+    pub timers: Option<TimerPreset>,
+    /// Name a node that is not a neighbour: NAME=NODEID (repeatable).
+    #[arg(long = "peer", value_name = "NAME=NODEID", value_parser = config::parse_peer)]
+    pub peers: Vec<(String, NodeId)>,
+    /// Log filter, e.g. info or callsign=debug [default: info; RUST_LOG wins].
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Enable the /v1/bench endpoints (test rigs).
+    #[arg(long, hide = true)]
+    pub bench: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ClientArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Address of the daemon's API.
+    #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_API)]
+    pub api: SocketAddr,
+}
+
+#[derive(Args, Debug)]
+pub struct PingArgs {
+    /// Node id, unique id prefix, or a name known from hellos or --peer.
+    #[arg(value_name = "NODE-OR-NAME")]
+    pub target: String,
+    /// Milliseconds between pings.
+    #[arg(long, short = 'i', default_value_t = 1000)]
+    pub interval: u64,
+    /// Stop after this many pings (default: until Ctrl-C).
+    #[arg(long, short = 'c')]
+    pub count: Option<u64>,
+    /// Milliseconds to wait for each reply.
+    #[arg(long, default_value_t = 2000)]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Send voice-class packets to TARGET and print what was sent.
+    Send {
+        target: String,
+        #[arg(long)]
+        count: u64,
+        /// Packets per second (0: as fast as the node takes them).
+        #[arg(long, default_value_t = 0)]
+        pps: u64,
+        #[arg(long, default_value_t = 160)]
+        size: usize,
+        #[arg(long, default_value = config::DEFAULT_API)]
+        api: SocketAddr,
+    },
+    /// Print what this node received (and optionally reset the counters).
+    Recv {
+        #[arg(long)]
+        reset: bool,
+        #[arg(long, default_value = config::DEFAULT_API)]
+        api: SocketAddr,
+    },
+}
+
+pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match cmd {
+        NetCommand::Up(args) => {
+            let settings = settings(args).map_err(|e| e.to_string())?;
+            init_logging(&settings.log);
+            super::up(settings).map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        NetCommand::Status(a) => client::status(&a),
+        NetCommand::Neighbors(a) => client::neighbours(&a),
+        NetCommand::Routes(a) => client::routes(&a),
+        NetCommand::Ping(a) => client::ping(&a),
+        NetCommand::Bench(b) => client::bench(&b),
+    }
+}
+
+fn init_logging(default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(default))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Merge flags over the config file over defaults.
+pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
+    let f = match &a.config {
+        Some(p) => config::load_file(p)?,
+        None => FileConfig::default(),
+    };
+    let profile_path = a.radio_profile.or(f.radio_profile);
+    let profile = match &profile_path {
+        Some(p) => config::load_radio_profile(p)?,
+        None => config::RadioProfile::default(),
+    };
+    let preset = a.timers.or(f.timers).unwrap_or_default();
+    let mut peers = f.peers.unwrap_or_default();
+    peers.extend(a.peers);
+    let pick = |flag: Vec<String>, file: Option<Vec<String>>| {
+        if flag.is_empty() {
+            file.unwrap_or_default()
+        } else {
+            flag
+        }
+    };
+    Ok(Settings {
+        names: pick(a.names, f.names),
+        base_station: a.base_station || f.base_station.unwrap_or(false),
+        ifaces: pick(a.ifaces, f.iface),
+        data_dir: a
+            .data_dir
+            .or(f.data_dir)
+            .unwrap_or_else(config::default_data_dir),
+        api: match a.api.or(f.api) {
+            Some(x) => x,
+            None => config::DEFAULT_API.parse()?,
+        },
+        port: a.port.or(f.port).unwrap_or(config::DEFAULT_PORT),
+        cost_weight: profile.cost_weight.unwrap_or(256).max(1),
+        timers: config::timers_with(preset, profile.timers.as_ref())?,
+        peers,
+        log: a.log.or(f.log).unwrap_or_else(|| "info".into()),
+        bench: a.bench || f.bench.unwrap_or(false),
+    })
 }

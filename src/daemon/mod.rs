@@ -1,2 +1,99 @@
-//! The tokio daemon and its CLI clients.
+//! The tokio daemon (`callsign up`) and the CLI clients that talk to it.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `cli` | the subcommands and flag parsing |
+//! | `config` | the config file, radio profile, defaults |
+//! | `store` | the data dir: device key, OS randomness |
+//! | `clock` | CLOCK_BOOTTIME as the core's `Instant` |
+//! | `ifaces` | which interfaces are usable |
+//! | `net` | the UDP sockets of one interface |
+//! | `engine` | the task that drives the `Node` |
+//! | `api` | the local HTTP API (axum) |
+//! | `dto` | the API's JSON types (docs/API.md) |
+//! | `client` | a small HTTP/1.1 client and the CLI's output |
+
+mod api;
 pub mod cli;
+mod client;
+mod clock;
+pub mod config;
+pub mod dto;
+mod engine;
+mod ifaces;
+mod net;
+mod store;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::node::Node;
+use config::{Error, Settings};
+
+/// Run the daemon until SIGINT or SIGTERM.
+pub fn up(settings: Settings) -> Result<(), Error> {
+    let (ident, created) = store::load_or_create_identity(&settings.data_dir)?;
+    if created {
+        tracing::info!(dir = %settings.data_dir.display(), "created a new device key");
+    }
+    let seed = u64::from_le_bytes(store::os_random()?);
+    let session_base = u64::from_le_bytes(store::os_random()?);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(settings.api)
+            .await
+            .map_err(|e| format!("cannot listen on {} for the API: {e}", settings.api))?;
+        let node = Node::new(ident, settings.node_config(), clock::now(), seed);
+        tracing::info!(id = %node.id(), names = ?settings.names, base_station = settings.base_station, api = %settings.api, port = settings.port, "callsign up");
+        let (events, _) = broadcast::channel(1024);
+        let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let state = api::ApiState {
+            cmds: cmd_tx,
+            events: events.clone(),
+            bench: settings.bench,
+            sessions: Arc::new(AtomicU64::new(session_base)),
+        };
+        let (stop_engine, engine_stop) = oneshot::channel();
+        let (stop_api, api_stop) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_engine.send(());
+            let _ = stop_api.send(());
+        });
+        let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
+            let _ = api_stop.await;
+        });
+        let api_task = tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!("API server failed: {e}");
+            }
+        });
+        engine::Engine::new(node, settings, events).run(cmd_rx, engine_stop).await;
+        // Open event streams would hold graceful shutdown forever.
+        api_task.abort();
+        Ok::<_, Error>(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot watch SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        _ = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,287 @@
+//! The local HTTP API (axum): JSON for status, neighbours and routes,
+//! newline-delimited JSON for ping streams, server-sent events for changes.
+//! Every handler asks the engine through its command channel; the engine
+//! answers between two inputs, so answers are consistent snapshots.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::Stream;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::dto::{self, ApiEvent, PingLine};
+use super::engine::{Command, PingReply};
+use crate::identity::NodeId;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub cmds: mpsc::Sender<Command>,
+    pub events: broadcast::Sender<ApiEvent>,
+    pub bench: bool,
+    /// Ping sessions are told apart by this counter, started at a random value.
+    pub sessions: std::sync::Arc<AtomicU64>,
+}
+
+pub fn router(state: ApiState) -> Router {
+    let mut r = Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/neighbors", get(neighbours))
+        .route("/v1/neighbours", get(neighbours))
+        .route("/v1/routes", get(routes))
+        .route("/v1/ping", post(ping))
+        .route("/v1/events", get(events));
+    if state.bench {
+        r = r
+            .route("/v1/bench/send", post(bench_send))
+            .route("/v1/bench/recv", get(bench_recv));
+    }
+    r.with_state(state)
+}
+
+fn error(code: StatusCode, msg: impl Into<String>) -> Response {
+    (code, Json(serde_json::json!({ "error": msg.into() }))).into_response()
+}
+
+/// Ask the engine and wait for its answer.
+async fn ask<T>(
+    s: &ApiState,
+    make: impl FnOnce(oneshot::Sender<T>) -> Command,
+) -> Result<T, Response> {
+    let (tx, rx) = oneshot::channel();
+    let gone = || {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the daemon is shutting down",
+        )
+    };
+    s.cmds.send(make(tx)).await.map_err(|_| gone())?;
+    rx.await.map_err(|_| gone())
+}
+
+async fn status(State(s): State<ApiState>) -> Response {
+    match ask(&s, Command::Status).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn neighbours(State(s): State<ApiState>) -> Response {
+    match ask(&s, Command::Neighbours).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn routes(State(s): State<ApiState>) -> Response {
+    match ask(&s, Command::Routes).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e,
+    }
+}
+
+async fn resolve(s: &ApiState, target: String) -> Result<(NodeId, Vec<String>), Response> {
+    ask(s, |tx| Command::Resolve(target, tx))
+        .await?
+        .map_err(|e| error(StatusCode::NOT_FOUND, e))
+}
+
+fn ndjson(line: &PingLine) -> String {
+    let mut s = serde_json::to_string(line).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+async fn ping(State(s): State<ApiState>, Json(req): Json<dto::PingRequest>) -> Response {
+    let (dst, names) = match resolve(&s, req.target.clone()).await {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    let (out_tx, out_rx) = mpsc::channel::<String>(64);
+    let _ = out_tx.try_send(ndjson(&PingLine::Start { target: dst, names }));
+    let session = s.sessions.fetch_add(1, Ordering::Relaxed);
+    tokio::spawn(ping_session(s.cmds.clone(), session, dst, req, out_tx));
+    let body = futures_util::stream::unfold(out_rx, |mut rx| async move {
+        rx.recv().await.map(|line| (Ok::<_, Infallible>(line), rx))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "response"))
+}
+
+/// Sends one echo per interval, matches replies, reports timeouts, and
+/// ends with a summary. Stops early when the client goes away.
+async fn ping_session(
+    cmds: mpsc::Sender<Command>,
+    session: u64,
+    dst: NodeId,
+    req: dto::PingRequest,
+    out: mpsc::Sender<String>,
+) {
+    let (tx, mut rx) = mpsc::channel(256);
+    let start = tokio::time::Instant::now();
+    let timeout = Duration::from_millis(req.timeout_ms.max(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(req.interval_ms.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut outstanding: BTreeMap<u64, tokio::time::Instant> = BTreeMap::new();
+    let (mut sent, mut received, mut rtts) = (0u64, 0u64, Vec::new());
+    loop {
+        let more = req.count == 0 || sent < req.count;
+        if !more && outstanding.is_empty() {
+            break;
+        }
+        let next_expiry = outstanding
+            .values()
+            .next()
+            .map_or(start + Duration::from_secs(86400), |t| *t + timeout);
+        let mut lines = Vec::new();
+        tokio::select! {
+            _ = tick.tick(), if more => {
+                sent += 1;
+                outstanding.insert(sent, tokio::time::Instant::now());
+                let cmd = Command::Ping { session, dst, seq: sent, replies: tx.clone() };
+                if cmds.send(cmd).await.is_err() {
+                    break;
+                }
+            }
+            Some(r) = rx.recv() => match r {
+                PingReply::Reply { seq, hops, rtt_us } => {
+                    if outstanding.remove(&seq).is_some() {
+                        received += 1;
+                        let rtt_ms = rtt_us as f64 / 1000.0;
+                        rtts.push(rtt_ms);
+                        let at_ms = start.elapsed().as_secs_f64() * 1000.0;
+                        lines.push(PingLine::Reply { seq, hops, rtt_ms, at_ms });
+                    }
+                }
+                PingReply::Error { seq, error } => {
+                    outstanding.remove(&seq);
+                    lines.push(PingLine::Error { seq, error });
+                }
+            },
+            _ = tokio::time::sleep_until(next_expiry) => {
+                let now = tokio::time::Instant::now();
+                while let Some((&seq, &t)) = outstanding.iter().next() {
+                    if t + timeout > now {
+                        break;
+                    }
+                    outstanding.remove(&seq);
+                    lines.push(PingLine::Timeout { seq });
+                }
+            }
+            _ = out.closed() => break,
+        }
+        for l in &lines {
+            if out.send(ndjson(l)).await.is_err() {
+                break;
+            }
+        }
+    }
+    let _ = cmds.send(Command::PingDone { session }).await;
+    let n = rtts.len() as f64;
+    let summary = PingLine::Summary {
+        sent,
+        received,
+        loss_pct: if sent > 0 {
+            100.0 * (sent - received) as f64 / sent as f64
+        } else {
+            0.0
+        },
+        rtt_min_ms: rtts.iter().copied().reduce(f64::min),
+        rtt_avg_ms: (n > 0.0).then(|| rtts.iter().sum::<f64>() / n),
+        rtt_max_ms: rtts.iter().copied().reduce(f64::max),
+    };
+    let _ = out.send(ndjson(&summary)).await;
+}
+
+async fn events(
+    State(s): State<ApiState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let rx = s.events.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let ev = match rx.recv().await {
+            Ok(ev) => {
+                let data = serde_json::to_string(&ev).unwrap_or_default();
+                SseEvent::default().event(ev.kind()).data(data)
+            }
+            // A slow reader is told how much it missed, then carries on.
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                SseEvent::default().event("lagged").data(n.to_string())
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(ev), rx))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// Bench traffic goes in bursts of this many so API and timers keep running.
+const BENCH_BURST: u64 = 32;
+
+async fn bench_send(State(s): State<ApiState>, Json(req): Json<dto::BenchSend>) -> Response {
+    let (dst, _) = match resolve(&s, req.target.clone()).await {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    let start = tokio::time::Instant::now();
+    let mut out = dto::BenchSent::default();
+    let mut done_count = 0u64;
+    while done_count < req.count {
+        let n = if req.pps > 0 {
+            // Paced: due packets by now, at most a burst at a time.
+            let due = (start.elapsed().as_secs_f64() * req.pps as f64) as u64 + 1;
+            if due <= done_count {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+                continue;
+            }
+            (due - done_count).min(BENCH_BURST)
+        } else {
+            BENCH_BURST
+        };
+        let n = n.min(req.count - done_count);
+        match ask(&s, |done| Command::BenchBurst {
+            dst,
+            n: n as u32,
+            size: req.size,
+            done,
+        })
+        .await
+        {
+            Ok((sent, refused)) => {
+                out.sent += sent;
+                out.refused += refused;
+            }
+            Err(e) => return e,
+        }
+        done_count += n;
+    }
+    out.elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+    Json(out).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ResetQuery {
+    #[serde(default)]
+    reset: bool,
+}
+
+async fn bench_recv(State(s): State<ApiState>, Query(q): Query<ResetQuery>) -> Response {
+    match ask(&s, |reply| Command::BenchRecv {
+        reset: q.reset,
+        reply,
+    })
+    .await
+    {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,415 @@
+//! The CLI clients: a small blocking HTTP/1.1 client over std's TcpStream
+//! (enough for a local API; no HTTP client stack to build) and the output
+//! an operator reads.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
+
+use super::cli::{BenchCommand, ClientArgs, PingArgs};
+use super::dto::{self, PingLine};
+
+type Error = Box<dyn std::error::Error>;
+
+/// A response whose body is read as it arrives.
+struct Response {
+    status: u16,
+    body: Box<dyn BufRead>,
+}
+
+fn connect(api: SocketAddr) -> Result<TcpStream, Error> {
+    TcpStream::connect_timeout(&api, Duration::from_secs(2))
+        .map_err(|_| format!("no callsign daemon at {api} — start one with `callsign up`").into())
+}
+
+fn request(
+    api: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<(Response, TcpStream), Error> {
+    let mut s = connect(api)?;
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let handle = s.try_clone()?;
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer from {api}: {line:?}"))?;
+    let (mut chunked, mut length) = (false, None);
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            } else if k == "content-length" {
+                length = v.parse::<u64>().ok();
+            }
+        }
+    }
+    let body: Box<dyn BufRead> = match (chunked, length) {
+        (true, _) => Box::new(BufReader::new(Chunked {
+            inner: r,
+            left: 0,
+            done: false,
+        })),
+        (false, Some(n)) => Box::new(BufReader::new(r.take(n))),
+        (false, None) => Box::new(r),
+    };
+    Ok((Response { status, body }, handle))
+}
+
+/// Transfer-Encoding: chunked, decoded as it streams.
+struct Chunked<R> {
+    inner: R,
+    left: u64,
+    done: bool,
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            let mut line = String::new();
+            self.inner.read_line(&mut line)?;
+            if line.trim().is_empty() {
+                // The CRLF that ends the previous chunk.
+                line.clear();
+                self.inner.read_line(&mut line)?;
+            }
+            let size = line.trim().split(';').next().unwrap_or("");
+            self.left = u64::from_str_radix(size, 16)
+                .map_err(|_| std::io::Error::other(format!("bad chunk size {line:?}")))?;
+            if self.left == 0 {
+                self.done = true;
+                return Ok(0);
+            }
+        }
+        let want = buf.len().min(self.left as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn get_json<T: serde::de::DeserializeOwned>(
+    api: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<(T, String), Error> {
+    let (mut resp, _) = request(api, method, path, body)?;
+    let mut text = String::new();
+    resp.body.read_to_string(&mut text)?;
+    if resp.status != 200 {
+        return Err(api_error(resp.status, &text).into());
+    }
+    let v = serde_json::from_str(&text)
+        .map_err(|e| format!("unexpected answer from the daemon: {e}"))?;
+    Ok((v, text))
+}
+
+fn api_error(status: u16, text: &str) -> String {
+    let msg = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_else(|| text.trim().to_string());
+    format!("daemon answered {status}: {msg}")
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table(head: &[&str], rows: &[Vec<String>]) {
+    let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let s: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<0$}", w[i]))
+            .collect();
+        println!("{}", s.join("  ").trim_end());
+    };
+    line(head.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+fn names(n: &[String]) -> String {
+    if n.is_empty() {
+        "-".into()
+    } else {
+        n.join(",")
+    }
+}
+
+pub fn status(a: &ClientArgs) -> Result<ExitCode, Error> {
+    let (s, raw): (dto::Status, _) = get_json(a.api, "GET", "/v1/status", None)?;
+    if a.json {
+        println!("{}", raw.trim());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ifaces: Vec<String> = s
+        .interfaces
+        .iter()
+        .map(|i| format!("{} ({} {})", i.name, i.family, i.address))
+        .collect();
+    println!("id            {}", s.id);
+    println!("names         {}", names(&s.names));
+    println!(
+        "base station  {}",
+        if s.base_station { "yes" } else { "no" }
+    );
+    println!(
+        "interfaces    {}",
+        if ifaces.is_empty() {
+            "-".into()
+        } else {
+            ifaces.join(", ")
+        }
+    );
+    println!("neighbours    {}", s.neighbours);
+    println!("routes        {}", s.routes);
+    println!(
+        "nearest base  {}",
+        s.nearest_base.map_or("-".into(), |b| b.short())
+    );
+    println!("uptime        {:.0} s", s.uptime_s);
+    println!("overlay port  {}", s.port);
+    println!("malformed rx  {}", s.stats.rx_malformed);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn neighbours(a: &ClientArgs) -> Result<ExitCode, Error> {
+    let (ns, raw): (Vec<dto::Neighbour>, _) = get_json(a.api, "GET", "/v1/neighbors", None)?;
+    if a.json {
+        println!("{}", raw.trim());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = ns
+        .iter()
+        .map(|n| {
+            vec![
+                n.id.short(),
+                names(&n.names),
+                n.iface.clone(),
+                n.addr.clone(),
+                n.etx.map_or("-".into(), |e| format!("{e:.2}")),
+                format!("{:.1} s", n.last_heard_ms as f64 / 1000.0),
+                if n.usable { "yes" } else { "no" }.into(),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "NAMES", "IFACE", "ADDRESS", "ETX", "HEARD", "USABLE"],
+        &rows,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn routes(a: &ClientArgs) -> Result<ExitCode, Error> {
+    let (rs, raw): (Vec<dto::Route>, _) = get_json(a.api, "GET", "/v1/routes", None)?;
+    if a.json {
+        println!("{}", raw.trim());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = rs
+        .iter()
+        .map(|r| {
+            vec![
+                r.dest.short(),
+                names(&r.names),
+                r.next_hop.short(),
+                r.metric.to_string(),
+                r.hops.to_string(),
+                if r.base_station { "base" } else { "" }.into(),
+            ]
+        })
+        .collect();
+    table(&["DEST", "NAMES", "NEXT HOP", "METRIC", "HOPS", ""], &rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static PING_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let fd = PING_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: shutdown is async-signal-safe; it ends the blocked read.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    }
+}
+
+pub fn ping(a: &PingArgs) -> Result<ExitCode, Error> {
+    use std::os::fd::AsRawFd;
+    let req = dto::PingRequest {
+        target: a.target.clone(),
+        interval_ms: a.interval,
+        count: a.count.unwrap_or(0),
+        timeout_ms: a.timeout,
+    };
+    let (resp, stream) = request(
+        a.client.api,
+        "POST",
+        "/v1/ping",
+        Some(&serde_json::to_string(&req)?),
+    )?;
+    let Response { status, mut body } = resp;
+    if status != 200 {
+        let mut text = String::new();
+        body.read_to_string(&mut text)?;
+        return Err(api_error(status, &text).into());
+    }
+    PING_FD.store(stream.as_raw_fd(), Ordering::SeqCst);
+    // SAFETY: the handler only touches atomics and calls shutdown(2).
+    unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
+    let (mut replies, mut lost, mut rtts) = (0u64, 0u64, Vec::new());
+    let mut summary = None;
+    let mut line = String::new();
+    let mut target = String::new();
+    loop {
+        line.clear();
+        match body.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let Ok(l) = serde_json::from_str::<PingLine>(&line) else {
+            continue;
+        };
+        match &l {
+            PingLine::Reply { rtt_ms, .. } => {
+                replies += 1;
+                rtts.push(*rtt_ms);
+            }
+            PingLine::Timeout { .. } | PingLine::Error { .. } => lost += 1,
+            PingLine::Summary { .. } => summary = Some(l.clone()),
+            PingLine::Start { .. } => {}
+        }
+        if a.client.json {
+            if !matches!(l, PingLine::Summary { .. }) {
+                println!("{}", line.trim());
+            }
+        } else {
+            match l {
+                PingLine::Start {
+                    target: id,
+                    names: n,
+                } => {
+                    target = if n.is_empty() {
+                        id.short()
+                    } else {
+                        format!("{} ({})", n.join(","), id.short())
+                    };
+                    println!("PING {target} = {id}, every {} ms", a.interval);
+                }
+                PingLine::Reply {
+                    seq, hops, rtt_ms, ..
+                } => println!("reply from {target}: seq={seq} hops={hops} time={rtt_ms:.2} ms"),
+                PingLine::Timeout { seq } => println!("no reply: seq={seq}"),
+                PingLine::Error { seq, error } => println!("not sent: seq={seq}: {error}"),
+                PingLine::Summary { .. } => {}
+            }
+        }
+        let _ = std::io::stdout().flush();
+    }
+    PING_FD.store(-1, Ordering::SeqCst);
+    // Interrupted: the daemon's summary never came, so count what we saw.
+    let summary = summary.unwrap_or_else(|| {
+        let sent = replies + lost;
+        let n = rtts.len() as f64;
+        PingLine::Summary {
+            sent,
+            received: replies,
+            loss_pct: if sent > 0 {
+                100.0 * lost as f64 / sent as f64
+            } else {
+                0.0
+            },
+            rtt_min_ms: rtts.iter().copied().reduce(f64::min),
+            rtt_avg_ms: (n > 0.0).then(|| rtts.iter().sum::<f64>() / n),
+            rtt_max_ms: rtts.iter().copied().reduce(f64::max),
+        }
+    });
+    let ok = match &summary {
+        PingLine::Summary { received, .. } => *received > 0,
+        _ => false,
+    };
+    if a.client.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else if let PingLine::Summary {
+        sent,
+        received,
+        loss_pct,
+        rtt_min_ms,
+        rtt_avg_ms,
+        rtt_max_ms,
+    } = summary
+    {
+        println!("--- {target}: {sent} sent, {received} received, {loss_pct:.1}% loss");
+        if let (Some(mn), Some(av), Some(mx)) = (rtt_min_ms, rtt_avg_ms, rtt_max_ms) {
+            println!("rtt min/avg/max = {mn:.2}/{av:.2}/{mx:.2} ms");
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn bench(b: &BenchCommand) -> Result<ExitCode, Error> {
+    let raw = match b {
+        BenchCommand::Send {
+            target,
+            count,
+            pps,
+            size,
+            api,
+        } => {
+            let req = dto::BenchSend {
+                target: target.clone(),
+                count: *count,
+                pps: *pps,
+                size: *size,
+            };
+            get_json::<dto::BenchSent>(
+                *api,
+                "POST",
+                "/v1/bench/send",
+                Some(&serde_json::to_string(&req)?),
+            )?
+            .1
+        }
+        BenchCommand::Recv { reset, api } => {
+            get_json::<dto::BenchRecv>(*api, "GET", &format!("/v1/bench/recv?reset={reset}"), None)?
+                .1
+        }
+    };
+    println!("{}", raw.trim());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,183 @@
+//! The daemon's configuration: the TOML file, the radio profile, and how
+//! command-line flags override both.
+//!
+//! [`FileConfig`] is the reference for `--config FILE`; every `callsign up`
+//! flag has a key of the same name (dashes become underscores). See
+//! `examples/callsign.toml`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::identity::NodeId;
+use crate::node::{Config, Timers};
+
+/// Overlay UDP port used when neither flag nor file sets one.
+pub const DEFAULT_PORT: u16 = 7470;
+/// Local HTTP API address used when neither flag nor file sets one.
+pub const DEFAULT_API: &str = "127.0.0.1:7480";
+/// Link-local multicast group for beacons. Our own group in the link-local
+/// scope (not Babel's ff02::1:6, so callsign and babeld can share a link).
+pub const MULTICAST_GROUP: std::net::Ipv6Addr =
+    std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0xc511, 0x7470);
+
+/// The config file (`--config FILE`). Every field is optional; a flag given
+/// on the command line wins over the file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Names (roles, persons) carried in hellos: `names = ["engine-3"]`.
+    pub names: Option<Vec<String>>,
+    /// Advertise this node as a base station (a truck).
+    pub base_station: Option<bool>,
+    /// Interfaces to use; empty or absent = every usable interface.
+    pub iface: Option<Vec<String>>,
+    /// Device key and state.
+    pub data_dir: Option<PathBuf>,
+    /// Local HTTP API address.
+    pub api: Option<SocketAddr>,
+    /// Overlay UDP port.
+    pub port: Option<u16>,
+    /// Radio profile TOML (cost weight, timer overrides).
+    pub radio_profile: Option<PathBuf>,
+    /// Timer preset: "callsign" or "babel-default".
+    pub timers: Option<TimerPreset>,
+    /// Names of nodes that are not (yet) neighbours: `name = "node id"`.
+    /// Until the directory exists, this is how `ping NAME` reaches them.
+    pub peers: Option<BTreeMap<String, NodeId>>,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. "info" or "callsign=debug".
+    pub log: Option<String>,
+    /// Enable the benchmark endpoints under /v1/bench (test rigs only).
+    pub bench: Option<bool>,
+}
+
+/// Timer presets of the core.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimerPreset {
+    /// Adaptive: fast hellos towards neighbours that carry traffic.
+    #[default]
+    Callsign,
+    /// RFC 8966 defaults, for comparison.
+    BabelDefault,
+}
+
+/// A radio profile (`--radio-profile FILE`). Unknown keys (channel, SSID,
+/// range model, used by the simulator) are ignored here.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct RadioProfile {
+    /// Link cost weight, 256 = neutral, lower = cheaper (a backbone link).
+    pub cost_weight: Option<u16>,
+    /// Timer overrides on top of the preset, same keys as the core's
+    /// `Timers` (durations in milliseconds).
+    pub timers: Option<toml::Table>,
+}
+
+/// Everything `callsign up` runs with, after merging flags, file and defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub names: Vec<String>,
+    pub base_station: bool,
+    pub ifaces: Vec<String>,
+    pub data_dir: PathBuf,
+    pub api: SocketAddr,
+    pub port: u16,
+    pub cost_weight: u16,
+    pub timers: Timers,
+    pub peers: BTreeMap<String, NodeId>,
+    pub log: String,
+    pub bench: bool,
+}
+
+impl Settings {
+    pub fn node_config(&self) -> Config {
+        Config {
+            timers: self.timers.clone(),
+            base_station: self.base_station,
+            names: self.names.clone(),
+        }
+    }
+}
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+pub fn load_file(path: &Path) -> Result<FileConfig, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("bad config {}: {e}", path.display()).into())
+}
+
+pub fn load_radio_profile(path: &Path) -> Result<RadioProfile, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read radio profile {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("bad radio profile {}: {e}", path.display()).into())
+}
+
+/// The preset with the profile's overrides applied key by key.
+pub fn timers_with(preset: TimerPreset, overrides: Option<&toml::Table>) -> Result<Timers, Error> {
+    let base = match preset {
+        TimerPreset::Callsign => Timers::callsign(),
+        TimerPreset::BabelDefault => Timers::babel_default(),
+    };
+    let Some(over) = overrides else {
+        return Ok(base);
+    };
+    let mut table = toml::Table::try_from(&base)?;
+    for (k, v) in over {
+        if !table.contains_key(k) {
+            return Err(format!("unknown timer `{k}` in radio profile").into());
+        }
+        table.insert(k.clone(), v.clone());
+    }
+    Ok(table.try_into()?)
+}
+
+/// Default data directory: $XDG_DATA_HOME/callsign, ~/.local/share/callsign,
+/// or /var/lib/callsign when running as root.
+pub fn default_data_dir() -> PathBuf {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/callsign");
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("callsign");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/share/callsign"),
+        None => PathBuf::from("callsign-data"),
+    }
+}
+
+/// Parse `NAME=NODEID` from `--peer`.
+pub fn parse_peer(s: &str) -> Result<(String, NodeId), String> {
+    let (name, id) = s.split_once('=').ok_or("expected NAME=NODEID")?;
+    let id = id.parse::<NodeId>().map_err(|e| e.to_string())?;
+    Ok((name.to_string(), id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../../examples/callsign.toml");
+        let c: FileConfig = toml::from_str(text).expect("example config");
+        assert_eq!(c.port, Some(DEFAULT_PORT));
+        assert_eq!(c.timers, Some(TimerPreset::Callsign));
+    }
+
+    #[test]
+    fn profile_overrides_timers() {
+        let p: RadioProfile =
+            toml::from_str("cost_weight = 128\nchannel = 36\n[timers]\nhello_idle = 500\n")
+                .expect("profile");
+        let t = timers_with(TimerPreset::Callsign, p.timers.as_ref()).expect("timers");
+        assert_eq!(t.hello_idle, std::time::Duration::from_millis(500));
+        assert_eq!(t.hello_startup, Timers::callsign().hello_startup);
+        let bad: toml::Table = toml::from_str("helo_idle = 5").expect("table");
+        assert!(timers_with(TimerPreset::Callsign, Some(&bad)).is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! The JSON the local API speaks. Field names are stable and documented in
+//! docs/API.md; add fields, never rename or remove them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::NodeId;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub id: NodeId,
+    pub names: Vec<String>,
+    pub base_station: bool,
+    pub interfaces: Vec<Interface>,
+    pub neighbours: usize,
+    pub routes: usize,
+    pub uptime_s: f64,
+    pub port: u16,
+    pub nearest_base: Option<NodeId>,
+    pub version: String,
+    pub stats: crate::node::Stats,
+    pub daemon: DaemonStats,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: String,
+    pub index: u32,
+    /// "ipv6" (link-local multicast) or "ipv4" (broadcast fallback).
+    pub family: String,
+    pub address: String,
+}
+
+/// Counters of the daemon shell (the core's are in `stats`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DaemonStats {
+    /// Datagrams the kernel refused (buffer full, no route, interface gone).
+    pub tx_errors: u64,
+    /// Receive errors other than "would block".
+    pub rx_errors: u64,
+    /// Interfaces that came up / went away while running.
+    pub iface_up: u64,
+    pub iface_down: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Neighbour {
+    pub id: NodeId,
+    pub names: Vec<String>,
+    pub iface: String,
+    pub iface_index: u32,
+    pub addr: String,
+    /// Expected transmission count, both directions; null when unusable.
+    pub etx: Option<f64>,
+    pub cost: u16,
+    pub rx_ratio: f64,
+    pub last_heard_ms: u64,
+    pub usable: bool,
+    pub base_station: bool,
+    pub mpr: bool,
+    pub mpr_selector: bool,
+    pub fast: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Route {
+    pub dest: NodeId,
+    pub names: Vec<String>,
+    pub next_hop: NodeId,
+    pub next_hop_names: Vec<String>,
+    pub iface: String,
+    pub metric: u16,
+    pub hops: u8,
+    pub seqno: u16,
+    pub base_station: bool,
+}
+
+/// Body of `POST /v1/ping`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PingRequest {
+    /// A node id (32 hex digits), a unique prefix of a known id, or a name.
+    pub target: String,
+    #[serde(default = "default_interval")]
+    pub interval_ms: u64,
+    /// 0 = until the client disconnects.
+    #[serde(default)]
+    pub count: u64,
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_interval() -> u64 {
+    1000
+}
+fn default_timeout() -> u64 {
+    2000
+}
+
+/// One line of the ping stream (newline-delimited JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum PingLine {
+    /// The target was resolved; pinging starts.
+    Start { target: NodeId, names: Vec<String> },
+    Reply {
+        seq: u64,
+        hops: u8,
+        rtt_ms: f64,
+        /// Milliseconds since the stream started, when the reply arrived.
+        at_ms: f64,
+    },
+    /// No reply within `timeout_ms`.
+    Timeout { seq: u64 },
+    /// The node refused to send (e.g. queue full).
+    Error { seq: u64, error: String },
+    Summary {
+        sent: u64,
+        received: u64,
+        loss_pct: f64,
+        rtt_min_ms: Option<f64>,
+        rtt_avg_ms: Option<f64>,
+        rtt_max_ms: Option<f64>,
+    },
+}
+
+/// What `GET /v1/events` streams (server-sent events; the SSE event name is
+/// the `type`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ApiEvent {
+    NeighbourUp {
+        id: NodeId,
+        names: Vec<String>,
+        iface: String,
+        addr: String,
+    },
+    NeighbourDown {
+        id: NodeId,
+        iface: String,
+    },
+    RouteChanged {
+        dest: NodeId,
+        next_hop: Option<NodeId>,
+        metric: u16,
+        hops: u8,
+    },
+    IfaceUp {
+        name: String,
+        index: u32,
+    },
+    IfaceDown {
+        name: String,
+        index: u32,
+    },
+}
+
+impl ApiEvent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiEvent::NeighbourUp { .. } => "neighbour_up",
+            ApiEvent::NeighbourDown { .. } => "neighbour_down",
+            ApiEvent::RouteChanged { .. } => "route_changed",
+            ApiEvent::IfaceUp { .. } => "iface_up",
+            ApiEvent::IfaceDown { .. } => "iface_down",
+        }
+    }
+}
+
+/// Body of `POST /v1/bench/send` (bench endpoints are off unless enabled).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchSend {
+    pub target: String,
+    pub count: u64,
+    /// Packets per second; 0 = as fast as the node takes them.
+    #[serde(default)]
+    pub pps: u64,
+    /// Payload bytes (at least 8: the send timestamp).
+    #[serde(default = "default_bench_size")]
+    pub size: usize,
+}
+
+fn default_bench_size() -> usize {
+    160
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BenchSent {
+    pub sent: u64,
+    pub refused: u64,
+    pub elapsed_ms: f64,
+}
+
+/// What a bench sink received since the last reset.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BenchRecv {
+    pub received: u64,
+    /// From the first to the last arrival.
+    pub span_ms: f64,
+    pub pps: f64,
+    /// One-way latency from the sender's clock (same host: namespaces share
+    /// CLOCK_BOOTTIME).
+    pub latency_p50_us: Option<u64>,
+    pub latency_p99_us: Option<u64>,
+    pub latency_max_us: Option<u64>,
+}

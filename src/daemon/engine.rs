@@ -1,0 +1,630 @@
+//! The engine: the one task that owns the [`Node`] and the sockets and
+//! drives the core by its contract (feed an input, drain transmits and
+//! events, sleep until `poll_timeout`). The API talks to it by [`Command`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::SocketAddr;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::io::ReadBuf;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::clock;
+use super::config::Settings;
+use super::dto::{self, ApiEvent, DaemonStats};
+use super::ifaces::{self, IfaceInfo};
+use super::net::IfaceSockets;
+use crate::identity::NodeId;
+use crate::node::{Class, Event, IfaceId, Input, Node};
+use crate::time::Instant;
+
+/// Protocol number of benchmark traffic (payload: 8-byte send time, padding).
+pub const BENCH_PROTO: u8 = 0x7f;
+/// Ping payload: session, sequence, send time (u64 each, big endian).
+const PING_PAYLOAD: usize = 24;
+/// Datagrams handled per wakeup before timers and commands get a turn.
+const RX_BATCH: usize = 64;
+/// Bound on remembered bench latencies (memory: 4 bytes each).
+const MAX_BENCH_SAMPLES: usize = 2_000_000;
+
+pub enum PingReply {
+    Reply { seq: u64, hops: u8, rtt_us: u64 },
+    Error { seq: u64, error: String },
+}
+
+pub enum Command {
+    Status(oneshot::Sender<dto::Status>),
+    Neighbours(oneshot::Sender<Vec<dto::Neighbour>>),
+    Routes(oneshot::Sender<Vec<dto::Route>>),
+    Resolve(
+        String,
+        oneshot::Sender<Result<(NodeId, Vec<String>), String>>,
+    ),
+    Ping {
+        session: u64,
+        dst: NodeId,
+        seq: u64,
+        replies: mpsc::Sender<PingReply>,
+    },
+    PingDone {
+        session: u64,
+    },
+    BenchBurst {
+        dst: NodeId,
+        n: u32,
+        size: usize,
+        done: oneshot::Sender<(u64, u64)>,
+    },
+    BenchRecv {
+        reset: bool,
+        reply: oneshot::Sender<dto::BenchRecv>,
+    },
+}
+
+#[derive(Default)]
+struct BenchSink {
+    received: u64,
+    first: Option<Instant>,
+    last: Instant,
+    latencies_us: Vec<u32>,
+}
+
+pub struct Engine {
+    node: Node,
+    settings: Settings,
+    socks: BTreeMap<u32, IfaceSockets>,
+    started: Instant,
+    /// Names last heard in each node's hellos, plus configured peers.
+    names: BTreeMap<NodeId, Vec<String>>,
+    pings: BTreeMap<u64, mpsc::Sender<PingReply>>,
+    events: broadcast::Sender<ApiEvent>,
+    stats: DaemonStats,
+    bench: BenchSink,
+    /// Interfaces that failed to open, so the failure is logged once.
+    failed: BTreeSet<u32>,
+    /// `--iface` names not found, so the wait is logged once.
+    missing: BTreeSet<String>,
+    buf: Vec<u8>,
+}
+
+enum Wake {
+    Stop,
+    Rx(u32, io::Result<(SocketAddr, Vec<u8>)>),
+    Cmd(Option<Command>),
+    Timer,
+    Rescan,
+}
+
+impl Engine {
+    pub fn new(node: Node, settings: Settings, events: broadcast::Sender<ApiEvent>) -> Self {
+        let mut names = BTreeMap::new();
+        for (name, id) in &settings.peers {
+            names.entry(*id).or_insert_with(Vec::new).push(name.clone());
+        }
+        Engine {
+            node,
+            settings,
+            socks: BTreeMap::new(),
+            started: clock::now(),
+            names,
+            pings: BTreeMap::new(),
+            events,
+            stats: DaemonStats::default(),
+            bench: BenchSink::default(),
+            failed: BTreeSet::new(),
+            missing: BTreeSet::new(),
+            buf: vec![0; 65536],
+        }
+    }
+
+    pub async fn run(mut self, mut cmds: mpsc::Receiver<Command>, mut stop: oneshot::Receiver<()>) {
+        let mut rescan = tokio::time::interval(Duration::from_secs(1));
+        rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            let now = clock::now();
+            let wait = self
+                .node
+                .poll_timeout()
+                .map_or(Duration::from_secs(60), |t| t.saturating_since(now));
+            let wake_at = tokio::time::Instant::now() + wait.min(Duration::from_secs(60));
+            let wake = tokio::select! {
+                biased;
+                _ = &mut stop => Wake::Stop,
+                (i, r) = recv_any(&self.socks, &mut self.buf) => Wake::Rx(i, r),
+                c = cmds.recv() => Wake::Cmd(c),
+                _ = tokio::time::sleep_until(wake_at) => Wake::Timer,
+                _ = rescan.tick() => Wake::Rescan,
+            };
+            match wake {
+                Wake::Stop | Wake::Cmd(None) => break,
+                Wake::Rx(i, r) => {
+                    self.on_rx(i, r);
+                    self.rx_batch();
+                }
+                Wake::Cmd(Some(c)) => self.on_command(c),
+                Wake::Timer => {
+                    self.node.handle(clock::now(), Input::Timeout);
+                    self.flush();
+                }
+                Wake::Rescan => self.rescan(),
+            }
+        }
+        tracing::info!("stopped");
+    }
+
+    fn on_rx(&mut self, iface: u32, r: io::Result<(SocketAddr, Vec<u8>)>) {
+        match r {
+            Ok((from, data)) => {
+                let input = Input::Receive {
+                    iface: IfaceId(iface),
+                    from,
+                    data,
+                };
+                self.node.handle(clock::now(), input);
+                self.flush();
+            }
+            Err(e) => {
+                self.stats.rx_errors += 1;
+                tracing::debug!(iface, "receive error: {e}");
+            }
+        }
+    }
+
+    /// Take what else is already queued on any socket, without waiting.
+    fn rx_batch(&mut self) {
+        let mut taken = 0;
+        loop {
+            let mut any = false;
+            let idx: Vec<u32> = self.socks.keys().copied().collect();
+            for i in idx {
+                let Some(s) = self.socks.get(&i) else {
+                    continue;
+                };
+                let Some(r) = s.try_recv(&mut self.buf) else {
+                    continue;
+                };
+                let r = r.map(|(n, from)| (from, self.buf[..n].to_vec()));
+                self.on_rx(i, r);
+                any = true;
+                taken += 1;
+            }
+            if !any || taken >= RX_BATCH {
+                return;
+            }
+        }
+    }
+
+    /// Put every queued transmit on the wire and handle every event.
+    fn flush(&mut self) {
+        let now = clock::now();
+        while let Some(t) = self.node.poll_transmit(now) {
+            let Some(s) = self.socks.get(&t.iface.0) else {
+                self.stats.tx_errors += 1;
+                continue;
+            };
+            if let Err(e) = s.send(t.dst, t.class, &t.data) {
+                self.stats.tx_errors += 1;
+                tracing::debug!(iface = %s.info.name, dst = ?t.dst, "send failed: {e}");
+            }
+        }
+        while let Some(e) = self.node.poll_event() {
+            self.on_event(now, e);
+        }
+    }
+
+    fn iface_name(&self, iface: IfaceId) -> String {
+        self.socks
+            .get(&iface.0)
+            .map_or_else(|| format!("#{}", iface.0), |s| s.info.name.clone())
+    }
+
+    fn names_of(&self, id: &NodeId) -> Vec<String> {
+        self.names.get(id).cloned().unwrap_or_default()
+    }
+
+    /// Remember the names the current neighbours announce.
+    fn learn_names(&mut self, now: Instant) {
+        for n in self.node.neighbours(now) {
+            if !n.names.is_empty() {
+                self.names.insert(n.id, n.names);
+            }
+        }
+    }
+
+    fn publish(&self, e: ApiEvent) {
+        // No subscribers is normal.
+        let _ = self.events.send(e);
+    }
+
+    fn on_event(&mut self, now: Instant, e: Event) {
+        match e {
+            Event::NeighbourUp { id, iface, addr } => {
+                self.learn_names(now);
+                let names = self.names_of(&id);
+                let ifname = self.iface_name(iface);
+                tracing::info!(neighbour = %id.short(), names = ?names, iface = %ifname, %addr, "neighbour up");
+                self.publish(ApiEvent::NeighbourUp {
+                    id,
+                    names,
+                    iface: ifname,
+                    addr: addr.to_string(),
+                });
+            }
+            Event::NeighbourDown { id, iface } => {
+                let ifname = self.iface_name(iface);
+                tracing::info!(neighbour = %id.short(), names = ?self.names_of(&id), iface = %ifname, "neighbour down");
+                self.publish(ApiEvent::NeighbourDown { id, iface: ifname });
+            }
+            Event::RouteChanged {
+                dest,
+                next_hop,
+                metric,
+                hops,
+            } => {
+                match next_hop {
+                    Some(nh) => {
+                        tracing::debug!(dest = %dest.short(), via = %nh.short(), metric, hops, "route")
+                    }
+                    None => tracing::debug!(dest = %dest.short(), "route lost"),
+                }
+                self.publish(ApiEvent::RouteChanged {
+                    dest,
+                    next_hop,
+                    metric,
+                    hops,
+                });
+            }
+            Event::EchoReply { hops, payload, .. } => {
+                let Some((session, seq, sent)) = decode_ping(&payload) else {
+                    return;
+                };
+                if let Some(tx) = self.pings.get(&session) {
+                    let rtt_us =
+                        now.saturating_since(Instant::from_micros(sent)).as_micros() as u64;
+                    // A slow client loses replies rather than stalling the engine.
+                    let _ = tx.try_send(PingReply::Reply { seq, hops, rtt_us });
+                }
+            }
+            Event::Delivered { proto, payload, .. } if proto == BENCH_PROTO => {
+                self.bench_record(now, &payload)
+            }
+            Event::Delivered { src, proto, .. } => {
+                tracing::debug!(src = %src.short(), proto, "data for an unknown protocol dropped");
+            }
+            Event::FloodDelivered { .. } => {}
+            Event::Undeliverable { dst, seq } => {
+                tracing::debug!(dst = %dst.short(), seq, "undeliverable")
+            }
+        }
+    }
+
+    fn on_command(&mut self, c: Command) {
+        let now = clock::now();
+        match c {
+            Command::Status(tx) => {
+                let _ = tx.send(self.status(now));
+            }
+            Command::Neighbours(tx) => {
+                self.learn_names(now);
+                let _ = tx.send(self.neighbours(now));
+            }
+            Command::Routes(tx) => {
+                self.learn_names(now);
+                let _ = tx.send(self.routes());
+            }
+            Command::Resolve(target, tx) => {
+                self.learn_names(now);
+                let _ = tx.send(self.resolve(&target).map(|id| (id, self.names_of(&id))));
+            }
+            Command::Ping {
+                session,
+                dst,
+                seq,
+                replies,
+            } => {
+                let mut payload = Vec::with_capacity(PING_PAYLOAD);
+                payload.extend_from_slice(&session.to_be_bytes());
+                payload.extend_from_slice(&seq.to_be_bytes());
+                payload.extend_from_slice(&now.as_micros().to_be_bytes());
+                if let Err(e) = self.node.ping(now, dst, &payload) {
+                    let _ = replies.try_send(PingReply::Error {
+                        seq,
+                        error: e.to_string(),
+                    });
+                }
+                self.pings.entry(session).or_insert(replies);
+                self.flush();
+            }
+            Command::PingDone { session } => {
+                self.pings.remove(&session);
+            }
+            Command::BenchBurst { dst, n, size, done } => {
+                let (mut sent, mut refused) = (0, 0);
+                let mut payload = vec![0u8; size.max(8)];
+                for _ in 0..n {
+                    let t = clock::now();
+                    payload[..8].copy_from_slice(&t.as_micros().to_be_bytes());
+                    match self.node.send(t, dst, Class::Voice, BENCH_PROTO, &payload) {
+                        Ok(_) => sent += 1,
+                        Err(_) => refused += 1,
+                    }
+                    self.flush();
+                }
+                let _ = done.send((sent, refused));
+            }
+            Command::BenchRecv { reset, reply } => {
+                let _ = reply.send(self.bench_report());
+                if reset {
+                    self.bench = BenchSink::default();
+                }
+            }
+        }
+    }
+
+    fn bench_record(&mut self, now: Instant, payload: &[u8]) {
+        let Some(sent) = payload
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+        else {
+            return;
+        };
+        let b = &mut self.bench;
+        b.received += 1;
+        b.first.get_or_insert(now);
+        b.last = now;
+        if b.latencies_us.len() < MAX_BENCH_SAMPLES {
+            let lat = now.saturating_since(Instant::from_micros(sent)).as_micros();
+            b.latencies_us.push(lat.min(u32::MAX as u128) as u32);
+        }
+    }
+
+    fn bench_report(&self) -> dto::BenchRecv {
+        let b = &self.bench;
+        let mut lat = b.latencies_us.clone();
+        lat.sort_unstable();
+        let pct = |p: f64| -> Option<u64> {
+            let i = ((lat.len() as f64 * p).ceil() as usize).saturating_sub(1);
+            lat.get(i.min(lat.len().saturating_sub(1)))
+                .map(|&v| v as u64)
+        };
+        let span_ms = b
+            .first
+            .map_or(0.0, |f| b.last.saturating_since(f).as_secs_f64() * 1000.0);
+        dto::BenchRecv {
+            received: b.received,
+            span_ms,
+            pps: if span_ms > 0.0 {
+                b.received.saturating_sub(1) as f64 * 1000.0 / span_ms
+            } else {
+                0.0
+            },
+            latency_p50_us: pct(0.50),
+            latency_p99_us: pct(0.99),
+            latency_max_us: lat.last().map(|&v| v as u64),
+        }
+    }
+
+    /// A full node id, a name heard in hellos or configured, or a unique
+    /// prefix (4+ hex digits) of a known node id.
+    fn resolve(&self, target: &str) -> Result<NodeId, String> {
+        if let Ok(id) = target.parse::<NodeId>() {
+            return Ok(id);
+        }
+        let by_name: Vec<NodeId> = self
+            .names
+            .iter()
+            .filter(|(_, n)| n.iter().any(|n| n == target))
+            .map(|(id, _)| *id)
+            .collect();
+        let candidates = if !by_name.is_empty() {
+            by_name
+        } else if target.len() >= 4 && target.chars().all(|c| c.is_ascii_hexdigit()) {
+            let t = target.to_ascii_lowercase();
+            let mut known: BTreeSet<NodeId> =
+                self.node.routes().into_iter().map(|r| r.dest).collect();
+            known.extend(self.names.keys().copied());
+            known
+                .into_iter()
+                .filter(|id| id.to_string().starts_with(&t))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        match candidates.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(format!(
+                "no known node `{target}` (names are known from neighbours' hellos and configured peers; otherwise give the node id)"
+            )),
+            many => Err(format!(
+                "`{target}` matches several nodes: {}",
+                many.iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    fn status(&self, now: Instant) -> dto::Status {
+        let interfaces = self
+            .socks
+            .values()
+            .map(|s| dto::Interface {
+                name: s.info.name.clone(),
+                index: s.info.index,
+                family: if s.info.uses_v6() { "ipv6" } else { "ipv4" }.into(),
+                address: match (s.info.link_local, s.info.v4) {
+                    (Some(a), _) => a.to_string(),
+                    (None, Some((a, _))) => a.to_string(),
+                    _ => String::new(),
+                },
+            })
+            .collect();
+        dto::Status {
+            id: self.node.id(),
+            names: self.node.config().names.clone(),
+            base_station: self.node.config().base_station,
+            interfaces,
+            neighbours: self.node.neighbours(now).len(),
+            routes: self.node.routes().len(),
+            uptime_s: now.saturating_since(self.started).as_secs_f64(),
+            port: self.settings.port,
+            nearest_base: self.node.nearest_base().map(|r| r.dest),
+            version: env!("CARGO_PKG_VERSION").into(),
+            stats: self.node.stats().clone(),
+            daemon: self.stats.clone(),
+        }
+    }
+
+    fn neighbours(&self, now: Instant) -> Vec<dto::Neighbour> {
+        self.node
+            .neighbours(now)
+            .into_iter()
+            .map(|n| dto::Neighbour {
+                names: if n.names.is_empty() {
+                    self.names_of(&n.id)
+                } else {
+                    n.names
+                },
+                iface: self.iface_name(n.iface),
+                iface_index: n.iface.0,
+                addr: n.addr.to_string(),
+                etx: n.etx.is_finite().then_some(n.etx),
+                cost: n.cost,
+                rx_ratio: n.rx_ratio,
+                last_heard_ms: now.saturating_since(n.last_heard).as_millis() as u64,
+                usable: n.usable,
+                base_station: n.base_station,
+                mpr: n.mpr,
+                mpr_selector: n.mpr_selector,
+                fast: n.fast,
+                id: n.id,
+            })
+            .collect()
+    }
+
+    fn routes(&self) -> Vec<dto::Route> {
+        self.node
+            .routes()
+            .into_iter()
+            .map(|r| dto::Route {
+                dest: r.dest,
+                names: self.names_of(&r.dest),
+                next_hop: r.next_hop,
+                next_hop_names: self.names_of(&r.next_hop),
+                iface: self.iface_name(r.iface),
+                metric: r.metric,
+                hops: r.hops,
+                seqno: r.seqno,
+                base_station: r.base_station,
+            })
+            .collect()
+    }
+
+    /// Open interfaces that appeared, close those that vanished or changed.
+    fn rescan(&mut self) {
+        let found = match ifaces::scan(&self.settings.ifaces) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("cannot list interfaces: {e}");
+                return;
+            }
+        };
+        tracing::trace!(?found, "interfaces");
+        let now = clock::now();
+        let gone: Vec<u32> = self
+            .socks
+            .iter()
+            .filter(|(i, s)| found.get(i) != Some(&s.info))
+            .map(|(i, _)| *i)
+            .collect();
+        for i in gone {
+            if let Some(s) = self.socks.remove(&i) {
+                tracing::info!(iface = %s.info.name, "interface down");
+                self.node
+                    .handle(now, Input::IfaceDown { iface: IfaceId(i) });
+                self.stats.iface_down += 1;
+                self.publish(ApiEvent::IfaceDown {
+                    name: s.info.name,
+                    index: i,
+                });
+            }
+        }
+        self.failed.retain(|i| found.contains_key(i));
+        for (i, info) in found {
+            if self.socks.contains_key(&i) {
+                continue;
+            }
+            self.open(now, info);
+        }
+        for want in &self.settings.ifaces {
+            let present = self.socks.values().any(|s| &s.info.name == want);
+            if present {
+                self.missing.remove(want);
+            } else if self.missing.insert(want.clone()) {
+                tracing::warn!(iface = %want, "interface not usable yet (absent, down or without an address); waiting for it");
+            }
+        }
+        self.flush();
+    }
+
+    fn open(&mut self, now: Instant, info: IfaceInfo) {
+        match IfaceSockets::open(&info, self.settings.port) {
+            Ok(s) => {
+                tracing::info!(iface = %info.name, index = info.index, v6 = ?info.link_local, v4 = ?info.v4.map(|v| v.0), port = self.settings.port, "interface up");
+                self.socks.insert(info.index, s);
+                self.failed.remove(&info.index);
+                let cost_weight = self.settings.cost_weight;
+                self.node.handle(
+                    now,
+                    Input::IfaceUp {
+                        iface: IfaceId(info.index),
+                        cost_weight,
+                    },
+                );
+                self.stats.iface_up += 1;
+                self.publish(ApiEvent::IfaceUp {
+                    name: info.name,
+                    index: info.index,
+                });
+            }
+            Err(e) => {
+                if self.failed.insert(info.index) {
+                    tracing::warn!(iface = %info.name, "cannot open sockets (will retry): {e}");
+                }
+            }
+        }
+    }
+}
+
+fn decode_ping(p: &[u8]) -> Option<(u64, u64, u64)> {
+    if p.len() != PING_PAYLOAD {
+        return None;
+    }
+    let word = |i: usize| {
+        p.get(i * 8..i * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    Some((word(0)?, word(1)?, word(2)?))
+}
+
+/// The first datagram on any interface.
+async fn recv_any(
+    socks: &BTreeMap<u32, IfaceSockets>,
+    buf: &mut [u8],
+) -> (u32, io::Result<(SocketAddr, Vec<u8>)>) {
+    std::future::poll_fn(|cx| {
+        for (i, s) in socks {
+            let mut rb = ReadBuf::new(buf);
+            if let Poll::Ready(r) = s.poll_recv(cx, &mut rb) {
+                return Poll::Ready((*i, r.map(|from| (from, rb.filled().to_vec()))));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
