@@ -1,9 +1,306 @@
-//! `callsign sim` (placeholder until the simulator lands).
+//! `callsign sim`: the command line of the simulator.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct SimArgs {}
+use super::metrics::{Comparison, Report};
+use super::scenario::{self, GenOptions, WorldSpec};
+use super::{RunOptions, SimError, compare, simulate};
+use crate::rng::Rng;
 
-pub fn run(_args: SimArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    Err("the simulator is not built yet".into())
+/// Simulate an incident mesh and print its figures.
+///
+/// Without arguments it runs the bundled fireground scenario (two trucks on
+/// a 5 GHz backbone, eight handsets, an interior relay failure). The same
+/// world and --seed always print the same figures. docs/SIM.md defines each.
+///
+/// Examples:
+///   callsign sim
+///   callsign sim --topology random --nodes 100 --loss 0.05 --seed 1 --compare-babel --json
+///   callsign sim --topology line --nodes 6 --flow 1:6
+///   callsign sim --scenario scenarios/fireground.toml --timers babel-default
+#[derive(clap::Args, Debug, Clone)]
+#[command(verbatim_doc_comment)]
+pub struct SimArgs {
+    /// Generated world: line, ring, grid or random (random geometric graph).
+    #[arg(long, conflicts_with = "scenario")]
+    pub topology: Option<String>,
+    /// Number of nodes of a generated world.
+    #[arg(long, default_value_t = 10)]
+    pub nodes: usize,
+    /// Scenario file (TOML) placing handsets and trucks; see scenarios/.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Radio profile of generated worlds: a shipped name or a .toml path.
+    #[arg(long, default_value = "handset-2g4")]
+    pub profile: String,
+    /// Random worlds: target average degree.
+    #[arg(long, default_value_t = 10.0)]
+    pub degree: f64,
+    /// Random worlds: resample (stretching the area) until the diameter is at
+    /// least this many hops [default: 6 from 50 nodes up, else 0].
+    #[arg(long)]
+    pub min_diameter: Option<u32>,
+    /// Seed of everything random: placement, keys, loss, choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Timer preset: callsign (adaptive) or babel-default (RFC 8966).
+    #[arg(long, default_value = "callsign")]
+    pub timers: String,
+    /// Run the world under both presets and print both with their ratios.
+    #[arg(long)]
+    pub compare_babel: bool,
+    /// Extra random loss on every link, e.g. 0.05 [default: 0, or the scenario's].
+    #[arg(long)]
+    pub loss: Option<f64>,
+    /// Idle window in seconds [default: the larger of 20 s and the update interval].
+    #[arg(long)]
+    pub idle: Option<f64>,
+    /// Number of random probe flows (pairs at least 3 hops apart) [default: 4].
+    #[arg(long)]
+    pub flows: Option<usize>,
+    /// A probe flow between two nodes by number (1-based) or name, e.g. 1:6.
+    #[arg(long = "flow", value_name = "SRC:DST")]
+    pub flow: Vec<String>,
+    /// Kills of relays on probe flow paths [default: 5].
+    #[arg(long)]
+    pub kills: Option<usize>,
+    /// Kills of relays that carry routes but no flow [default: 5].
+    #[arg(long)]
+    pub idle_kills: Option<usize>,
+    /// Seconds between kills [default: the larger of 4 s and 6 idle hello intervals].
+    #[arg(long)]
+    pub kill_interval: Option<f64>,
+    /// Kill a node at a time, by number or name, e.g. 3@12.5 (seconds).
+    #[arg(long = "kill", value_name = "NODE@SECONDS")]
+    pub kill: Vec<String>,
+    /// Flooded packets sent after the kills [default: 10].
+    #[arg(long)]
+    pub floods: Option<usize>,
+    /// Stop after this many simulated seconds, whatever phase is running.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Route check interval in ms [default: 50 up to 200 nodes, else 1000].
+    #[arg(long)]
+    pub check_ms: Option<f64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Report wall_ms as 0, so repeated runs print byte-identical output.
+    #[arg(long)]
+    pub no_wall_clock: bool,
+}
+
+/// Build the world the arguments describe.
+pub fn world(args: &SimArgs) -> Result<WorldSpec, SimError> {
+    let mut spec = match (&args.topology, &args.scenario) {
+        (Some(t), _) => {
+            let opt = GenOptions {
+                nodes: args.nodes,
+                profile: args.profile.clone(),
+                degree: args.degree,
+                min_diameter: args.min_diameter.unwrap_or(if args.nodes >= 50 { 6 } else { 0 }),
+            };
+            let mut rng = Rng::new(args.seed ^ 0x746f_706f_6c6f_6779);
+            scenario::generate(t, &opt, &mut rng)?
+        }
+        (None, Some(path)) => scenario::load_scenario(path)?,
+        (None, None) => scenario::parse_scenario(scenario::DEFAULT_SCENARIO, "fireground (bundled)", None)?,
+    };
+    for k in &args.kill {
+        let (node, at) = k
+            .split_once('@')
+            .ok_or_else(|| SimError::Input(format!("--kill {k:?}: expected NODE@SECONDS")))?;
+        let at: f64 = at
+            .parse()
+            .ok()
+            .filter(|x: &f64| *x >= 0.0 && x.is_finite())
+            .ok_or_else(|| SimError::Input(format!("--kill {k:?}: bad time")))?;
+        let i = node_ref(&spec, node)?;
+        spec.failures.push((at, i));
+    }
+    Ok(spec)
+}
+
+/// A node by 1-based number or by name.
+fn node_ref(spec: &WorldSpec, s: &str) -> Result<usize, SimError> {
+    if let Some(i) = spec.nodes.iter().position(|n| n.name == s) {
+        return Ok(i);
+    }
+    match s.parse::<usize>() {
+        Ok(k) if k >= 1 && k <= spec.nodes.len() => Ok(k - 1),
+        _ => Err(SimError::Input(format!(
+            "no node {s:?} (give a number 1..={} or a name)",
+            spec.nodes.len()
+        ))),
+    }
+}
+
+pub fn options(args: &SimArgs, spec: &WorldSpec) -> Result<RunOptions, SimError> {
+    let mut flows = Vec::new();
+    for f in &args.flow {
+        let (a, b) = f
+            .split_once(':')
+            .ok_or_else(|| SimError::Input(format!("--flow {f:?}: expected SRC:DST")))?;
+        let (a, b) = (node_ref(spec, a)?, node_ref(spec, b)?);
+        if a == b {
+            return Err(SimError::Input(format!("--flow {f:?}: source and destination are the same")));
+        }
+        flows.push((a, b));
+    }
+    let positive = |name: &str, v: Option<f64>| match v {
+        Some(x) if !(x > 0.0 && x.is_finite()) => Err(SimError::Input(format!("--{name} must be positive"))),
+        _ => Ok(v),
+    };
+    Ok(RunOptions {
+        seed: args.seed,
+        timers: args.timers.clone(),
+        loss: args.loss.or(spec.run.loss).unwrap_or(0.0),
+        idle_s: positive("idle", args.idle.or(spec.run.idle_s))?,
+        flows: args.flows,
+        flows_explicit: flows,
+        kills: args.kills,
+        idle_kills: args.idle_kills,
+        kill_interval_s: positive("kill-interval", args.kill_interval)?,
+        floods: args.floods,
+        duration_s: positive("duration", args.duration.or(spec.run.duration_s))?,
+        check_ms: positive("check-ms", args.check_ms)?,
+        quiet: args.quiet,
+        wall_clock: !args.no_wall_clock,
+        ..RunOptions::default()
+    })
+}
+
+pub fn run(args: SimArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match run_inner(&args) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(SimError::Input(m)) => {
+            eprintln!("callsign sim: {m}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn run_inner(args: &SimArgs) -> Result<(), SimError> {
+    let spec = world(args)?;
+    let opts = options(args, &spec)?;
+    if args.compare_babel {
+        let c = compare(spec, opts)?;
+        if args.json {
+            println!("{}", to_json(&c));
+        } else {
+            print_summary(&c.callsign);
+            println!();
+            print_summary(&c.babel_default);
+            println!();
+            print_ratios(&c);
+        }
+    } else {
+        let r = simulate(spec, opts)?;
+        if args.json {
+            println!("{}", to_json(&r));
+        } else {
+            print_summary(&r);
+        }
+    }
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Serialising plain structs of numbers and strings cannot fail.
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn opt(v: Option<f64>, unit: &str) -> String {
+    v.map_or("-".to_string(), |x| format!("{x:.1} {unit}"))
+}
+
+/// The readable summary: the world, a line per phase, the key figures.
+pub fn print_summary(r: &Report) {
+    let world = r.scenario.as_deref().unwrap_or(&r.topology);
+    println!("{} ({world}), {} nodes, seed {}, timers {}", r.name, r.nodes, r.seed, r.timers);
+    println!(
+        "  world       diameter {} hops, average degree {:.1}, extra loss {:.1} %",
+        r.diameter_hops,
+        r.avg_degree,
+        r.loss * 100.0
+    );
+    let conv = if r.converged { opt(r.converged_ms, "ms") } else { "not converged".into() };
+    println!("  cold start  converged in {conv}");
+    println!(
+        "  idle        {} control bits/s per node over {:.0} s (hello {:.0}, update {:.0}, request {:.0})",
+        opt(r.control_bits_per_s_per_node, "").trim_end(),
+        r.idle_window_s,
+        r.control_breakdown.hello,
+        r.control_breakdown.update,
+        r.control_breakdown.request
+    );
+    println!(
+        "  flows       {} probe flows, {} of {} packets delivered",
+        r.flows, r.probe_packets_delivered, r.probe_packets_sent
+    );
+    for k in &r.kills {
+        let flow = k.flow.map_or(String::new(), |f| format!(" (flow {f})"));
+        println!(
+            "  kill        {} at {:.1} s: {}{flow}, {} routes through it, repaired in {}",
+            k.node,
+            k.at_ms / 1000.0,
+            k.kind,
+            k.affected_pairs,
+            opt(k.repair_ms, "ms")
+        );
+    }
+    println!(
+        "  floods      {} packets, {:.2} transmissions per node per packet",
+        r.floods,
+        r.flood_rebroadcast_ratio.unwrap_or(0.0)
+    );
+    println!();
+    let rows: [(&str, String); 9] = [
+        ("converged_ms", opt(r.converged_ms, "ms")),
+        (
+            "route_repair_ms p50/p95",
+            format!("{} / {}", opt(r.route_repair_ms_p50, "ms"), opt(r.route_repair_ms_p95, "ms")),
+        ),
+        (
+            "route_repair_idle_ms p50/p95",
+            format!(
+                "{} / {}",
+                opt(r.route_repair_idle_ms_p50, "ms"),
+                opt(r.route_repair_idle_ms_p95, "ms")
+            ),
+        ),
+        ("control_bits_per_s_per_node", opt(r.control_bits_per_s_per_node, "bit/s")),
+        ("delivery_ratio", r.delivery_ratio.map_or("-".into(), |x| format!("{x:.4}"))),
+        ("loops_detected", r.loops_detected.to_string()),
+        (
+            "flood_rebroadcast_ratio",
+            r.flood_rebroadcast_ratio.map_or("-".into(), |x| format!("{x:.3}")),
+        ),
+        (
+            "flood_delivery_ratio",
+            r.flood_delivery_ratio.map_or("-".into(), |x| format!("{x:.3}")),
+        ),
+        (
+            "simulated / wall",
+            format!("{:.1} s / {} ms, {} events", r.sim_seconds, r.wall_ms, r.events),
+        ),
+    ];
+    for (k, v) in rows {
+        println!("  {k:<30} {v}");
+    }
+}
+
+fn print_ratios(c: &Comparison) {
+    let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
+    println!("callsign vs babel-default (ours / theirs, p95)");
+    println!("  {:<30} {}", "route_repair_ratio_vs_babel", f(c.route_repair_ratio_vs_babel));
+    println!(
+        "  {:<30} {}",
+        "route_repair_idle_ratio", f(c.route_repair_idle_ratio_vs_babel)
+    );
+    println!("  {:<30} {}", "control_bits_ratio", f(c.control_bits_ratio_vs_babel));
 }

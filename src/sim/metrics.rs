@@ -1,0 +1,137 @@
+//! The figures a run reports. Field order here is the JSON field order.
+
+use serde::Serialize;
+
+/// Control traffic on air per node, by packet type (bits/s/node).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ControlBreakdown {
+    pub hello: f64,
+    pub update: f64,
+    pub request: f64,
+    pub ack: f64,
+}
+
+/// One node failure and what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kill {
+    pub node: String,
+    pub at_ms: f64,
+    /// `flow`: it relayed a probe flow; `idle`: it relayed routes but no
+    /// flow; `other`: neither (a scenario failure of a leaf, say).
+    pub kind: String,
+    /// The flow whose path it was on (flow kills).
+    pub flow: Option<usize>,
+    /// Source-destination pairs whose route went through it.
+    pub affected_pairs: usize,
+    /// Flow kills: until the first packet sent after the kill arrived.
+    /// Idle kills: until every affected pair had a valid route again.
+    /// `None`: not repaired before the next phase.
+    pub repair_ms: Option<f64>,
+}
+
+/// One simulated run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub name: String,
+    pub scenario: Option<String>,
+    pub topology: String,
+    pub timers: String,
+    pub nodes: usize,
+    pub seed: u64,
+    pub loss: f64,
+    pub diameter_hops: u32,
+    pub avg_degree: f64,
+    pub converged: bool,
+    pub converged_ms: Option<f64>,
+    pub idle_window_s: f64,
+    pub control_bits_per_s_per_node: Option<f64>,
+    pub control_breakdown: ControlBreakdown,
+    pub flows: usize,
+    pub route_repair_ms_p50: Option<f64>,
+    pub route_repair_ms_p95: Option<f64>,
+    pub route_repair_unrepaired: usize,
+    pub route_repair_idle_ms_p50: Option<f64>,
+    pub route_repair_idle_ms_p95: Option<f64>,
+    pub route_repair_idle_unrepaired: usize,
+    pub delivery_ratio: Option<f64>,
+    pub probe_packets_sent: u64,
+    pub probe_packets_delivered: u64,
+    pub probe_packets_excluded: u64,
+    pub loops_detected: u64,
+    pub loop_observations: u64,
+    pub hop_limit_drops: u64,
+    pub loop_checks: u64,
+    pub loop_check_interval_ms: f64,
+    pub floods: usize,
+    pub flood_rebroadcast_ratio: Option<f64>,
+    pub flood_delivery_ratio: Option<f64>,
+    pub kills: Vec<Kill>,
+    pub sim_seconds: f64,
+    pub events: u64,
+    pub livelock_guards: u64,
+    pub wall_ms: u64,
+}
+
+/// `--compare-babel`: the same world under both timer presets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub callsign: Report,
+    pub babel_default: Report,
+    /// Ours p95 / Babel p95 (below 1: we repair faster).
+    pub route_repair_ratio_vs_babel: Option<f64>,
+    pub route_repair_idle_ratio_vs_babel: Option<f64>,
+    pub control_bits_ratio_vs_babel: Option<f64>,
+}
+
+impl Comparison {
+    pub fn new(callsign: Report, babel_default: Report) -> Self {
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => Some(round3(a / b)),
+            _ => None,
+        };
+        Comparison {
+            route_repair_ratio_vs_babel: ratio(callsign.route_repair_ms_p95, babel_default.route_repair_ms_p95),
+            route_repair_idle_ratio_vs_babel: ratio(
+                callsign.route_repair_idle_ms_p95,
+                babel_default.route_repair_idle_ms_p95,
+            ),
+            control_bits_ratio_vs_babel: ratio(
+                callsign.control_bits_per_s_per_node,
+                babel_default.control_bits_per_s_per_node,
+            ),
+            callsign,
+            babel_default,
+        }
+    }
+}
+
+/// Nearest-rank percentile of `v` (`p` in [0, 100]); `None` when empty.
+pub fn percentile(v: &[f64], p: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * s.len() as f64).ceil().max(1.0) as usize;
+    Some(s[rank.min(s.len()) - 1])
+}
+
+/// Figures are printed to three decimals so the JSON stays readable and
+/// byte-stable.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank() {
+        let v: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), Some(10.0));
+        assert_eq!(percentile(&v, 95.0), Some(19.0));
+        assert_eq!(percentile(&[3.0], 95.0), Some(3.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+}

@@ -1,0 +1,718 @@
+//! The standard run: cold start, idle, probe flows with relay kills, idle
+//! relay kills, floods. `docs/SIM.md` says how each figure is measured.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::checks::{check_all, pairs_through, valid_path};
+use super::graph::Graph;
+use super::metrics::{ControlBreakdown, Kill, Report, percentile, round3};
+use super::scenario::WorldSpec;
+use super::world::{Air, World};
+use super::{RunOptions, SimError};
+use crate::identity::NodeId;
+use crate::node::{Event, Timers};
+use crate::rng::Rng;
+use crate::time::Instant;
+
+/// What the run schedules for itself on the world's event heap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Hook {
+    Check,
+    Repair,
+    Move,
+    Flow(usize),
+    IdleEnd,
+    FlowKill,
+    IdleKill,
+    ScenarioKill(usize),
+    Flood(usize),
+    End,
+}
+
+const FLOW_PAYLOAD: usize = 32;
+const MOVE_TICK: Duration = Duration::from_millis(200);
+const WARMUP: Duration = Duration::from_secs(2);
+const FLOOD_GAP: Duration = Duration::from_millis(200);
+/// Floods and probe packets get this long to arrive before the run ends.
+const DRAIN: Duration = Duration::from_millis(3500);
+/// The group id of the probe floods.
+const FLOOD_GROUP: NodeId = NodeId([0xff; 16]);
+
+struct Flow {
+    src: usize,
+    dst: usize,
+    sent: Vec<Instant>,
+    delivered: Vec<bool>,
+}
+
+struct Pending {
+    kill: usize,
+    at: Instant,
+    flow: Option<usize>,
+    pairs: Vec<(usize, usize)>,
+}
+
+struct Walker {
+    target: (f64, f64),
+    speed: f64,
+    pause_until: Instant,
+}
+
+/// One simulation: a world and the bookkeeping of the standard run.
+pub struct Sim {
+    pub world: World<Hook>,
+    opts: RunOptions,
+    timers_name: String,
+    rng: Rng,
+    graph: Graph,
+    diameter: u32,
+    avg_degree: f64,
+    check_every: Duration,
+    repair_every: Duration,
+    converged_at: Option<Instant>,
+    idle: Option<(Instant, Air, f64)>,
+    idle_result: Option<(f64, ControlBreakdown, f64)>,
+    flows: Vec<Flow>,
+    flows_stop: Instant,
+    kills: Vec<Kill>,
+    pending: Vec<Pending>,
+    flow_repairs: Vec<f64>,
+    idle_repairs: Vec<f64>,
+    flow_unrepaired: usize,
+    idle_unrepaired: usize,
+    killed_at: BTreeMap<usize, Instant>,
+    loop_observations: u64,
+    loop_checks: u64,
+    floods: Vec<((NodeId, u32), usize, usize)>,
+    flood_rx: BTreeSet<(usize, usize)>,
+    flood_index: BTreeMap<(NodeId, u32), usize>,
+    walkers: BTreeMap<usize, Walker>,
+    end: Instant,
+    limit: Instant,
+    wall_start: std::time::Instant,
+    next_progress: f64,
+}
+
+#[allow(clippy::disallowed_methods)] // wall time of the host, reported as wall_ms
+fn wall_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+fn ms_between(a: Instant, b: Instant) -> f64 {
+    b.saturating_since(a).as_secs_f64() * 1000.0
+}
+
+impl Sim {
+    pub fn new(spec: WorldSpec, mut opts: RunOptions) -> Result<Self, SimError> {
+        opts.idle_s = opts.idle_s.or(spec.run.idle_s);
+        opts.duration_s = opts.duration_s.or(spec.run.duration_s);
+        let preset = match opts.timers.as_str() {
+            "callsign" => Timers::callsign(),
+            "babel-default" => Timers::babel_default(),
+            other => {
+                return Err(SimError::Input(format!(
+                    "unknown timers {other:?} (expected callsign or babel-default)"
+                )));
+            }
+        };
+        if !(0.0..1.0).contains(&opts.loss) {
+            return Err(SimError::Input(format!("--loss must be in [0, 1), got {}", opts.loss)));
+        }
+        let n = spec.nodes.len();
+        if n < 2 {
+            return Err(SimError::Input(format!("a world needs at least 2 nodes, has {n}")));
+        }
+        let graph = spec.graph();
+        let all = vec![true; n];
+        let diameter = graph.diameter(&all);
+        let avg_degree = graph.avg_degree(&all);
+        let mut rng = Rng::new(opts.seed ^ 0x5157_4c41_5445_0001);
+        let mut world = World::new(spec, &preset, opts.loss, opts.seed)?;
+        let check_ms = opts.check_ms.unwrap_or(if n <= 200 { 50.0 } else { 1000.0 });
+        let repair_ms = if n <= 200 { 10.0 } else { 50.0 };
+        for i in 0..n {
+            let at = Instant::ZERO + secs(opts.boot_jitter_s * rng.f64());
+            world.schedule_boot(i, at);
+        }
+        let check_every = secs(check_ms / 1000.0).max(Duration::from_millis(1));
+        world.schedule(Instant::ZERO + check_every, Hook::Check);
+        let mut walkers = BTreeMap::new();
+        for (i, ns) in world.spec.nodes.iter().enumerate() {
+            if let Some(m) = &ns.mobility {
+                let speed = m.speed_mps[0] + (m.speed_mps[1] - m.speed_mps[0]) * rng.f64();
+                walkers.insert(
+                    i,
+                    Walker {
+                        target: ns.pos,
+                        speed,
+                        pause_until: Instant::ZERO,
+                    },
+                );
+            }
+        }
+        if !walkers.is_empty() {
+            world.schedule(Instant::ZERO + MOVE_TICK, Hook::Move);
+        }
+        let failures = world.spec.failures.clone();
+        for (at, node) in failures {
+            world.schedule(Instant::ZERO + secs(at), Hook::ScenarioKill(node));
+        }
+        let limit = opts.duration_s.map_or(Instant::MAX, |d| Instant::ZERO + secs(d));
+        Ok(Sim {
+            world,
+            timers_name: opts.timers.clone(),
+            opts,
+            rng,
+            graph,
+            diameter,
+            avg_degree,
+            check_every,
+            repair_every: secs(repair_ms / 1000.0),
+            converged_at: None,
+            idle: None,
+            idle_result: None,
+            flows: Vec::new(),
+            flows_stop: Instant::MAX,
+            kills: Vec::new(),
+            pending: Vec::new(),
+            flow_repairs: Vec::new(),
+            idle_repairs: Vec::new(),
+            flow_unrepaired: 0,
+            idle_unrepaired: 0,
+            killed_at: BTreeMap::new(),
+            loop_observations: 0,
+            loop_checks: 0,
+            floods: Vec::new(),
+            flood_rx: BTreeSet::new(),
+            flood_index: BTreeMap::new(),
+            walkers,
+            end: Instant::MAX,
+            limit,
+            wall_start: wall_now(),
+            next_progress: 0.1,
+        })
+    }
+
+    fn timers(&self) -> Timers {
+        match self.timers_name.as_str() {
+            "babel-default" => Timers::babel_default(),
+            _ => Timers::callsign(),
+        }
+    }
+
+    /// Seconds between kills: long enough for the slower preset to repair.
+    fn kill_interval(&self) -> Duration {
+        self.opts
+            .kill_interval_s
+            .map(secs)
+            .unwrap_or_else(|| (self.timers().hello_idle * 6).max(Duration::from_secs(4)))
+    }
+
+    fn idle_len(&self) -> Duration {
+        self.opts
+            .idle_s
+            .map(secs)
+            .unwrap_or_else(|| self.timers().update_interval.max(Duration::from_secs(20)))
+    }
+
+    /// Run to the end and report.
+    pub fn run(&mut self) -> Report {
+        while let Some((now, hook)) = self.world.next_hook(self.limit.min(self.end)) {
+            self.drain_outbox();
+            match hook {
+                Hook::Check => self.on_check(now),
+                Hook::Repair => self.on_repair(now),
+                Hook::Move => self.on_move(now),
+                Hook::Flow(f) => self.on_flow(now, f),
+                Hook::IdleEnd => self.on_idle_end(now),
+                Hook::FlowKill => self.kill_for_flow(now),
+                Hook::IdleKill => self.kill_idle(now),
+                Hook::ScenarioKill(i) => self.kill_scenario(now, i),
+                Hook::Flood(m) => self.on_flood(now, m),
+                Hook::End => break,
+            }
+        }
+        self.drain_outbox();
+        self.report()
+    }
+
+    fn alive(&self) -> Vec<bool> {
+        self.world.alive()
+    }
+
+    fn on_check(&mut self, now: Instant) {
+        let alive = self.alive();
+        let booted = self.world.nodes.iter().all(|n| n.node.is_some() || !n.alive);
+        let r = check_all(&self.world, &self.graph, &alive);
+        self.loop_checks += 1;
+        self.loop_observations += r.loops;
+        if self.idle.is_none() && booted {
+            let timeout = Instant::ZERO + secs(self.opts.converge_timeout_s);
+            if r.all_valid || now >= timeout {
+                if r.all_valid {
+                    self.converged_at = Some(now);
+                }
+                let idle = self.idle_len();
+                self.idle = Some((now, self.world.air.clone(), idle.as_secs_f64()));
+                self.world.schedule(now + idle, Hook::IdleEnd);
+            }
+        }
+        self.progress(now);
+        self.world.schedule(now + self.check_every, Hook::Check);
+    }
+
+    fn progress(&mut self, now: Instant) {
+        if self.opts.quiet {
+            return;
+        }
+        let wall = self.wall_start.elapsed();
+        let end = if self.end != Instant::MAX { self.end.min(self.limit) } else { self.limit };
+        if end == Instant::MAX || wall < Duration::from_secs(2) {
+            return;
+        }
+        let frac = now.as_micros() as f64 / end.as_micros().max(1) as f64;
+        if frac >= self.next_progress {
+            eprintln!(
+                "sim [{}]: {:>3.0} % ({:.1} s simulated, {} events, {:.1} s wall)",
+                self.timers_name,
+                frac * 100.0,
+                now.as_millis_f64() / 1000.0,
+                self.world.events,
+                wall.as_secs_f64()
+            );
+            while self.next_progress <= frac {
+                self.next_progress += 0.1;
+            }
+        }
+    }
+
+    fn on_idle_end(&mut self, now: Instant) {
+        if let Some((start, air, _)) = &self.idle {
+            let live = self.world.nodes.iter().filter(|n| n.alive).count().max(1) as f64;
+            let s = now.saturating_since(*start).as_secs_f64().max(1e-9);
+            let per = |b: u64| round3(b as f64 * 8.0 / live / s);
+            let d = |k: usize| self.world.air.bytes[k] - air.bytes[k];
+            let breakdown = ControlBreakdown {
+                hello: per(d(0)),
+                update: per(d(1)),
+                request: per(d(2)),
+                ack: per(d(3)),
+            };
+            let total = per(self.world.air.control_bytes() - air.control_bytes());
+            self.idle_result = Some((total, breakdown, s));
+        }
+        self.start_flows(now);
+        // The rest of the run, back to back.
+        let ki = self.kill_interval();
+        let mut t = now + WARMUP;
+        let kills = self.opts.kills.or(self.world.spec.run.kills).unwrap_or(5);
+        let idle_kills = self.opts.idle_kills.or(self.world.spec.run.idle_kills).unwrap_or(5);
+        for _ in 0..kills {
+            self.world.schedule(t, Hook::FlowKill);
+            t = t + ki;
+        }
+        for _ in 0..idle_kills {
+            self.world.schedule(t, Hook::IdleKill);
+            t = t + ki;
+        }
+        if let Some(last) = self.world.spec.failures.iter().map(|f| f.0).reduce(f64::max) {
+            t = t.max(Instant::ZERO + secs(last) + ki);
+        }
+        self.flows_stop = t;
+        let floods = self.opts.floods.or(self.world.spec.run.floods).unwrap_or(10);
+        for m in 0..floods {
+            self.world.schedule(t + FLOOD_GAP * m as u32, Hook::Flood(m));
+        }
+        self.end = t + FLOOD_GAP * floods as u32 + DRAIN;
+        self.world.schedule(self.end, Hook::End);
+    }
+
+    fn start_flows(&mut self, now: Instant) {
+        let n = self.world.len();
+        let alive = self.alive();
+        let mut pairs = self.opts.flows_explicit.clone();
+        if pairs.is_empty() {
+            pairs = self.world.spec.flows.clone();
+        }
+        if pairs.is_empty() {
+            let k = self.opts.flows.or(self.world.spec.run.flows).unwrap_or(4);
+            let dists: Vec<Vec<u32>> = (0..n).map(|s| self.graph.bfs(s, &alive)).collect();
+            let far = |min: u32| {
+                let mut v = Vec::new();
+                for (s, row) in dists.iter().enumerate() {
+                    for (d, &h) in row.iter().enumerate() {
+                        if s != d && h != u32::MAX && h >= min {
+                            v.push((s, d));
+                        }
+                    }
+                }
+                v
+            };
+            let mut cands = far(self.opts.min_flow_hops);
+            if cands.is_empty() {
+                cands = far(1);
+            }
+            while pairs.len() < k && !cands.is_empty() {
+                let p = cands.swap_remove(self.rng.below(cands.len() as u64) as usize);
+                // Distinct endpoints keep one kill from cutting two flows at their source.
+                if pairs.iter().all(|&(a, b)| a != p.0 && b != p.1) {
+                    pairs.push(p);
+                }
+            }
+        }
+        let interval = secs(self.opts.flow_interval_ms / 1000.0).max(Duration::from_millis(1));
+        let k = pairs.len().max(1) as u32;
+        for (f, (src, dst)) in pairs.into_iter().enumerate() {
+            self.flows.push(Flow {
+                src,
+                dst,
+                sent: Vec::new(),
+                delivered: Vec::new(),
+            });
+            self.world.schedule(now + interval * f as u32 / k, Hook::Flow(f));
+        }
+    }
+
+    fn on_flow(&mut self, now: Instant, f: usize) {
+        if now >= self.flows_stop {
+            return;
+        }
+        let (src, dst) = (self.flows[f].src, self.flows[f].dst);
+        if !self.world.nodes[src].alive {
+            return;
+        }
+        let seq = self.flows[f].sent.len() as u32;
+        let mut payload = vec![0u8; FLOW_PAYLOAD];
+        payload[..4].copy_from_slice(&(f as u32).to_be_bytes());
+        payload[4..8].copy_from_slice(&seq.to_be_bytes());
+        self.flows[f].sent.push(now);
+        self.flows[f].delivered.push(false);
+        // A refused send counts as sent and lost.
+        let _ = self.world.send(src, dst, &payload);
+        let interval = secs(self.opts.flow_interval_ms / 1000.0).max(Duration::from_millis(1));
+        self.world.schedule(now + interval, Hook::Flow(f));
+    }
+
+    fn drain_outbox(&mut self) {
+        let out = std::mem::take(&mut self.world.outbox);
+        for (at, node, e) in out {
+            match e {
+                Event::Delivered { proto: 0, payload, .. } if payload.len() >= 8 => {
+                    let f = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) as usize;
+                    let seq = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]) as usize;
+                    let Some(flow) = self.flows.get_mut(f) else { continue };
+                    if flow.dst != node || seq >= flow.sent.len() || flow.delivered[seq] {
+                        continue;
+                    }
+                    flow.delivered[seq] = true;
+                    let sent = flow.sent[seq];
+                    let mut done = Vec::new();
+                    for (k, p) in self.pending.iter().enumerate() {
+                        if p.flow == Some(f) && sent > p.at {
+                            done.push(k);
+                        }
+                    }
+                    for k in done.into_iter().rev() {
+                        let p = self.pending.remove(k);
+                        let ms = round3(ms_between(p.at, at));
+                        self.kills[p.kill].repair_ms = Some(ms);
+                        self.flow_repairs.push(ms);
+                    }
+                }
+                Event::FloodDelivered { src, seq, .. } => {
+                    if let Some(&m) = self.flood_index.get(&(src, seq)) {
+                        self.flood_rx.insert((m, node));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Close measurements still open: they count at the window's length.
+    fn close_pending(&mut self, now: Instant) {
+        for p in std::mem::take(&mut self.pending) {
+            let ms = round3(ms_between(p.at, now));
+            if p.flow.is_some() {
+                self.flow_repairs.push(ms);
+                self.flow_unrepaired += 1;
+            } else {
+                self.idle_repairs.push(ms);
+                self.idle_unrepaired += 1;
+            }
+        }
+    }
+
+    fn flow_paths(&self, alive: &[bool]) -> Vec<Option<Vec<usize>>> {
+        self.flows
+            .iter()
+            .map(|f| valid_path(&self.world, &self.graph, alive, f.src, f.dst))
+            .collect()
+    }
+
+    fn endpoints(&self) -> BTreeSet<usize> {
+        self.flows.iter().flat_map(|f| [f.src, f.dst]).collect()
+    }
+
+    fn keeps_connected(&self, alive: &[bool], v: usize) -> bool {
+        let mut a = alive.to_vec();
+        a[v] = false;
+        self.graph.connected(&a)
+    }
+
+    fn kill_for_flow(&mut self, now: Instant) {
+        self.close_pending(now);
+        let alive = self.alive();
+        let paths = self.flow_paths(&alive);
+        let ends = self.endpoints();
+        let k = self.flows.len();
+        let start = self.kills.len();
+        for j in 0..k {
+            let f = (start + j) % k;
+            let Some(path) = &paths[f] else { continue };
+            let cands: Vec<usize> = path[1..path.len() - 1]
+                .iter()
+                .copied()
+                .filter(|&v| !ends.contains(&v) && self.keeps_connected(&alive, v))
+                .collect();
+            if cands.is_empty() {
+                continue;
+            }
+            let v = cands[self.rng.below(cands.len() as u64) as usize];
+            self.do_kill(now, v, Some(f), &alive);
+            return;
+        }
+    }
+
+    fn kill_idle(&mut self, now: Instant) {
+        self.close_pending(now);
+        let alive = self.alive();
+        let on_paths: BTreeSet<usize> = self.flow_paths(&alive).into_iter().flatten().flatten().collect();
+        let ends = self.endpoints();
+        let mut cands: Vec<usize> = (0..self.world.len())
+            .filter(|&v| alive[v] && !on_paths.contains(&v) && !ends.contains(&v))
+            .collect();
+        while !cands.is_empty() {
+            let v = cands.swap_remove(self.rng.below(cands.len() as u64) as usize);
+            if !self.keeps_connected(&alive, v) || pairs_through(&self.world, &alive, v).is_empty() {
+                continue;
+            }
+            self.do_kill(now, v, None, &alive);
+            return;
+        }
+    }
+
+    fn kill_scenario(&mut self, now: Instant, v: usize) {
+        if !self.world.nodes[v].alive {
+            return;
+        }
+        self.close_pending(now);
+        let alive = self.alive();
+        let paths = self.flow_paths(&alive);
+        let flow = paths
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.len() > 2 && p[1..p.len() - 1].contains(&v)));
+        self.do_kill(now, v, flow, &alive);
+    }
+
+    fn do_kill(&mut self, now: Instant, v: usize, flow: Option<usize>, alive: &[bool]) {
+        let pairs = pairs_through(&self.world, alive, v);
+        self.world.kill(v);
+        self.killed_at.insert(v, now);
+        let kind = match (flow, pairs.is_empty()) {
+            (Some(_), _) => "flow",
+            (None, false) => "idle",
+            (None, true) => "other",
+        };
+        self.kills.push(Kill {
+            node: self.world.spec.nodes[v].name.clone(),
+            at_ms: round3(now.as_millis_f64()),
+            kind: kind.into(),
+            flow,
+            affected_pairs: pairs.len(),
+            repair_ms: None,
+        });
+        if kind == "other" {
+            return;
+        }
+        self.pending.push(Pending {
+            kill: self.kills.len() - 1,
+            at: now,
+            flow,
+            pairs: if flow.is_some() { Vec::new() } else { pairs },
+        });
+        if flow.is_none() {
+            self.world.schedule(now + self.repair_every, Hook::Repair);
+        }
+    }
+
+    fn on_repair(&mut self, now: Instant) {
+        let alive = self.alive();
+        let mut again = false;
+        let mut done = Vec::new();
+        for (k, p) in self.pending.iter_mut().enumerate() {
+            if p.flow.is_some() {
+                continue;
+            }
+            let (w, g) = (&self.world, &self.graph);
+            p.pairs
+                .retain(|&(s, d)| alive[s] && alive[d] && valid_path(w, g, &alive, s, d).is_none());
+            if p.pairs.is_empty() {
+                done.push(k);
+            } else {
+                again = true;
+            }
+        }
+        for k in done.into_iter().rev() {
+            let p = self.pending.remove(k);
+            let ms = round3(ms_between(p.at, now));
+            self.kills[p.kill].repair_ms = Some(ms);
+            self.idle_repairs.push(ms);
+        }
+        if again {
+            self.world.schedule(now + self.repair_every, Hook::Repair);
+        }
+    }
+
+    fn on_flood(&mut self, now: Instant, m: usize) {
+        let alive = self.alive();
+        let live: Vec<usize> = (0..self.world.len()).filter(|&i| alive[i]).collect();
+        if live.is_empty() {
+            return;
+        }
+        let src = live[self.rng.below(live.len() as u64) as usize];
+        let comp = self.graph.components(&alive);
+        let reach = live.iter().filter(|&&i| comp[i] == comp[src]).count() - 1;
+        let mut payload = (m as u32).to_be_bytes().to_vec();
+        payload.resize(FLOW_PAYLOAD, 0);
+        if let Some(key) = self.world.flood(src, FLOOD_GROUP, &payload) {
+            self.flood_index.insert(key, self.floods.len());
+            self.floods.push((key, live.len(), reach));
+        }
+        let _ = now;
+    }
+
+    fn on_move(&mut self, now: Instant) {
+        let dt = MOVE_TICK.as_secs_f64();
+        let (w, h) = self.world.spec.area;
+        for (&i, wk) in self.walkers.iter_mut() {
+            if now < wk.pause_until {
+                continue;
+            }
+            let node = &mut self.world.spec.nodes[i];
+            let Some(m) = node.mobility.clone() else { continue };
+            let (dx, dy) = (wk.target.0 - node.pos.0, wk.target.1 - node.pos.1);
+            let d = (dx * dx + dy * dy).sqrt();
+            let step = wk.speed * dt;
+            if d <= step {
+                node.pos = wk.target;
+                wk.pause_until = now + secs(m.pause_s);
+                let [x0, y0, x1, y1] = m.within.unwrap_or([0.0, 0.0, w, h]);
+                wk.target = (
+                    x0 + (x1 - x0) * self.rng.f64(),
+                    y0 + (y1 - y0) * self.rng.f64(),
+                );
+                wk.speed = m.speed_mps[0] + (m.speed_mps[1] - m.speed_mps[0]) * self.rng.f64();
+            } else {
+                node.pos = (node.pos.0 + dx / d * step, node.pos.1 + dy / d * step);
+            }
+        }
+        self.world.rebuild_links();
+        self.graph = self.world.spec.graph();
+        self.world.schedule(now + MOVE_TICK, Hook::Move);
+    }
+
+    fn report(&mut self) -> Report {
+        let now = self.world.now();
+        self.close_pending(now);
+        // Packets sent within the drain time of the end may still be in flight.
+        let horizon = now - DRAIN;
+        let (mut sent, mut got, mut excluded) = (0u64, 0u64, 0u64);
+        for f in &self.flows {
+            let dead_at = self.killed_at.get(&f.dst).copied().unwrap_or(Instant::MAX);
+            for (t, ok) in f.sent.iter().zip(&f.delivered) {
+                if *t >= dead_at || (*t > horizon && !ok) {
+                    excluded += 1;
+                } else {
+                    sent += 1;
+                    got += u64::from(*ok);
+                }
+            }
+        }
+        let hop_limit: u64 = self
+            .world
+            .nodes
+            .iter()
+            .filter_map(|n| n.node.as_ref())
+            .map(|n| n.stats().dropped_hop_limit)
+            .sum();
+        let mut ratios = Vec::new();
+        let mut delivered = Vec::new();
+        for (m, (key, live, reach)) in self.floods.iter().enumerate() {
+            let tx = self.world.flood_tx.get(key).copied().unwrap_or(0);
+            ratios.push(tx as f64 / *live as f64);
+            let rx = self.flood_rx.range((m, 0)..(m + 1, 0)).count();
+            delivered.push(if *reach == 0 { 1.0 } else { rx as f64 / *reach as f64 });
+        }
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| round3(v.iter().sum::<f64>() / v.len() as f64));
+        let spec = &self.world.spec;
+        let (bits, breakdown, idle_s) = match &self.idle_result {
+            Some((b, br, s)) => (Some(*b), br.clone(), round3(*s)),
+            None => (None, ControlBreakdown::default(), 0.0),
+        };
+        Report {
+            name: spec.name.clone(),
+            scenario: spec.scenario.clone(),
+            topology: spec.topology.clone(),
+            timers: self.timers_name.clone(),
+            nodes: self.world.len(),
+            seed: self.opts.seed,
+            loss: self.opts.loss,
+            diameter_hops: self.diameter,
+            avg_degree: round3(self.avg_degree),
+            converged: self.converged_at.is_some(),
+            converged_ms: self.converged_at.map(|t| round3(t.as_millis_f64())),
+            idle_window_s: idle_s,
+            control_bits_per_s_per_node: bits,
+            control_breakdown: breakdown,
+            flows: self.flows.len(),
+            route_repair_ms_p50: percentile(&self.flow_repairs, 50.0),
+            route_repair_ms_p95: percentile(&self.flow_repairs, 95.0),
+            route_repair_unrepaired: self.flow_unrepaired,
+            route_repair_idle_ms_p50: percentile(&self.idle_repairs, 50.0),
+            route_repair_idle_ms_p95: percentile(&self.idle_repairs, 95.0),
+            route_repair_idle_unrepaired: self.idle_unrepaired,
+            delivery_ratio: (sent > 0).then(|| round3(got as f64 / sent as f64 * 1000.0) / 1000.0),
+            probe_packets_sent: sent,
+            probe_packets_delivered: got,
+            probe_packets_excluded: excluded,
+            loops_detected: self.loop_observations + hop_limit,
+            loop_observations: self.loop_observations,
+            hop_limit_drops: hop_limit,
+            loop_checks: self.loop_checks,
+            loop_check_interval_ms: round3(self.check_every.as_secs_f64() * 1000.0),
+            floods: self.floods.len(),
+            flood_rebroadcast_ratio: mean(&ratios),
+            flood_delivery_ratio: mean(&delivered),
+            kills: self.kills.clone(),
+            sim_seconds: round3(now.as_micros() as f64 / 1e6),
+            events: self.world.events,
+            livelock_guards: self.world.livelock_guards,
+            wall_ms: if self.opts.wall_clock {
+                self.wall_start.elapsed().as_millis() as u64
+            } else {
+                0
+            },
+        }
+    }
+
+    /// The current valid path from `s` to `d` (tests and tools).
+    pub fn path(&self, s: usize, d: usize) -> Option<Vec<usize>> {
+        valid_path(&self.world, &self.graph, &self.alive(), s, d)
+    }
+}

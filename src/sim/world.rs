@@ -1,0 +1,526 @@
+//! The discrete-event engine: simulated nodes driven exactly per the
+//! `Node` calling contract, a radio per interface, and a heap of events.
+//!
+//! Determinism: one event heap ordered by (time, insertion counter), only
+//! `Vec` and `BTreeMap` state, and every random draw from seeded [`Rng`]s
+//! consumed in event order.
+//!
+//! Radio model and its limits: each interface transmits one datagram at a
+//! time (airtime = (bytes + 48) × 8 / bitrate + MAC overhead), pulling the
+//! next one from the node only when it is free, so the node's priority
+//! order decides what goes first. Receivers in range get the datagram after
+//! the airtime plus latency and jitter, unless the per-link loss draw drops
+//! it. There is no collision or carrier-sense model (two neighbours may
+//! transmit at once) and no MAC-layer retransmission: every datagram,
+//! unicast or multicast, sees the link's loss once.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::radio::UDP_IPV6_OVERHEAD;
+use super::scenario::{WorldSpec, dist};
+use crate::identity::{Identity, NodeId};
+use crate::node::{Class, Config, Event, IfaceId, Input, LinkDst, Node, NodeError, Timers, Transmit};
+use crate::rng::Rng;
+use crate::time::Instant;
+use crate::wire::{Header, PacketType};
+
+/// UDP port of the overlay.
+pub const PORT: u16 = 7470;
+/// Timeouts due at once that one node may ask for at the same instant
+/// before the simulator pushes the next one a millisecond later.
+const MAX_ZERO_TIME_TIMEOUTS: u32 = 64;
+
+/// Node `i` (0-based) lives at `[fe80::(i+1)]:7470`.
+pub fn addr_of(i: usize) -> SocketAddr {
+    let n = (i + 1) as u32;
+    SocketAddr::V6(SocketAddrV6::new(
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, (n >> 16) as u16, n as u16),
+        PORT,
+        0,
+        0,
+    ))
+}
+
+fn index_of(addr: &SocketAddr) -> Option<usize> {
+    let SocketAddr::V6(a) = addr else { return None };
+    let s = a.ip().segments();
+    let n = ((s[6] as usize) << 16) | s[7] as usize;
+    n.checked_sub(1)
+}
+
+/// Packet types as counted on air.
+pub const TYPES: [&str; 6] = ["hello", "update", "request", "ack", "data", "flood"];
+
+fn type_index(t: PacketType) -> usize {
+    match t {
+        PacketType::Hello => 0,
+        PacketType::Update => 1,
+        PacketType::Request => 2,
+        PacketType::Ack => 3,
+        PacketType::Data => 4,
+        PacketType::Flood => 5,
+    }
+}
+
+/// Cumulative on-air counters (bytes include the 48-byte UDP/IPv6 header).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Air {
+    pub bytes: [u64; 6],
+    pub packets: [u64; 6],
+    pub unparsable: u64,
+    pub lost: u64,
+}
+
+impl Air {
+    /// Hello, update, request and ack: the protocol's own traffic.
+    pub fn control_bytes(&self) -> u64 {
+        self.bytes[..4].iter().sum()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    to: u32,
+    iface: u32,
+    loss: f64,
+}
+
+#[derive(Debug, Default)]
+struct Radio {
+    busy: bool,
+    queue: VecDeque<Transmit>,
+}
+
+pub struct SimNode {
+    pub node: Option<Node>,
+    pub alive: bool,
+    secret: [u8; 32],
+    seed: u64,
+    config: Config,
+    timer_gen: u64,
+    timer_at: Option<Instant>,
+    zero_at: Instant,
+    zero_count: u32,
+    radios: Vec<Radio>,
+    links: Vec<Vec<Link>>,
+}
+
+enum Ev<H> {
+    Boot(u32),
+    Timer { node: u32, generation: u64 },
+    TxDone { node: u32, iface: u32 },
+    Rx { to: u32, iface: u32, from: u32, data: Rc<[u8]> },
+    Hook(H),
+}
+
+struct Entry<H> {
+    at: Instant,
+    seq: u64,
+    ev: Ev<H>,
+}
+
+impl<H> PartialEq for Entry<H> {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl<H> Eq for Entry<H> {}
+impl<H> PartialOrd for Entry<H> {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<H> Ord for Entry<H> {
+    // Reversed: BinaryHeap is a max-heap, we want the earliest first.
+    fn cmp(&self, o: &Self) -> Ordering {
+        (o.at, o.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+pub struct World<H> {
+    pub spec: WorldSpec,
+    pub nodes: Vec<SimNode>,
+    pub ids: Vec<NodeId>,
+    by_id: Vec<(NodeId, u32)>,
+    heap: BinaryHeap<Entry<H>>,
+    seq: u64,
+    now: Instant,
+    rng: Rng,
+    extra_loss: f64,
+    pub air: Air,
+    /// Transmissions of each flooded packet, by (origin, seq).
+    pub flood_tx: BTreeMap<(NodeId, u32), u32>,
+    /// Node events the driver of the run has not looked at yet.
+    pub outbox: Vec<(Instant, usize, Event)>,
+    pub events: u64,
+    pub livelock_guards: u64,
+}
+
+impl<H> World<H> {
+    /// Build the nodes (not yet booted). Keys and node seeds come from `seed`.
+    pub fn new(spec: WorldSpec, preset: &Timers, extra_loss: f64, seed: u64) -> Result<Self, super::SimError> {
+        let mut root = Rng::new(seed);
+        let mut nodes = Vec::with_capacity(spec.nodes.len());
+        let mut ids = Vec::with_capacity(spec.nodes.len());
+        for n in &spec.nodes {
+            let mut secret = [0u8; 32];
+            root.fill(&mut secret);
+            let node_seed = root.next_u64();
+            let timers = spec.profiles[n.radios[0]].timers(preset)?;
+            ids.push(Identity::from_secret(&secret).id());
+            nodes.push(SimNode {
+                node: None,
+                alive: true,
+                secret,
+                seed: node_seed,
+                config: Config {
+                    timers,
+                    base_station: n.base_station,
+                    names: vec![n.name.clone()],
+                },
+                timer_gen: 0,
+                timer_at: None,
+                zero_at: Instant::ZERO,
+                zero_count: 0,
+                radios: n.radios.iter().map(|_| Radio::default()).collect(),
+                links: vec![Vec::new(); n.radios.len()],
+            });
+        }
+        let mut by_id: Vec<(NodeId, u32)> = ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
+        by_id.sort_unstable();
+        let mut w = World {
+            spec,
+            nodes,
+            ids,
+            by_id,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            now: Instant::ZERO,
+            rng: Rng::new(root.next_u64()),
+            extra_loss,
+            air: Air::default(),
+            flood_tx: BTreeMap::new(),
+            outbox: Vec::new(),
+            events: 0,
+            livelock_guards: 0,
+        };
+        w.rebuild_links();
+        Ok(w)
+    }
+
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn index(&self, id: &NodeId) -> Option<usize> {
+        self.by_id
+            .binary_search_by(|(x, _)| x.cmp(id))
+            .ok()
+            .map(|k| self.by_id[k].1 as usize)
+    }
+
+    pub fn alive(&self) -> Vec<bool> {
+        self.nodes.iter().map(|n| n.alive).collect()
+    }
+
+    pub fn node(&self, i: usize) -> Option<&Node> {
+        self.nodes[i].node.as_ref()
+    }
+
+    /// Next hop of live node `i` towards node `d`, as a node index.
+    pub fn next_hop(&self, i: usize, d: usize) -> Option<usize> {
+        let nh = self.nodes[i].node.as_ref()?.next_hop(&self.ids[d])?;
+        self.index(&nh)
+    }
+
+    /// Recompute who hears whom (after positions change).
+    pub fn rebuild_links(&mut self) {
+        let n = self.nodes.len();
+        for sn in &mut self.nodes {
+            for l in &mut sn.links {
+                l.clear();
+            }
+        }
+        for a in 0..n {
+            for b in 0..n {
+                if a == b {
+                    continue;
+                }
+                let over = self.spec.link_loss.get(&(a.min(b), a.max(b))).copied();
+                if over.is_some_and(|l| l >= 1.0) {
+                    continue;
+                }
+                let (na, nb) = (&self.spec.nodes[a], &self.spec.nodes[b]);
+                let d = dist(na.pos, nb.pos);
+                for (ia, &ra) in na.radios.iter().enumerate() {
+                    for (ib, &rb) in nb.radios.iter().enumerate() {
+                        let (pa, pb) = (&self.spec.profiles[ra], &self.spec.profiles[rb]);
+                        let range = pa.range_m.min(pb.range_m);
+                        if pa.channel != pb.channel || d > range {
+                            continue;
+                        }
+                        let base = over.unwrap_or_else(|| pa.loss_at(d, range));
+                        let loss = 1.0 - (1.0 - base) * (1.0 - self.extra_loss);
+                        self.nodes[a].links[ia].push(Link {
+                            to: b as u32,
+                            iface: ib as u32,
+                            loss,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, at: Instant, ev: Ev<H>) {
+        self.seq += 1;
+        self.heap.push(Entry { at, seq: self.seq, ev });
+    }
+
+    pub fn schedule(&mut self, at: Instant, hook: H) {
+        self.push(at.max(self.now), Ev::Hook(hook));
+    }
+
+    pub fn schedule_boot(&mut self, i: usize, at: Instant) {
+        self.push(at, Ev::Boot(i as u32));
+    }
+
+    /// Run internal events up to the next hook at or before `limit`.
+    /// Returns `None` (with the clock at `limit`) when there is none.
+    pub fn next_hook(&mut self, limit: Instant) -> Option<(Instant, H)> {
+        while let Some(top) = self.heap.peek() {
+            if top.at > limit {
+                break;
+            }
+            let Some(e) = self.heap.pop() else { break };
+            self.now = e.at;
+            self.events += 1;
+            match e.ev {
+                Ev::Hook(h) => return Some((e.at, h)),
+                Ev::Boot(i) => self.boot(i as usize),
+                Ev::Timer { node, generation } => {
+                    let sn = &mut self.nodes[node as usize];
+                    if sn.alive && sn.timer_gen == generation {
+                        sn.timer_at = None;
+                        self.handle(node as usize, Input::Timeout);
+                    }
+                }
+                Ev::TxDone { node, iface } => {
+                    let sn = &mut self.nodes[node as usize];
+                    if sn.alive {
+                        sn.radios[iface as usize].busy = false;
+                        self.pump(node as usize);
+                    }
+                }
+                Ev::Rx { to, iface, from, data } => {
+                    if self.nodes[to as usize].alive && self.nodes[to as usize].node.is_some() {
+                        let input = Input::Receive {
+                            iface: IfaceId(iface),
+                            from: addr_of(from as usize),
+                            data: data.to_vec(),
+                        };
+                        self.handle(to as usize, input);
+                    }
+                }
+            }
+        }
+        self.now = self.now.max(limit);
+        None
+    }
+
+    fn boot(&mut self, i: usize) {
+        let now = self.now;
+        let sn = &mut self.nodes[i];
+        if !sn.alive || sn.node.is_some() {
+            return;
+        }
+        let ident = Identity::from_secret(&sn.secret);
+        let mut node = Node::new(ident, sn.config.clone(), now, sn.seed);
+        for (k, &r) in self.spec.nodes[i].radios.iter().enumerate() {
+            let cost_weight = self.spec.profiles[r].cost_weight;
+            node.handle(
+                now,
+                Input::IfaceUp {
+                    iface: IfaceId(k as u32),
+                    cost_weight,
+                },
+            );
+        }
+        sn.node = Some(node);
+        self.after(i);
+    }
+
+    fn handle(&mut self, i: usize, input: Input) {
+        let now = self.now;
+        if let Some(n) = self.nodes[i].node.as_mut() {
+            n.handle(now, input);
+            self.after(i);
+        }
+    }
+
+    /// Application send from node `i` to node `dst` (control class, app protocol).
+    pub fn send(&mut self, i: usize, dst: usize, payload: &[u8]) -> Result<u32, NodeError> {
+        let now = self.now;
+        let id = self.ids[dst];
+        let sn = &mut self.nodes[i];
+        let Some(n) = sn.node.as_mut().filter(|_| sn.alive) else {
+            return Err(NodeError::QueueFull);
+        };
+        let r = n.send(now, id, Class::Control, crate::wire::proto::APP, payload);
+        self.after(i);
+        r
+    }
+
+    /// Flood from node `i`; returns the packet's (origin, seq).
+    pub fn flood(&mut self, i: usize, group: NodeId, payload: &[u8]) -> Option<(NodeId, u32)> {
+        let now = self.now;
+        let id = self.ids[i];
+        let n = self.nodes[i].node.as_mut()?;
+        let seq = n.flood(now, group, Class::Control, payload).ok();
+        self.after(i);
+        seq.map(|s| (id, s))
+    }
+
+    /// The node dies: it neither sends nor hears from now on.
+    pub fn kill(&mut self, i: usize) {
+        let sn = &mut self.nodes[i];
+        sn.alive = false;
+        sn.timer_gen += 1;
+        for r in &mut sn.radios {
+            r.queue.clear();
+        }
+    }
+
+    /// The calling contract, step 3 and 4: drain transmits and events,
+    /// then (re)arm the node's timer.
+    fn after(&mut self, i: usize) {
+        let now = self.now;
+        let Some(n) = self.nodes[i].node.as_mut() else { return };
+        while let Some(e) = n.poll_event() {
+            match e {
+                Event::Delivered { .. } | Event::FloodDelivered { .. } | Event::Undeliverable { .. } => {
+                    self.outbox.push((now, i, e))
+                }
+                _ => {}
+            }
+        }
+        self.pump(i);
+        let sn = &mut self.nodes[i];
+        let Some(n) = sn.node.as_ref() else { return };
+        let Some(mut t) = n.poll_timeout() else {
+            sn.timer_at = None;
+            return;
+        };
+        if t <= now {
+            if sn.zero_at == now {
+                sn.zero_count += 1;
+            } else {
+                sn.zero_at = now;
+                sn.zero_count = 1;
+            }
+            t = now;
+            if sn.zero_count > MAX_ZERO_TIME_TIMEOUTS {
+                t = now + Duration::from_millis(1);
+                self.livelock_guards += 1;
+            }
+        }
+        if sn.timer_at != Some(t) {
+            sn.timer_gen += 1;
+            sn.timer_at = Some(t);
+            let generation = sn.timer_gen;
+            self.push(t, Ev::Timer { node: i as u32, generation });
+        }
+    }
+
+    /// Start transmissions on idle radios, pulling from the node only while
+    /// some radio is idle (so its priority order is what goes on air first).
+    fn pump(&mut self, i: usize) {
+        loop {
+            for k in 0..self.nodes[i].radios.len() {
+                let r = &mut self.nodes[i].radios[k];
+                if !r.busy {
+                    if let Some(t) = r.queue.pop_front() {
+                        self.start_tx(i, k, t);
+                    }
+                }
+            }
+            let sn = &mut self.nodes[i];
+            if !sn.alive || sn.radios.iter().all(|r| r.busy) {
+                return;
+            }
+            let Some(t) = sn.node.as_mut().and_then(|n| n.poll_transmit(self.now)) else {
+                return;
+            };
+            if let Some(r) = sn.radios.get_mut(t.iface.0 as usize) {
+                r.queue.push_back(t);
+            }
+        }
+    }
+
+    fn start_tx(&mut self, i: usize, k: usize, t: Transmit) {
+        let now = self.now;
+        let prof = &self.spec.profiles[self.spec.nodes[i].radios[k]];
+        let end = now + prof.airtime(t.data.len());
+        let (lat, jit) = (prof.latency_ms, prof.jitter_ms);
+        self.nodes[i].radios[k].busy = true;
+        self.push(
+            end,
+            Ev::TxDone {
+                node: i as u32,
+                iface: k as u32,
+            },
+        );
+        match Header::parse(&t.data) {
+            Ok((h, _)) => {
+                let ti = type_index(h.ty);
+                self.air.bytes[ti] += (t.data.len() + UDP_IPV6_OVERHEAD) as u64;
+                self.air.packets[ti] += 1;
+                if h.ty == PacketType::Flood {
+                    *self.flood_tx.entry((h.src, h.seq)).or_insert(0) += 1;
+                }
+            }
+            Err(_) => self.air.unparsable += 1,
+        }
+        let data: Rc<[u8]> = t.data.into();
+        let unicast_to = match t.dst {
+            LinkDst::Multicast => None,
+            LinkDst::Unicast(a) => match index_of(&a) {
+                Some(x) => Some(x as u32),
+                None => return,
+            },
+        };
+        for li in 0..self.nodes[i].links[k].len() {
+            let l = self.nodes[i].links[k][li];
+            if unicast_to.is_some_and(|u| u != l.to) || !self.nodes[l.to as usize].alive {
+                continue;
+            }
+            if self.rng.chance(l.loss) {
+                self.air.lost += 1;
+                continue;
+            }
+            let delay = lat + jit * self.rng.f64();
+            let at = end + Duration::from_micros((delay * 1000.0) as u64);
+            self.push(
+                at,
+                Ev::Rx {
+                    to: l.to,
+                    iface: l.iface,
+                    from: i as u32,
+                    data: data.clone(),
+                },
+            );
+        }
+    }
+}
