@@ -22,6 +22,7 @@
 pub mod flood;
 pub mod identity;
 pub mod link;
+pub mod names;
 pub mod node;
 pub mod rng;
 pub mod route;

@@ -1,0 +1,231 @@
+//! The directory: who holds which role, person name and talkgroup, spread
+//! by gossip between neighbours. Sans-IO like the rest of the core.
+//!
+//! # What it owns
+//!
+//! Signed [`Record`]s (`name → holder NodeId, key, agency, unit,
+//! talkgroups, presence, position, lease, version`), their verification,
+//! the bounded table of them ([`store`]), name resolution, exclusive-role
+//! conflicts and hand-overs, and the neighbour-to-neighbour protocol
+//! ([`NamesMsg`]). It never routes: messages go to one neighbour or to all
+//! neighbours, and the node carries them. Liveness of a holder between
+//! refreshes is the routing layer's business (a name whose holder has no
+//! route is unreachable, whatever the directory says).
+//!
+//! # Driving a [`Directory`]
+//!
+//! 1. [`Directory::new`] with the device identity, [`NamesConfig`], a
+//!    [`Trust`] policy, `now` and a seed. If the device knows the
+//!    wall-clock time, [`Directory::set_wall_clock`] (it dates exclusive
+//!    claims, which decides conflicts).
+//! 2. [`Directory::on_neighbour_up`] / [`Directory::on_neighbour_down`] as
+//!    the link layer finds and loses neighbours.
+//! 3. [`Directory::handle`] (or [`Directory::handle_bytes`]) with every
+//!    directory message a neighbour sent; the local face calls
+//!    [`Directory::local_claim`], [`Directory::local_release`],
+//!    [`Directory::local_handover`], [`Directory::set_presence`],
+//!    [`Directory::set_position`], [`Directory::set_profile`].
+//! 4. After each call drain [`Directory::poll_output`] (send each message
+//!    to its [`Dest`]) and [`Directory::poll_event`].
+//! 5. Call [`Directory::handle_timeout`] when [`Directory::poll_timeout`]
+//!    passes. `now` never goes backwards.
+//!
+//! # Protocol
+//!
+//! - **Rumour mongering.** A new or changed record is pushed to all
+//!   neighbours at once. A receiver that did not have that version relays
+//!   it to all its neighbours after a short random delay (records arriving
+//!   together leave in one message); one that already had it stays quiet,
+//!   which is what stops the rumour.
+//! - **Anti-entropy.** Every `digest_interval` (jittered) a node sends one
+//!   random neighbour a 16-byte digest of every `(key, version)` it holds,
+//!   and does so at once to each new neighbour, so late joiners and healed
+//!   partitions converge without waiting. On a mismatch the peer answers
+//!   with 16 bucket hashes; for each differing bucket the opener sends a
+//!   summary; the peer pushes what the opener lacks and asks (`Want`) for
+//!   what it lacks itself. Idle cost: one ~30-byte digest per interval.
+//! - **Leases.** Records carry a lease duration; a receiver anchors it at
+//!   receipt (capped by the relay's remaining time) and re-anchors on each
+//!   newer version; the holder refreshes at half the lease. An expired
+//!   record stops resolving and is kept dormant a while so that replays of
+//!   its version are refused.
+//! - **Exclusive roles.** One holder. A claim is refused locally while
+//!   someone else holds the role live; the role moves by a hand-over token
+//!   signed by the current holder (carried in its release record; the named
+//!   new holder takes the role when it sees it) or by a claim after the
+//!   lease expired. When claims meet anyway (two partitions each had a
+//!   `command`), every node applies the same order: the earliest tenure
+//!   epoch wins, then the latest hand-over of it, then the lowest NodeId.
+//!   Each node that sees a claim lose emits [`Event::ExclusiveConflict`];
+//!   the losing holder withdraws its claim.
+//!
+//! # Bounds
+//!
+//! Records: body ≤ [`record::MAX_BODY`] bytes, names ≤ 63 bytes, ≤ 16
+//! talkgroups. Table: [`store::Limits`] (per-holder names, total entries,
+//! per-holder token bucket, dormant hold), each with its policy at the
+//! limit. Messages: [`wire::MAX_PUSH`], [`wire::MAX_SUMMARY`], packed under
+//! [`wire::MAX_MSG`] bytes. Queues: outputs and events, oldest events
+//! dropped, newest outputs dropped (anti-entropy repairs the loss).
+//!
+//! # Trust
+//!
+//! Every record, remote or local, passes [`Trust::admit`] before it is
+//! stored. [`Open`] admits everything that verifies: any device may claim
+//! any non-exclusive name, and the key is trusted on first use in the
+//! strongest sense (a NodeId is the hash of its key, so the first key seen
+//! for a NodeId is the only one that can ever sign for it). The `secured`
+//! mode plugs in here: its `Trust` looks up the holder's certificate chain
+//! (received out of band and cached by NodeId) and refuses holders without
+//! one and names the certificate does not permit.
+//!
+//! Budget: at the defaults (lease 600 s, refresh 300 s, digest every 10 s)
+//! a 100-node mesh with one ~250-byte record per node costs each node about
+//! 100 × 250 B × 8 / 300 s ≈ 670 bit/s while everyone relays every refresh,
+//! plus ~25 bit/s of digests. Shorter leases cost proportionally more.
+
+mod gossip;
+pub mod record;
+pub mod store;
+#[cfg(test)]
+mod tests;
+pub mod wire;
+
+use std::time::Duration;
+
+pub use gossip::{Directory, Stats};
+pub use record::{Handover, Position, Presence, Record, SignedHandover, SignedRecord};
+pub use store::{Entry, Limits};
+pub use wire::{NamesMsg, PushEntry, SummaryEntry};
+
+use crate::identity::NodeId;
+use crate::wire::WireError;
+
+/// Errors of the directory layer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum NamesError {
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("record too large: {0} bytes")]
+    TooLarge(usize),
+    #[error("invalid name {0:?}")]
+    BadName(String),
+    #[error("invalid field: {0}")]
+    BadField(&'static str),
+    #[error("record signature does not verify")]
+    BadSignature,
+    #[error("holder id is not the hash of the record's key")]
+    KeyMismatch,
+    #[error("bad hand-over: {0}")]
+    BadHandover(&'static str),
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    #[error("this device does not hold {0:?}")]
+    NotHeld(String),
+}
+
+/// Why a valid record or a claim was not taken.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum Refusal {
+    #[error("version {got} is not newer than {have}")]
+    Stale { have: u64, got: u64 },
+    #[error("lease already over")]
+    Expired,
+    #[error("exclusive role held by {holder}")]
+    HeldBy { holder: NodeId },
+    #[error("name shared by {holders} other holders")]
+    Shared { holders: usize },
+    #[error("lost to an earlier exclusive claim by {winner}")]
+    Conflict { winner: NodeId },
+    #[error("holder has too many names")]
+    HolderLimit,
+    #[error("directory full")]
+    TableFull,
+    #[error("holder over its rate limit")]
+    RateLimited,
+    #[error("not authorised: {0}")]
+    NotAuthorised(String),
+}
+
+/// Where a directory message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dest {
+    Neighbour(NodeId),
+    AllNeighbours,
+}
+
+/// What the directory reports to its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A record was added or replaced (claim, refresh, change, release).
+    Changed { name: String, holder: NodeId },
+    /// A lease ran out: `name` no longer resolves to `holder`.
+    Expired { name: String, holder: NodeId },
+    /// Two live claims of an exclusive role met; `loser` no longer holds it.
+    ExclusiveConflict {
+        name: String,
+        winner: NodeId,
+        loser: NodeId,
+    },
+    /// The holder of `name` handed it to this device, which now holds it.
+    HandoverReceived { name: String, from: NodeId },
+    /// This device's claim of `name` was withdrawn.
+    Withdrawn { name: String, reason: Refusal },
+    /// A record from neighbour `from` was refused (for the log).
+    Rejected { from: NodeId, error: NamesError },
+}
+
+/// The trust policy checked on every record before it is stored.
+pub trait Trust {
+    fn admit(&self, rec: &Record) -> Result<(), Refusal>;
+}
+
+/// Open mode: zero configuration, every verified record is admitted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Open;
+
+impl Trust for Open {
+    fn admit(&self, _: &Record) -> Result<(), Refusal> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NamesConfig {
+    /// Lease given to our records; refreshed at half.
+    pub lease: Duration,
+    /// Mean interval of anti-entropy digests (to one random neighbour).
+    pub digest_interval: Duration,
+    /// Longest random wait before relaying a rumour.
+    pub relay_delay: Duration,
+    /// Shortest gap between two versions of one of our records (presence
+    /// and position changes are coalesced), so receivers' rate limits hold.
+    pub min_reissue: Duration,
+    /// First version number. Pass something that grows across restarts
+    /// (Unix ms, or a stored counter) so new records supersede old ones.
+    pub version_base: u64,
+    pub limits: Limits,
+}
+
+impl Default for NamesConfig {
+    fn default() -> Self {
+        NamesConfig {
+            lease: Duration::from_secs(600),
+            digest_interval: Duration::from_secs(10),
+            relay_delay: Duration::from_millis(10),
+            min_reissue: Duration::from_secs(5),
+            version_base: 1,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The device's own attributes, copied into each record it issues.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub agency: String,
+    pub unit: String,
+    pub talkgroups: Vec<String>,
+    pub presence: Presence,
+    pub position: Option<Position>,
+}

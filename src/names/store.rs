@@ -1,0 +1,425 @@
+//! The directory table: verified records keyed by `(name, holder)`, their
+//! leases, the per-holder budgets, and name resolution.
+//!
+//! Resolution is a pure function of the records held, so two nodes holding
+//! the same records resolve every name the same way, whatever order the
+//! records arrived in. That is what makes partition merges deterministic.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::Refusal;
+use super::record::{Record, SignedRecord, record_key};
+use super::wire::{BUCKETS, SummaryEntry};
+use crate::identity::NodeId;
+use crate::time::Instant;
+
+/// Table bounds and the per-holder rate limit.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Names one holder may have in the table. At the limit the holder's
+    /// expired entries make room; otherwise its new names are refused
+    /// (updates of names it already has are always taken).
+    pub per_holder: usize,
+    /// Entries in all. At the limit expired entries make room, oldest
+    /// first; otherwise new `(name, holder)` pairs are refused.
+    pub total: usize,
+    /// Token bucket per holder: burst size and refill per minute. Every
+    /// accepted new version costs one token; without one it is dropped
+    /// (anti-entropy brings it back later).
+    pub burst: u32,
+    pub refill_per_min: u32,
+    /// How long an expired entry is kept to reject replays of its version.
+    pub dormant_hold: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_holder: 16,
+            total: 4096,
+            burst: 20,
+            refill_per_min: 12,
+            dormant_hold: Duration::from_secs(1800),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub signed: SignedRecord,
+    pub rec: Record,
+    pub key: u64,
+    pub received: Instant,
+    /// Lease end at this node (anchored at receipt).
+    pub expires: Instant,
+    expiry_reported: bool,
+}
+
+impl Entry {
+    pub fn live(&self, now: Instant) -> bool {
+        now < self.expires
+    }
+    /// The name resolves to this holder (before exclusivity is applied).
+    pub fn claims(&self, now: Instant) -> bool {
+        self.live(now) && !self.rec.released
+    }
+    pub fn remaining(&self, now: Instant) -> Duration {
+        self.expires.saturating_since(now)
+    }
+}
+
+#[derive(Debug)]
+struct HolderState {
+    count: usize,
+    tokens_milli: u64,
+    refilled: Instant,
+}
+
+/// How an exclusive name stands: the winner and the live claims it beats.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Standing {
+    pub winner: Option<NodeId>,
+    pub losers: BTreeSet<NodeId>,
+}
+
+#[derive(Debug, Default)]
+pub struct Store {
+    limits: Limits,
+    entries: BTreeMap<(String, NodeId), Entry>,
+    keys: BTreeSet<(u64, String, NodeId)>,
+    holders: BTreeMap<NodeId, HolderState>,
+}
+
+/// Tenure order for exclusive claims: the earliest epoch wins, then the
+/// latest hand-over of that tenure, then the lowest NodeId.
+fn tenure(e: &Entry) -> (u64, Reverse<u32>, NodeId) {
+    (e.rec.epoch_ms, Reverse(e.rec.generation), e.rec.holder)
+}
+
+fn name_range(name: &str) -> std::ops::RangeInclusive<(String, NodeId)> {
+    (name.to_string(), NodeId([0; 16]))..=(name.to_string(), NodeId([0xff; 16]))
+}
+
+impl Store {
+    pub fn new(limits: Limits) -> Self {
+        Store {
+            limits,
+            ..Store::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, name: &str, holder: &NodeId) -> Option<&Entry> {
+        self.entries.get(&(name.to_string(), *holder))
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
+    }
+
+    /// Entries whose key is `key` (almost always one).
+    pub fn by_key(&self, key: u64) -> impl Iterator<Item = &Entry> {
+        self.keys
+            .range((key, String::new(), NodeId([0; 16]))..)
+            .take_while(move |(k, _, _)| *k == key)
+            .filter_map(|(_, n, h)| self.entries.get(&(n.clone(), *h)))
+    }
+
+    /// Every entry for `name`, live or not.
+    pub fn for_name(&self, name: &str) -> impl Iterator<Item = &Entry> {
+        self.entries.range(name_range(name)).map(|(_, e)| e)
+    }
+
+    fn refill(&self, st: &mut HolderState, now: Instant) {
+        let us = now.saturating_since(st.refilled).as_micros();
+        let add = us.saturating_mul(self.limits.refill_per_min as u128) / 60_000;
+        let cap = self.limits.burst as u64 * 1000;
+        st.tokens_milli = (st.tokens_milli as u128 + add).min(cap as u128) as u64;
+        st.refilled = now;
+    }
+
+    /// Store a verified record. `remaining` is what the sender says is left
+    /// of the lease; `charge` applies the holder's rate limit (not for our
+    /// own records). Returns the version it replaced, if any.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        signed: SignedRecord,
+        rec: Record,
+        remaining: Duration,
+        charge: bool,
+    ) -> Result<Option<u64>, Refusal> {
+        let id = (rec.name.clone(), rec.holder);
+        let prev = self.entries.get(&id).map(|e| e.rec.version);
+        if let Some(have) = prev
+            && have >= rec.version
+        {
+            return Err(Refusal::Stale {
+                have,
+                got: rec.version,
+            });
+        }
+        let lease = Duration::from_secs(rec.lease_s as u64).min(remaining);
+        if lease.is_zero() {
+            return Err(Refusal::Expired);
+        }
+        if prev.is_none() {
+            self.make_room(now, &rec.holder)?;
+        }
+        if charge {
+            let burst = self.limits.burst as u64 * 1000;
+            let mut st = self.holders.remove(&rec.holder).unwrap_or(HolderState {
+                count: 0,
+                tokens_milli: burst,
+                refilled: now,
+            });
+            self.refill(&mut st, now);
+            let ok = st.tokens_milli >= 1000;
+            if ok {
+                st.tokens_milli -= 1000;
+            }
+            let keep = st.count > 0 || ok;
+            if keep {
+                self.holders.insert(rec.holder, st);
+            }
+            if !ok {
+                return Err(Refusal::RateLimited);
+            }
+        }
+        let key = record_key(&rec.name, &rec.holder);
+        if prev.is_none() {
+            let st = self.holders.entry(rec.holder).or_insert(HolderState {
+                count: 0,
+                tokens_milli: self.limits.burst as u64 * 1000,
+                refilled: now,
+            });
+            st.count += 1;
+            self.keys.insert((key, rec.name.clone(), rec.holder));
+        }
+        self.entries.insert(
+            id,
+            Entry {
+                signed,
+                rec,
+                key,
+                received: now,
+                expires: now + lease,
+                expiry_reported: false,
+            },
+        );
+        Ok(prev)
+    }
+
+    /// Room for one more entry of `holder`, evicting expired entries.
+    fn make_room(&mut self, now: Instant, holder: &NodeId) -> Result<(), Refusal> {
+        let count = self.holders.get(holder).map_or(0, |s| s.count);
+        if count >= self.limits.per_holder {
+            let oldest = self
+                .entries
+                .values()
+                .filter(|e| e.rec.holder == *holder && !e.live(now))
+                .min_by_key(|e| e.expires)
+                .map(|e| (e.rec.name.clone(), e.rec.holder));
+            match oldest {
+                Some(id) => self.remove(&id),
+                None => return Err(Refusal::HolderLimit),
+            }
+        }
+        if self.entries.len() >= self.limits.total {
+            let oldest = self
+                .entries
+                .values()
+                .filter(|e| !e.live(now))
+                .min_by_key(|e| e.expires)
+                .map(|e| (e.rec.name.clone(), e.rec.holder));
+            match oldest {
+                Some(id) => self.remove(&id),
+                None => return Err(Refusal::TableFull),
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, id: &(String, NodeId)) {
+        if let Some(e) = self.entries.remove(id) {
+            self.keys.remove(&(e.key, id.0.clone(), id.1));
+            if let Some(st) = self.holders.get_mut(&id.1) {
+                st.count = st.count.saturating_sub(1);
+                if st.count == 0 {
+                    self.holders.remove(&id.1);
+                }
+            }
+        }
+    }
+
+    /// Report leases that ended since the last call (once each) and forget
+    /// entries expired for longer than the dormant hold.
+    pub fn expire(&mut self, now: Instant) -> Vec<(String, NodeId)> {
+        let mut ended = Vec::new();
+        let mut gone = Vec::new();
+        for (id, e) in self.entries.iter_mut() {
+            if e.live(now) {
+                continue;
+            }
+            if !e.expiry_reported {
+                e.expiry_reported = true;
+                if !e.rec.released {
+                    ended.push(id.clone());
+                }
+            }
+            if now.saturating_since(e.expires) >= self.limits.dormant_hold {
+                gone.push(id.clone());
+            }
+        }
+        for id in gone {
+            self.remove(&id);
+        }
+        ended
+    }
+
+    /// Earliest lease end still to be reported.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.entries
+            .values()
+            .filter(|e| !e.expiry_reported)
+            .map(|e| e.expires)
+            .min()
+    }
+
+    /// How an exclusive name stands, from the live claims alone.
+    pub fn standing(&self, now: Instant, name: &str) -> Standing {
+        let claims: Vec<&Entry> = self
+            .for_name(name)
+            .filter(|e| e.claims(now) && e.rec.exclusive)
+            .collect();
+        // A hand-over supersedes the giver's records up to the token's version.
+        let mut superseded: BTreeMap<NodeId, u64> = BTreeMap::new();
+        for e in &claims {
+            if let Some(h) = e.rec.handover.as_ref().and_then(|t| t.open().ok()) {
+                let v = superseded.entry(h.from).or_insert(0);
+                *v = (*v).max(h.from_version);
+            }
+        }
+        let mut standing: Vec<&Entry> = claims
+            .into_iter()
+            .filter(|e| {
+                superseded
+                    .get(&e.rec.holder)
+                    .is_none_or(|v| e.rec.version > *v)
+            })
+            .collect();
+        standing.sort_by_key(|e| tenure(e));
+        let mut it = standing.into_iter().map(|e| e.rec.holder);
+        Standing {
+            winner: it.next(),
+            losers: it.collect(),
+        }
+    }
+
+    /// The holders `name` resolves to: the exclusive winner alone if there
+    /// is a live exclusive claim, else every live claim.
+    pub fn resolve(&self, now: Instant, name: &str) -> Vec<&Entry> {
+        let standing = self.standing(now, name);
+        self.for_name(name)
+            .filter(|e| e.claims(now))
+            .filter(|e| standing.winner.is_none() || standing.winner == Some(e.rec.holder))
+            .filter(|e| standing.winner.is_none() || e.rec.exclusive)
+            .collect()
+    }
+
+    /// Names with at least one live claim.
+    pub fn names(&self, now: Instant) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for ((name, _), e) in &self.entries {
+            if e.claims(now) && out.last() != Some(name) {
+                out.push(name.clone());
+            }
+        }
+        out
+    }
+
+    /// Holders whose resolving records list `talkgroup`.
+    pub fn members(&self, now: Instant, talkgroup: &str) -> Vec<NodeId> {
+        let mut out = BTreeSet::new();
+        for name in self.names(now) {
+            for e in self.resolve(now, &name) {
+                if e.rec.talkgroups.iter().any(|t| t == talkgroup) {
+                    out.insert(e.rec.holder);
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The live `(key, version)` pairs anti-entropy compares, in key order.
+    fn live_pairs(&self, now: Instant) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.keys.iter().filter_map(move |(k, n, h)| {
+            let e = self.entries.get(&(n.clone(), *h))?;
+            e.live(now).then_some((*k, e.rec.version))
+        })
+    }
+
+    pub fn digest(&self, now: Instant) -> ([u8; 16], u32) {
+        let mut h = Sha256::new();
+        let mut count = 0u32;
+        for (k, v) in self.live_pairs(now) {
+            h.update(k.to_be_bytes());
+            h.update(v.to_be_bytes());
+            count += 1;
+        }
+        let d = h.finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&d[..16]);
+        (out, count)
+    }
+
+    pub fn bucket_hashes(&self, now: Instant) -> Vec<u32> {
+        let mut hs: Vec<Sha256> = (0..BUCKETS).map(|_| Sha256::new()).collect();
+        for (k, v) in self.live_pairs(now) {
+            let h = &mut hs[bucket_of(k)];
+            h.update(k.to_be_bytes());
+            h.update(v.to_be_bytes());
+        }
+        hs.into_iter()
+            .map(|h| {
+                let d = h.finalize();
+                u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+            })
+            .collect()
+    }
+
+    /// Live entries with keys in `lo..=hi`.
+    pub fn summary(&self, now: Instant, lo: u64, hi: u64) -> Vec<SummaryEntry> {
+        self.live_pairs(now)
+            .filter(|(k, _)| *k >= lo && *k <= hi)
+            .map(|(key, version)| SummaryEntry { key, version })
+            .collect()
+    }
+
+    /// Highest version held for `key`, live or dormant (dormant versions
+    /// still count: re-fetching them would only replay them).
+    pub fn version_of(&self, key: u64) -> Option<u64> {
+        self.by_key(key).map(|e| e.rec.version).max()
+    }
+}
+
+pub fn bucket_of(key: u64) -> usize {
+    (key >> 60) as usize
+}
+
+/// The key range of bucket `b`.
+pub fn bucket_range(b: usize) -> (u64, u64) {
+    let lo = (b as u64) << 60;
+    (lo, lo | ((1u64 << 60) - 1))
+}
