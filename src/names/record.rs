@@ -327,3 +327,10 @@ impl SignedHandover {
         Ok(h)
     }
 }
+
+/// Sign arbitrary body bytes as a record, for tests that forge records a
+/// well-behaved signer would refuse to make.
+#[cfg(test)]
+pub(crate) fn sign_raw(ident: &Identity, body: &[u8]) -> [u8; 64] {
+    ident.sign(&with_context(RECORD_CONTEXT, body))
+}

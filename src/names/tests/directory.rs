@@ -1,0 +1,254 @@
+//! One Directory fed records directly: versions, leases, bounds.
+
+use super::*;
+use crate::time::ms;
+
+fn t(msv: u64) -> Instant {
+    Instant::from_millis(msv)
+}
+
+#[test]
+fn older_versions_and_replays_are_rejected() {
+    let a = ident(1);
+    let mut d = directory(0, config(60));
+    let v2 = record(&a, "engine-3", 2).sign(&a).unwrap();
+    let v1 = record(&a, "engine-3", 1).sign(&a).unwrap();
+    d.handle(t(0), a.id(), push_of(v2.clone(), 60_000));
+    d.handle(t(10), a.id(), push_of(v1, 60_000));
+    assert_eq!(d.resolve(t(20), "engine-3")[0].rec.version, 2);
+    // After the lease the same version replayed does not come back.
+    d.handle_timeout(t(61_000));
+    assert!(holders(&d, t(61_000), "engine-3").is_empty());
+    d.handle(t(62_000), a.id(), push_of(v2, 60_000));
+    assert!(holders(&d, t(62_000), "engine-3").is_empty());
+    // A genuinely newer version does.
+    let v3 = record(&a, "engine-3", 3).sign(&a).unwrap();
+    d.handle(t(63_000), a.id(), push_of(v3, 60_000));
+    assert_eq!(holders(&d, t(63_000), "engine-3"), vec![a.id()]);
+}
+
+#[test]
+fn lease_expiry_stops_resolution_and_is_reported() {
+    let a = ident(1);
+    let mut d = directory(0, config(60));
+    d.handle(
+        t(0),
+        a.id(),
+        push_of(record(&a, "medic-12", 1).sign(&a).unwrap(), 60_000),
+    );
+    assert_eq!(holders(&d, t(59_000), "medic-12"), vec![a.id()]);
+    drain_events(&mut d);
+    let deadline = d.poll_timeout().unwrap();
+    assert!(deadline <= t(60_000));
+    d.handle_timeout(t(60_000));
+    assert!(holders(&d, t(60_000), "medic-12").is_empty());
+    assert!(drain_events(&mut d).contains(&Event::Expired {
+        name: "medic-12".into(),
+        holder: a.id()
+    }));
+}
+
+#[test]
+fn relaying_never_lengthens_a_lease() {
+    let a = ident(1);
+    let mut d = directory(0, config(60));
+    // The relay had 5 s left: that is all we get, not the signed 60 s.
+    d.handle(
+        t(0),
+        a.id(),
+        push_of(record(&a, "medic-12", 1).sign(&a).unwrap(), 5_000),
+    );
+    assert!(holders(&d, t(4_999), "medic-12").len() == 1);
+    assert!(holders(&d, t(5_000), "medic-12").is_empty());
+}
+
+#[test]
+fn a_role_can_have_several_holders_and_talkgroups_have_members() {
+    let mut d = directory(0, config(60));
+    for i in 1..=3 {
+        let h = ident(i);
+        d.handle(
+            t(0),
+            h.id(),
+            push_of(record(&h, "engine-3", 1).sign(&h).unwrap(), 60_000),
+        );
+    }
+    let mut got = holders(&d, t(1), "engine-3");
+    got.sort();
+    let mut want: Vec<_> = (1..=3).map(|i| ident(i).id()).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(d.members(t(1), "fireground"), want);
+    assert!(d.members(t(1), "ems").is_empty());
+}
+
+#[test]
+fn local_claims_refresh_and_release() {
+    let mut d = directory(0, config(60));
+    d.local_claim(t(0), "engine-3", false).unwrap();
+    assert_eq!(holders(&d, t(1), "engine-3"), vec![d.id()]);
+    // Refreshed at half the lease, so it never lapses.
+    let mut now = t(0);
+    while now < t(200_000) {
+        now = d.poll_timeout().unwrap().max(now + ms(1));
+        d.handle_timeout(now);
+    }
+    assert_eq!(holders(&d, now, "engine-3"), vec![d.id()]);
+    assert!(d.resolve(now, "engine-3")[0].rec.version >= 4);
+    d.local_release(now, "engine-3").unwrap();
+    assert!(holders(&d, now, "engine-3").is_empty());
+    assert_eq!(
+        d.local_release(now, "engine-3"),
+        Err(NamesError::NotHeld("engine-3".into()))
+    );
+}
+
+#[test]
+fn exclusive_claim_of_a_live_role_is_refused_locally() {
+    let a = ident(1);
+    let mut d = directory(0, config(60));
+    let mut r = record(&a, "command", 1);
+    r.exclusive = true;
+    r.epoch_ms = 1000;
+    d.handle(t(0), a.id(), push_of(r.sign(&a).unwrap(), 60_000));
+    assert_eq!(
+        d.local_claim(t(1), "command", true),
+        Err(NamesError::Refused(Refusal::HeldBy { holder: a.id() }))
+    );
+    assert_eq!(
+        d.local_claim(t(1), "command", false),
+        Err(NamesError::Refused(Refusal::HeldBy { holder: a.id() }))
+    );
+    // Once the lease is over, the role is free.
+    d.handle_timeout(t(61_000));
+    d.local_claim(t(61_000), "command", true).unwrap();
+    assert_eq!(holders(&d, t(61_000), "command"), vec![d.id()]);
+}
+
+#[test]
+fn exclusive_claim_of_a_shared_name_is_refused_locally() {
+    let a = ident(1);
+    let mut d = directory(0, config(60));
+    d.handle(
+        t(0),
+        a.id(),
+        push_of(record(&a, "engine-3", 1).sign(&a).unwrap(), 60_000),
+    );
+    assert_eq!(
+        d.local_claim(t(1), "engine-3", true),
+        Err(NamesError::Refused(Refusal::Shared { holders: 1 }))
+    );
+    d.local_claim(t(1), "engine-3", false).unwrap();
+    assert_eq!(holders(&d, t(2), "engine-3").len(), 2);
+}
+
+#[test]
+fn per_holder_limit_is_enforced() {
+    let a = ident(1);
+    let mut d = directory(0, config(60));
+    for i in 0..17u64 {
+        let r = record(&a, &format!("name-{i}"), i + 1).sign(&a).unwrap();
+        d.handle(t(i), a.id(), push_of(r, 60_000));
+    }
+    assert_eq!(d.store().len(), 16);
+    let ev = drain_events(&mut d);
+    assert!(ev.contains(&Event::Rejected {
+        from: a.id(),
+        error: NamesError::Refused(Refusal::HolderLimit)
+    }));
+    // Updates of names it already has are still taken.
+    let r = record(&a, "name-0", 100).sign(&a).unwrap();
+    d.handle(t(200_000), a.id(), push_of(r, 60_000));
+    assert_eq!(d.store().get("name-0", &a.id()).unwrap().rec.version, 100);
+}
+
+#[test]
+fn total_limit_evicts_expired_entries_first() {
+    let mut cfg = config(60);
+    cfg.limits.total = 4;
+    let mut d = directory(0, cfg);
+    for i in 1..=4 {
+        let h = ident(i);
+        d.handle(
+            t(i as u64),
+            h.id(),
+            push_of(
+                record(&h, "engine-3", 1).sign(&h).unwrap(),
+                1_000 * i as u32,
+            ),
+        );
+    }
+    let h5 = ident(5);
+    let r5 = record(&h5, "engine-3", 1).sign(&h5).unwrap();
+    d.handle(t(10), h5.id(), push_of(r5.clone(), 60_000));
+    assert!(drain_events(&mut d).contains(&Event::Rejected {
+        from: h5.id(),
+        error: NamesError::Refused(Refusal::TableFull)
+    }));
+    // Holder 1's lease is over at 1 s: its entry makes room.
+    d.handle(t(1_500), h5.id(), push_of(r5, 60_000));
+    assert_eq!(d.store().len(), 4);
+    assert!(d.store().get("engine-3", &h5.id()).is_some());
+    assert!(d.store().get("engine-3", &ident(1).id()).is_none());
+}
+
+#[test]
+fn rate_limit_per_holder() {
+    let a = ident(1);
+    let mut d = directory(0, config(60));
+    let burst = NamesConfig::default().limits.burst as u64;
+    for v in 1..=burst + 5 {
+        d.handle(
+            t(v),
+            a.id(),
+            push_of(record(&a, "engine-3", v).sign(&a).unwrap(), 60_000),
+        );
+    }
+    let limited = drain_events(&mut d)
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Rejected {
+                    error: NamesError::Refused(Refusal::RateLimited),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(limited, 5);
+    assert_eq!(
+        d.store().get("engine-3", &a.id()).unwrap().rec.version,
+        burst
+    );
+    // Tokens come back with time (12 a minute).
+    d.handle(
+        t(10_000),
+        a.id(),
+        push_of(record(&a, "engine-3", 999).sign(&a).unwrap(), 60_000),
+    );
+    assert_eq!(d.store().get("engine-3", &a.id()).unwrap().rec.version, 999);
+}
+
+#[test]
+fn own_records_from_an_earlier_life_are_superseded() {
+    // Device 0 restarts with a low version base; the mesh still has v50.
+    let me = ident(0);
+    let mut d = directory(0, config(60));
+    d.local_claim(t(0), "engine-3", false).unwrap();
+    d.handle(
+        t(10),
+        ident(1).id(),
+        push_of(record(&me, "medic-1", 50).sign(&me).unwrap(), 60_000),
+    );
+    let mut now = t(10);
+    for _ in 0..5 {
+        now = d.poll_timeout().unwrap().max(now);
+        d.handle_timeout(now);
+    }
+    // The stale name is retracted with a newer version.
+    let e = d.store().get("medic-1", &me.id()).unwrap();
+    assert!(e.rec.released && e.rec.version > 50);
+    assert!(holders(&d, now, "medic-1").is_empty());
+    assert_eq!(holders(&d, now, "engine-3"), vec![me.id()]);
+}
