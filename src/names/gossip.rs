@@ -28,8 +28,8 @@ struct LocalClaim {
     generation: u32,
     handover: Option<SignedHandover>,
     issued: Instant,
-    /// The profile changed since the last version was issued.
-    dirty: bool,
+    /// Something changed: issue a new version no later than this.
+    due: Option<Instant>,
 }
 
 /// Counters for tests, the simulator and the API.
@@ -227,11 +227,8 @@ impl Directory {
         for c in self.local.values() {
             t = t.min(self.reissue_at(c));
         }
-        for x in [self.push_at, self.store.next_expiry()]
-            .into_iter()
-            .flatten()
-        {
-            t = t.min(x);
+        if let Some(p) = self.push_at {
+            t = t.min(p);
         }
         Some(t)
     }
@@ -276,7 +273,7 @@ impl Directory {
             generation: 0,
             handover: None,
             issued: now,
-            dirty: false,
+            due: None,
         };
         self.issue(now, name, &claim, false)?;
         self.local.insert(name.to_string(), claim);
@@ -343,18 +340,33 @@ impl Directory {
         Ok(())
     }
 
+    /// Presence goes out quickly (an emergency must be seen), at most one
+    /// version per `min_reissue`.
     pub fn set_presence(&mut self, now: Instant, presence: Presence) {
         if self.profile.presence != presence {
             self.profile.presence = presence;
-            self.mark_dirty(now);
+            self.mark_dirty(now, self.config.min_reissue);
         }
     }
 
+    /// Positions change all the time: they ride the next version, or go
+    /// out on their own after `position_interval`.
     pub fn set_position(&mut self, now: Instant, position: Option<Position>) {
         if self.profile.position != position {
             self.profile.position = position;
-            self.mark_dirty(now);
+            self.mark_dirty(now, self.config.position_interval);
         }
+    }
+
+    /// Replace the trust policy (e.g. after enrolment). Records already
+    /// held are not re-checked.
+    pub fn set_trust(&mut self, trust: Box<dyn Trust + Send>) {
+        self.trust = trust;
+    }
+
+    /// Names that resolve to at least one holder now.
+    pub fn names(&self, now: Instant) -> Vec<String> {
+        self.store.names(now)
     }
 
     /// Replace agency, unit, talkgroups, presence and position. Checked
@@ -368,7 +380,7 @@ impl Directory {
             generation: u32::MAX,
             handover: None,
             issued: now,
-            dirty: false,
+            due: None,
         };
         if let Err(e) = self
             .build(&"a".repeat(63), &probe, false, u64::MAX)
@@ -378,24 +390,22 @@ impl Directory {
             return Err(e);
         }
         if self.profile != old {
-            self.mark_dirty(now);
+            self.mark_dirty(now, self.config.min_reissue);
         }
         Ok(())
     }
 
-    fn mark_dirty(&mut self, now: Instant) {
+    fn mark_dirty(&mut self, now: Instant, within: Duration) {
         for c in self.local.values_mut() {
-            c.dirty = true;
+            let at = c.issued + within;
+            c.due = Some(c.due.map_or(at, |d| d.min(at)));
         }
         self.on_timers(now);
     }
 
     fn reissue_at(&self, c: &LocalClaim) -> Instant {
-        if c.dirty {
-            c.issued + self.config.min_reissue
-        } else {
-            c.issued + self.config.lease / 2
-        }
+        let refresh = c.issued + self.config.lease / 2;
+        c.due.map_or(refresh, |d| d.min(refresh))
     }
 
     fn build(&self, name: &str, c: &LocalClaim, released: bool, version: u64) -> Record {
@@ -508,10 +518,7 @@ impl Directory {
     fn own_record_returned(&mut self, now: Instant, name: &str, version: u64) {
         self.next_version = self.next_version.max(version.saturating_add(1));
         match self.local.get_mut(name) {
-            Some(c) => {
-                c.dirty = true;
-                c.issued = now - self.config.min_reissue;
-            }
+            Some(c) => c.due = Some(now),
             None => {
                 let released = self
                     .store
@@ -524,7 +531,7 @@ impl Directory {
                         generation: 0,
                         handover: None,
                         issued: now,
-                        dirty: false,
+                        due: None,
                     };
                     let _ = self.issue(now, name, &stale, true);
                 }
@@ -567,7 +574,7 @@ impl Directory {
             generation: h.generation,
             handover: Some(signed),
             issued: now,
-            dirty: false,
+            due: None,
         };
         match self.issue(now, name, &claim, false) {
             Ok(()) => {
@@ -689,7 +696,9 @@ impl Directory {
     }
 
     fn on_timers(&mut self, now: Instant) {
-        if now >= self.next_housekeeping || self.store.next_expiry().is_some_and(|t| t <= now) {
+        // Lookups check leases exactly; only the Expired events wait for
+        // this once-a-second sweep.
+        if now >= self.next_housekeeping {
             self.next_housekeeping = now + HOUSEKEEPING;
             for (name, holder) in self.store.expire(now) {
                 self.event(Event::Expired { name, holder });
@@ -704,7 +713,7 @@ impl Directory {
         for name in due {
             if let Some(mut c) = self.local.get(&name).cloned() {
                 c.issued = now;
-                c.dirty = false;
+                c.due = None;
                 if let Err(e) = self.issue(now, &name, &c, false) {
                     self.local.remove(&name);
                     let reason = match e {

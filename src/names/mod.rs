@@ -46,9 +46,10 @@
 //!   what it lacks itself. Idle cost: one ~30-byte digest per interval.
 //! - **Leases.** Records carry a lease duration; a receiver anchors it at
 //!   receipt (capped by the relay's remaining time) and re-anchors on each
-//!   newer version; the holder refreshes at half the lease. An expired
-//!   record stops resolving and is kept dormant a while so that replays of
-//!   its version are refused.
+//!   newer version; the holder refreshes at half the lease. Nodes share no
+//!   clock, so an absolute expiry time would mean nothing to a receiver.
+//!   An expired record stops resolving and is kept dormant a while so that
+//!   replays of its version are refused.
 //! - **Exclusive roles.** One holder. A claim is refused locally while
 //!   someone else holds the role live; the role moves by a hand-over token
 //!   signed by the current holder (carried in its release record; the named
@@ -79,10 +80,18 @@
 //! (received out of band and cached by NodeId) and refuses holders without
 //! one and names the certificate does not permit.
 //!
-//! Budget: at the defaults (lease 600 s, refresh 300 s, digest every 10 s)
-//! a 100-node mesh with one ~250-byte record per node costs each node about
-//! 100 × 250 B × 8 / 300 s ≈ 670 bit/s while everyone relays every refresh,
-//! plus ~25 bit/s of digests. Shorter leases cost proportionally more.
+//! # Budget
+//!
+//! Directory traffic shares the mesh's control budget (2000 bit/s per node
+//! at 100 nodes, ~1500 of it routing). A realistic signed record is ~240
+//! bytes in a push, and every node relays every refresh once, so each node
+//! pays `holders × 240 B × 8 / refresh`: with 100 holders that is ~640
+//! bit/s at a 300 s refresh and ~320 bit/s at the default 600 s (lease
+//! 1200 s). Digests add ~25 bit/s. The lease is therefore long, and it is
+//! a backstop: the fast signal that a responder left is the route to its
+//! node going away, which the caller of [`Directory::resolve`] checks.
+//! Positions ride the next version or wait `position_interval`; presence
+//! goes out within `min_reissue`.
 
 mod gossip;
 pub mod record;
@@ -201,6 +210,8 @@ pub struct NamesConfig {
     /// Shortest gap between two versions of one of our records (presence
     /// and position changes are coalesced), so receivers' rate limits hold.
     pub min_reissue: Duration,
+    /// Longest a position change waits for the next version.
+    pub position_interval: Duration,
     /// First version number. Pass something that grows across restarts
     /// (Unix ms, or a stored counter) so new records supersede old ones.
     pub version_base: u64,
@@ -210,10 +221,11 @@ pub struct NamesConfig {
 impl Default for NamesConfig {
     fn default() -> Self {
         NamesConfig {
-            lease: Duration::from_secs(600),
+            lease: Duration::from_secs(1200),
             digest_interval: Duration::from_secs(10),
             relay_delay: Duration::from_millis(10),
             min_reissue: Duration::from_secs(5),
+            position_interval: Duration::from_secs(120),
             version_base: 1,
             limits: Limits::default(),
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::Refusal;
-use super::record::{Record, SignedRecord, record_key};
+use super::record::{Handover, Record, SignedRecord, record_key};
 use super::wire::{BUCKETS, SummaryEntry};
 use crate::identity::NodeId;
 use crate::time::Instant;
@@ -56,6 +56,8 @@ pub struct Entry {
     pub received: Instant,
     /// Lease end at this node (anchored at receipt).
     pub expires: Instant,
+    /// The hand-over token, verified when the record was opened.
+    pub token: Option<Handover>,
     expiry_reported: bool,
 }
 
@@ -207,9 +209,11 @@ impl Store {
             st.count += 1;
             self.keys.insert((key, rec.name.clone(), rec.holder));
         }
+        let token = rec.handover.as_ref().and_then(|t| t.open().ok());
         self.entries.insert(
             id,
             Entry {
+                token,
                 signed,
                 rec,
                 key,
@@ -288,15 +292,6 @@ impl Store {
         ended
     }
 
-    /// Earliest lease end still to be reported.
-    pub fn next_expiry(&self) -> Option<Instant> {
-        self.entries
-            .values()
-            .filter(|e| !e.expiry_reported)
-            .map(|e| e.expires)
-            .min()
-    }
-
     /// How an exclusive name stands, from the live claims alone.
     pub fn standing(&self, now: Instant, name: &str) -> Standing {
         let claims: Vec<&Entry> = self
@@ -306,7 +301,7 @@ impl Store {
         // A hand-over supersedes the giver's records up to the token's version.
         let mut superseded: BTreeMap<NodeId, u64> = BTreeMap::new();
         for e in &claims {
-            if let Some(h) = e.rec.handover.as_ref().and_then(|t| t.open().ok()) {
+            if let Some(h) = &e.token {
                 let v = superseded.entry(h.from).or_insert(0);
                 *v = (*v).max(h.from_version);
             }

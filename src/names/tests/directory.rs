@@ -252,3 +252,57 @@ fn own_records_from_an_earlier_life_are_superseded() {
     assert!(holders(&d, now, "medic-1").is_empty());
     assert_eq!(holders(&d, now, "engine-3"), vec![me.id()]);
 }
+
+#[test]
+fn presence_goes_out_soon_positions_wait() {
+    let mut d = directory(0, config(600));
+    d.local_claim(t(0), "engine-3", false).unwrap();
+    let v0 = d.resolve(t(0), "engine-3")[0].rec.version;
+    let pos = Position {
+        lat_e7: 1,
+        lon_e7: 2,
+        accuracy_m: 5,
+        time_s: 3,
+    };
+    d.set_position(t(1_000), Some(pos));
+    d.handle_timeout(t(60_000));
+    assert_eq!(d.resolve(t(60_000), "engine-3")[0].rec.version, v0);
+    // Presence is sent at once (the last version is older than min_reissue).
+    d.set_presence(t(60_000), Presence::Emergency);
+    let e = d.resolve(t(60_000), "engine-3")[0];
+    assert!(e.rec.version > v0);
+    assert_eq!(
+        (e.rec.presence, e.rec.position),
+        (Presence::Emergency, Some(pos))
+    );
+}
+
+#[test]
+fn realistic_record_size() {
+    let mut d = directory(0, config(600));
+    d.set_profile(
+        t(0),
+        Profile {
+            agency: "Metro Fire".into(),
+            unit: "Station 7, Engine 3".into(),
+            talkgroups: vec!["fireground".into(), "command-net".into(), "ems".into()],
+            presence: Presence::Available,
+            position: Some(Position {
+                lat_e7: 515_074_000,
+                lon_e7: -1_278_000,
+                accuracy_m: 6,
+                time_s: 1_760_000_000,
+            }),
+        },
+    )
+    .unwrap();
+    d.set_wall_clock(t(0), 1_760_000_000_000);
+    d.local_claim(t(0), "captain.engine-7", true).unwrap();
+    let e = d.resolve(t(0), "captain.engine-7")[0];
+    let push = push_of(e.signed.clone(), 600_000).encode().len();
+    println!(
+        "record body {} bytes, push of one record {push} bytes",
+        e.signed.body.len()
+    );
+    assert!(push < 260, "{push}");
+}

@@ -185,7 +185,7 @@ fn idle_traffic_is_small() {
     }
     net.run_for(ms(10_000));
     assert!(net.converged());
-    // A full refresh cycle (600 s lease, refreshed at 300 s), all idle.
+    // A full refresh cycle (1200 s lease, refreshed at 600 s), all idle.
     let (b0, m0, t0) = (net.tx_bytes, net.tx_msgs, net.now);
     net.run_for(Duration::from_secs(600));
     let secs = net.now.saturating_since(t0).as_secs_f64();
