@@ -25,10 +25,42 @@ pub struct CheckResult {
     pub loops: u64,
 }
 
+const NONE: u32 = u32::MAX;
+
+/// Every node's next hop to every node, read in one pass over each node's
+/// route table (a lookup per pair would cost a tree search each).
+pub struct NextHops {
+    n: usize,
+    nh: Vec<u32>,
+}
+
+impl NextHops {
+    pub fn snapshot<H>(w: &World<H>) -> Self {
+        let n = w.len();
+        let mut nh = vec![NONE; n * n];
+        for s in 0..n {
+            let Some(node) = w.node(s) else { continue };
+            let row = &mut nh[s * n..(s + 1) * n];
+            for r in node.routes() {
+                if let (Some(d), Some(v)) = (w.index(&r.dest), w.index(&r.next_hop)) {
+                    row[d] = v as u32;
+                }
+            }
+        }
+        NextHops { n, nh }
+    }
+
+    pub fn get(&self, s: usize, d: usize) -> Option<usize> {
+        let v = self.nh[s * self.n + d];
+        (v != NONE).then_some(v as usize)
+    }
+}
+
 /// Walk every (source, destination) pair with a per-destination memo, so a
-/// check costs one `next_hop` lookup per pair.
+/// check costs one next-hop lookup per pair.
 pub fn check_all<H>(w: &World<H>, g: &Graph, alive: &[bool]) -> CheckResult {
     let n = w.len();
+    let hops = NextHops::snapshot(w);
     let comp = g.components(alive);
     let mut res = CheckResult {
         all_valid: true,
@@ -40,7 +72,7 @@ pub fn check_all<H>(w: &World<H>, g: &Graph, alive: &[bool]) -> CheckResult {
         memo.fill(UNKNOWN);
         memo[d] = VALID;
         for s in (0..n).filter(|&s| alive[s]) {
-            let st = walk(w, g, alive, d, s, &mut memo, &mut path, &mut res.loops);
+            let st = walk(&hops, g, alive, d, s, &mut memo, &mut path, &mut res.loops);
             if st != VALID && comp[s] == comp[d] {
                 res.all_valid = false;
             }
@@ -51,8 +83,8 @@ pub fn check_all<H>(w: &World<H>, g: &Graph, alive: &[bool]) -> CheckResult {
 
 /// Memoised walk from `s` towards `d`; returns `s`'s state.
 #[allow(clippy::too_many_arguments)]
-fn walk<H>(
-    w: &World<H>,
+fn walk(
+    w: &NextHops,
     g: &Graph,
     alive: &[bool],
     d: usize,
@@ -73,7 +105,7 @@ fn walk<H>(
             _ => {}
         }
         memo[cur] = ON_PATH;
-        match w.next_hop(cur, d) {
+        match w.get(cur, d) {
             Some(nh) if alive[nh] => {
                 path.push((cur, g.adjacent(cur, nh)));
                 cur = nh;
@@ -94,7 +126,13 @@ fn walk<H>(
 }
 
 /// The path `s`, ..., `d` if the route from `s` is valid now.
-pub fn valid_path<H>(w: &World<H>, g: &Graph, alive: &[bool], s: usize, d: usize) -> Option<Vec<usize>> {
+pub fn valid_path<H>(
+    w: &World<H>,
+    g: &Graph,
+    alive: &[bool],
+    s: usize,
+    d: usize,
+) -> Option<Vec<usize>> {
     let mut path = vec![s];
     let mut cur = s;
     while cur != d {
@@ -115,6 +153,7 @@ pub fn pairs_through<H>(w: &World<H>, alive: &[bool], v: usize) -> Vec<(usize, u
     const NOT: u8 = 2;
     const VISITING: u8 = 3;
     let n = w.len();
+    let hops = NextHops::snapshot(w);
     let mut out = Vec::new();
     let mut memo = vec![UNKNOWN; n];
     let mut path = Vec::new();
@@ -133,7 +172,7 @@ pub fn pairs_through<H>(w: &World<H>, alive: &[bool], v: usize) -> Vec<(usize, u
                 }
                 memo[cur] = VISITING;
                 path.push(cur);
-                match w.next_hop(cur, d) {
+                match hops.get(cur, d) {
                     Some(nh) if alive[nh] || nh == v => cur = nh,
                     _ => break NOT,
                 }

@@ -102,13 +102,17 @@ pub fn world(args: &SimArgs) -> Result<WorldSpec, SimError> {
                 nodes: args.nodes,
                 profile: args.profile.clone(),
                 degree: args.degree,
-                min_diameter: args.min_diameter.unwrap_or(if args.nodes >= 50 { 6 } else { 0 }),
+                min_diameter: args
+                    .min_diameter
+                    .unwrap_or(if args.nodes >= 50 { 6 } else { 0 }),
             };
             let mut rng = Rng::new(args.seed ^ 0x746f_706f_6c6f_6779);
             scenario::generate(t, &opt, &mut rng)?
         }
         (None, Some(path)) => scenario::load_scenario(path)?,
-        (None, None) => scenario::parse_scenario(scenario::DEFAULT_SCENARIO, "fireground (bundled)", None)?,
+        (None, None) => {
+            scenario::parse_scenario(scenario::DEFAULT_SCENARIO, "fireground (bundled)", None)?
+        }
     };
     for k in &args.kill {
         let (node, at) = k
@@ -147,12 +151,16 @@ pub fn options(args: &SimArgs, spec: &WorldSpec) -> Result<RunOptions, SimError>
             .ok_or_else(|| SimError::Input(format!("--flow {f:?}: expected SRC:DST")))?;
         let (a, b) = (node_ref(spec, a)?, node_ref(spec, b)?);
         if a == b {
-            return Err(SimError::Input(format!("--flow {f:?}: source and destination are the same")));
+            return Err(SimError::Input(format!(
+                "--flow {f:?}: source and destination are the same"
+            )));
         }
         flows.push((a, b));
     }
     let positive = |name: &str, v: Option<f64>| match v {
-        Some(x) if !(x > 0.0 && x.is_finite()) => Err(SimError::Input(format!("--{name} must be positive"))),
+        Some(x) if !(x > 0.0 && x.is_finite()) => {
+            Err(SimError::Input(format!("--{name} must be positive")))
+        }
         _ => Ok(v),
     };
     Ok(RunOptions {
@@ -221,14 +229,21 @@ fn opt(v: Option<f64>, unit: &str) -> String {
 /// The readable summary: the world, a line per phase, the key figures.
 pub fn print_summary(r: &Report) {
     let world = r.scenario.as_deref().unwrap_or(&r.topology);
-    println!("{} ({world}), {} nodes, seed {}, timers {}", r.name, r.nodes, r.seed, r.timers);
+    println!(
+        "{} ({world}), {} nodes, seed {}, timers {}",
+        r.name, r.nodes, r.seed, r.timers
+    );
     println!(
         "  world       diameter {} hops, average degree {:.1}, extra loss {:.1} %",
         r.diameter_hops,
         r.avg_degree,
         r.loss * 100.0
     );
-    let conv = if r.converged { opt(r.converged_ms, "ms") } else { "not converged".into() };
+    let conv = if r.converged {
+        opt(r.converged_ms, "ms")
+    } else {
+        "not converged".into()
+    };
     println!("  cold start  converged in {conv}");
     println!(
         "  idle        {} control bits/s per node over {:.0} s (hello {:.0}, update {:.0}, request {:.0})",
@@ -263,7 +278,11 @@ pub fn print_summary(r: &Report) {
         ("converged_ms", opt(r.converged_ms, "ms")),
         (
             "route_repair_ms p50/p95",
-            format!("{} / {}", opt(r.route_repair_ms_p50, "ms"), opt(r.route_repair_ms_p95, "ms")),
+            format!(
+                "{} / {}",
+                opt(r.route_repair_ms_p50, "ms"),
+                opt(r.route_repair_ms_p95, "ms")
+            ),
         ),
         (
             "route_repair_idle_ms p50/p95",
@@ -273,20 +292,31 @@ pub fn print_summary(r: &Report) {
                 opt(r.route_repair_idle_ms_p95, "ms")
             ),
         ),
-        ("control_bits_per_s_per_node", opt(r.control_bits_per_s_per_node, "bit/s")),
-        ("delivery_ratio", r.delivery_ratio.map_or("-".into(), |x| format!("{x:.4}"))),
+        (
+            "control_bits_per_s_per_node",
+            opt(r.control_bits_per_s_per_node, "bit/s"),
+        ),
+        (
+            "delivery_ratio",
+            r.delivery_ratio.map_or("-".into(), |x| format!("{x:.4}")),
+        ),
         ("loops_detected", r.loops_detected.to_string()),
         (
             "flood_rebroadcast_ratio",
-            r.flood_rebroadcast_ratio.map_or("-".into(), |x| format!("{x:.3}")),
+            r.flood_rebroadcast_ratio
+                .map_or("-".into(), |x| format!("{x:.3}")),
         ),
         (
             "flood_delivery_ratio",
-            r.flood_delivery_ratio.map_or("-".into(), |x| format!("{x:.3}")),
+            r.flood_delivery_ratio
+                .map_or("-".into(), |x| format!("{x:.3}")),
         ),
         (
             "simulated / wall",
-            format!("{:.1} s / {} ms, {} events", r.sim_seconds, r.wall_ms, r.events),
+            format!(
+                "{:.1} s / {} ms, {} events",
+                r.sim_seconds, r.wall_ms, r.events
+            ),
         ),
     ];
     for (k, v) in rows {
@@ -297,10 +327,19 @@ pub fn print_summary(r: &Report) {
 fn print_ratios(c: &Comparison) {
     let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
     println!("callsign vs babel-default (ours / theirs, p95)");
-    println!("  {:<30} {}", "route_repair_ratio_vs_babel", f(c.route_repair_ratio_vs_babel));
     println!(
         "  {:<30} {}",
-        "route_repair_idle_ratio", f(c.route_repair_idle_ratio_vs_babel)
+        "route_repair_ratio_vs_babel",
+        f(c.route_repair_ratio_vs_babel)
     );
-    println!("  {:<30} {}", "control_bits_ratio", f(c.control_bits_ratio_vs_babel));
+    println!(
+        "  {:<30} {}",
+        "route_repair_idle_ratio",
+        f(c.route_repair_idle_ratio_vs_babel)
+    );
+    println!(
+        "  {:<30} {}",
+        "control_bits_ratio",
+        f(c.control_bits_ratio_vs_babel)
+    );
 }

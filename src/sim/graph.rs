@@ -12,7 +12,9 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(n: usize) -> Self {
-        Graph { adj: vec![Vec::new(); n] }
+        Graph {
+            adj: vec![Vec::new(); n],
+        }
     }
 
     pub fn len(&self) -> usize {

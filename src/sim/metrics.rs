@@ -11,6 +11,19 @@ pub struct ControlBreakdown {
     pub ack: f64,
 }
 
+/// Datagrams put on air over the whole run, by packet type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AirPackets {
+    pub hello: u64,
+    pub update: u64,
+    pub request: u64,
+    pub ack: u64,
+    pub data: u64,
+    pub flood: u64,
+    /// Receptions dropped by the loss model.
+    pub lost: u64,
+}
+
 /// One node failure and what it cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Kill {
@@ -66,6 +79,7 @@ pub struct Report {
     pub flood_rebroadcast_ratio: Option<f64>,
     pub flood_delivery_ratio: Option<f64>,
     pub kills: Vec<Kill>,
+    pub air_packets: AirPackets,
     pub sim_seconds: f64,
     pub events: u64,
     pub livelock_guards: u64,
@@ -90,7 +104,10 @@ impl Comparison {
             _ => None,
         };
         Comparison {
-            route_repair_ratio_vs_babel: ratio(callsign.route_repair_ms_p95, babel_default.route_repair_ms_p95),
+            route_repair_ratio_vs_babel: ratio(
+                callsign.route_repair_ms_p95,
+                babel_default.route_repair_ms_p95,
+            ),
             route_repair_idle_ratio_vs_babel: ratio(
                 callsign.route_repair_idle_ms_p95,
                 babel_default.route_repair_idle_ms_p95,

@@ -93,7 +93,19 @@ pub fn simulate(spec: WorldSpec, opts: RunOptions) -> Result<Report, SimError> {
 
 /// Run the same world under both timer presets.
 pub fn compare(spec: WorldSpec, opts: RunOptions) -> Result<Comparison, SimError> {
-    let ours = simulate(spec.clone(), RunOptions { timers: "callsign".into(), ..opts.clone() })?;
-    let babel = simulate(spec, RunOptions { timers: "babel-default".into(), ..opts })?;
+    let ours = simulate(
+        spec.clone(),
+        RunOptions {
+            timers: "callsign".into(),
+            ..opts.clone()
+        },
+    )?;
+    let babel = simulate(
+        spec,
+        RunOptions {
+            timers: "babel-default".into(),
+            ..opts
+        },
+    )?;
     Ok(Comparison::new(ours, babel))
 }

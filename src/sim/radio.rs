@@ -16,8 +16,14 @@ use super::SimError;
 pub const UDP_IPV6_OVERHEAD: usize = 48;
 
 const BUNDLED: &[(&str, &str)] = &[
-    ("handset-2g4", include_str!("../../radio-profiles/handset-2g4.toml")),
-    ("truck-5g", include_str!("../../radio-profiles/truck-5g.toml")),
+    (
+        "handset-2g4",
+        include_str!("../../radio-profiles/handset-2g4.toml"),
+    ),
+    (
+        "truck-5g",
+        include_str!("../../radio-profiles/truck-5g.toml"),
+    ),
 ];
 
 /// Loss versus distance: flat `near` up to `knee` × range, then rising
@@ -79,15 +85,17 @@ impl RadioProfile {
             Some(b) => b.join(name_or_path),
             None => Path::new(name_or_path).to_path_buf(),
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| SimError::Input(format!("cannot read radio profile {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            SimError::Input(format!("cannot read radio profile {}: {e}", path.display()))
+        })?;
         Self::parse(&text, &path.display().to_string())
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Self, SimError> {
-        let p: RadioProfile =
-            toml::from_str(text).map_err(|e| SimError::Input(format!("radio profile {origin}: {e}")))?;
-        p.validate().map_err(|e| SimError::Input(format!("radio profile {origin}: {e}")))?;
+        let p: RadioProfile = toml::from_str(text)
+            .map_err(|e| SimError::Input(format!("radio profile {origin}: {e}")))?;
+        p.validate()
+            .map_err(|e| SimError::Input(format!("radio profile {origin}: {e}")))?;
         Ok(p)
     }
 
@@ -136,7 +144,8 @@ impl RadioProfile {
         let Some(over) = &self.timers else {
             return Ok(preset.clone());
         };
-        let err = |e: String| SimError::Input(format!("radio profile {}: [timers]: {e}", self.name));
+        let err =
+            |e: String| SimError::Input(format!("radio profile {}: [timers]: {e}", self.name));
         let base = toml::Value::try_from(preset).map_err(|e| err(e.to_string()))?;
         let toml::Value::Table(mut table) = base else {
             return Err(err("timer preset is not a table".into()));
@@ -147,7 +156,9 @@ impl RadioProfile {
             }
             table.insert(k.clone(), v.clone());
         }
-        toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| err(e.to_string()))
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| err(e.to_string()))
     }
 }
 
@@ -160,7 +171,8 @@ mod tests {
         for (name, _) in BUNDLED {
             let p = RadioProfile::load(name, None).expect("shipped profile");
             assert_eq!(&p.name, name);
-            p.timers(&Timers::callsign()).expect("timer overrides apply");
+            p.timers(&Timers::callsign())
+                .expect("timer overrides apply");
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::checks::{check_all, pairs_through, valid_path};
 use super::graph::Graph;
-use super::metrics::{ControlBreakdown, Kill, Report, percentile, round3};
+use super::metrics::{AirPackets, ControlBreakdown, Kill, Report, percentile, round3};
 use super::scenario::WorldSpec;
 use super::world::{Air, World};
 use super::{RunOptions, SimError};
@@ -121,11 +121,16 @@ impl Sim {
             }
         };
         if !(0.0..1.0).contains(&opts.loss) {
-            return Err(SimError::Input(format!("--loss must be in [0, 1), got {}", opts.loss)));
+            return Err(SimError::Input(format!(
+                "--loss must be in [0, 1), got {}",
+                opts.loss
+            )));
         }
         let n = spec.nodes.len();
         if n < 2 {
-            return Err(SimError::Input(format!("a world needs at least 2 nodes, has {n}")));
+            return Err(SimError::Input(format!(
+                "a world needs at least 2 nodes, has {n}"
+            )));
         }
         let graph = spec.graph();
         let all = vec![true; n];
@@ -133,7 +138,9 @@ impl Sim {
         let avg_degree = graph.avg_degree(&all);
         let mut rng = Rng::new(opts.seed ^ 0x5157_4c41_5445_0001);
         let mut world = World::new(spec, &preset, opts.loss, opts.seed)?;
-        let check_ms = opts.check_ms.unwrap_or(if n <= 200 { 50.0 } else { 1000.0 });
+        let check_ms = opts
+            .check_ms
+            .unwrap_or(if n <= 200 { 50.0 } else { 1000.0 });
         let repair_ms = if n <= 200 { 10.0 } else { 50.0 };
         for i in 0..n {
             let at = Instant::ZERO + secs(opts.boot_jitter_s * rng.f64());
@@ -162,7 +169,9 @@ impl Sim {
         for (at, node) in failures {
             world.schedule(Instant::ZERO + secs(at), Hook::ScenarioKill(node));
         }
-        let limit = opts.duration_s.map_or(Instant::MAX, |d| Instant::ZERO + secs(d));
+        let limit = opts
+            .duration_s
+            .map_or(Instant::MAX, |d| Instant::ZERO + secs(d));
         Ok(Sim {
             world,
             timers_name: opts.timers.clone(),
@@ -247,7 +256,11 @@ impl Sim {
 
     fn on_check(&mut self, now: Instant) {
         let alive = self.alive();
-        let booted = self.world.nodes.iter().all(|n| n.node.is_some() || !n.alive);
+        let booted = self
+            .world
+            .nodes
+            .iter()
+            .all(|n| n.node.is_some() || !n.alive);
         let r = check_all(&self.world, &self.graph, &alive);
         self.loop_checks += 1;
         self.loop_observations += r.loops;
@@ -271,7 +284,11 @@ impl Sim {
             return;
         }
         let wall = self.wall_start.elapsed();
-        let end = if self.end != Instant::MAX { self.end.min(self.limit) } else { self.limit };
+        let end = if self.end != Instant::MAX {
+            self.end.min(self.limit)
+        } else {
+            self.limit
+        };
         if end == Instant::MAX || wall < Duration::from_secs(2) {
             return;
         }
@@ -311,7 +328,11 @@ impl Sim {
         let ki = self.kill_interval();
         let mut t = now + WARMUP;
         let kills = self.opts.kills.or(self.world.spec.run.kills).unwrap_or(5);
-        let idle_kills = self.opts.idle_kills.or(self.world.spec.run.idle_kills).unwrap_or(5);
+        let idle_kills = self
+            .opts
+            .idle_kills
+            .or(self.world.spec.run.idle_kills)
+            .unwrap_or(5);
         for _ in 0..kills {
             self.world.schedule(t, Hook::FlowKill);
             t = t + ki;
@@ -320,13 +341,25 @@ impl Sim {
             self.world.schedule(t, Hook::IdleKill);
             t = t + ki;
         }
-        if let Some(last) = self.world.spec.failures.iter().map(|f| f.0).reduce(f64::max) {
+        if let Some(last) = self
+            .world
+            .spec
+            .failures
+            .iter()
+            .map(|f| f.0)
+            .reduce(f64::max)
+        {
             t = t.max(Instant::ZERO + secs(last) + ki);
         }
         self.flows_stop = t;
-        let floods = self.opts.floods.or(self.world.spec.run.floods).unwrap_or(10);
+        let floods = self
+            .opts
+            .floods
+            .or(self.world.spec.run.floods)
+            .unwrap_or(10);
         for m in 0..floods {
-            self.world.schedule(t + FLOOD_GAP * m as u32, Hook::Flood(m));
+            self.world
+                .schedule(t + FLOOD_GAP * m as u32, Hook::Flood(m));
         }
         self.end = t + FLOOD_GAP * floods as u32 + DRAIN;
         self.world.schedule(self.end, Hook::End);
@@ -374,7 +407,8 @@ impl Sim {
                 sent: Vec::new(),
                 delivered: Vec::new(),
             });
-            self.world.schedule(now + interval * f as u32 / k, Hook::Flow(f));
+            self.world
+                .schedule(now + interval * f as u32 / k, Hook::Flow(f));
         }
     }
 
@@ -402,10 +436,16 @@ impl Sim {
         let out = std::mem::take(&mut self.world.outbox);
         for (at, node, e) in out {
             match e {
-                Event::Delivered { proto: 0, payload, .. } if payload.len() >= 8 => {
-                    let f = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]) as usize;
-                    let seq = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]) as usize;
-                    let Some(flow) = self.flows.get_mut(f) else { continue };
+                Event::Delivered {
+                    proto: 0, payload, ..
+                } if payload.len() >= 8 => {
+                    let f = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]])
+                        as usize;
+                    let seq = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]])
+                        as usize;
+                    let Some(flow) = self.flows.get_mut(f) else {
+                        continue;
+                    };
                     if flow.dst != node || seq >= flow.sent.len() || flow.delivered[seq] {
                         continue;
                     }
@@ -492,14 +532,20 @@ impl Sim {
     fn kill_idle(&mut self, now: Instant) {
         self.close_pending(now);
         let alive = self.alive();
-        let on_paths: BTreeSet<usize> = self.flow_paths(&alive).into_iter().flatten().flatten().collect();
+        let on_paths: BTreeSet<usize> = self
+            .flow_paths(&alive)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
         let ends = self.endpoints();
         let mut cands: Vec<usize> = (0..self.world.len())
             .filter(|&v| alive[v] && !on_paths.contains(&v) && !ends.contains(&v))
             .collect();
         while !cands.is_empty() {
             let v = cands.swap_remove(self.rng.below(cands.len() as u64) as usize);
-            if !self.keeps_connected(&alive, v) || pairs_through(&self.world, &alive, v).is_empty() {
+            if !self.keeps_connected(&alive, v) || pairs_through(&self.world, &alive, v).is_empty()
+            {
                 continue;
             }
             self.do_kill(now, v, None, &alive);
@@ -514,9 +560,10 @@ impl Sim {
         self.close_pending(now);
         let alive = self.alive();
         let paths = self.flow_paths(&alive);
-        let flow = paths
-            .iter()
-            .position(|p| p.as_ref().is_some_and(|p| p.len() > 2 && p[1..p.len() - 1].contains(&v)));
+        let flow = paths.iter().position(|p| {
+            p.as_ref()
+                .is_some_and(|p| p.len() > 2 && p[1..p.len() - 1].contains(&v))
+        });
         self.do_kill(now, v, flow, &alive);
     }
 
@@ -605,7 +652,9 @@ impl Sim {
                 continue;
             }
             let node = &mut self.world.spec.nodes[i];
-            let Some(m) = node.mobility.clone() else { continue };
+            let Some(m) = node.mobility.clone() else {
+                continue;
+            };
             let (dx, dy) = (wk.target.0 - node.pos.0, wk.target.1 - node.pos.1);
             let d = (dx * dx + dy * dy).sqrt();
             let step = wk.speed * dt;
@@ -657,9 +706,14 @@ impl Sim {
             let tx = self.world.flood_tx.get(key).copied().unwrap_or(0);
             ratios.push(tx as f64 / *live as f64);
             let rx = self.flood_rx.range((m, 0)..(m + 1, 0)).count();
-            delivered.push(if *reach == 0 { 1.0 } else { rx as f64 / *reach as f64 });
+            delivered.push(if *reach == 0 {
+                1.0
+            } else {
+                rx as f64 / *reach as f64
+            });
         }
-        let mean = |v: &[f64]| (!v.is_empty()).then(|| round3(v.iter().sum::<f64>() / v.len() as f64));
+        let mean =
+            |v: &[f64]| (!v.is_empty()).then(|| round3(v.iter().sum::<f64>() / v.len() as f64));
         let spec = &self.world.spec;
         let (bits, breakdown, idle_s) = match &self.idle_result {
             Some((b, br, s)) => (Some(*b), br.clone(), round3(*s)),
@@ -700,6 +754,18 @@ impl Sim {
             flood_rebroadcast_ratio: mean(&ratios),
             flood_delivery_ratio: mean(&delivered),
             kills: self.kills.clone(),
+            air_packets: {
+                let p = &self.world.air.packets;
+                AirPackets {
+                    hello: p[0],
+                    update: p[1],
+                    request: p[2],
+                    ack: p[3],
+                    data: p[4],
+                    flood: p[5],
+                    lost: self.world.air.lost,
+                }
+            },
             sim_seconds: round3(now.as_micros() as f64 / 1e6),
             events: self.world.events,
             livelock_guards: self.world.livelock_guards,

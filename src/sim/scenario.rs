@@ -95,7 +95,11 @@ impl WorldSpec {
     /// Whether two nodes can hear each other (some shared channel in range,
     /// not blocked by a loss override of 1).
     pub fn in_range(&self, a: usize, b: usize) -> bool {
-        if self.link_loss.get(&(a.min(b), a.max(b))).is_some_and(|&l| l >= 1.0) {
+        if self
+            .link_loss
+            .get(&(a.min(b), a.max(b)))
+            .is_some_and(|&l| l >= 1.0)
+        {
             return false;
         }
         let (na, nb) = (&self.nodes[a], &self.nodes[b]);
@@ -141,7 +145,10 @@ pub struct GenOptions {
 /// neighbours and further than range from everyone else.
 pub fn generate(topology: &str, opt: &GenOptions, rng: &mut Rng) -> Result<WorldSpec, SimError> {
     if opt.nodes < 2 {
-        return Err(SimError::Input(format!("--nodes must be at least 2, got {}", opt.nodes)));
+        return Err(SimError::Input(format!(
+            "--nodes must be at least 2, got {}",
+            opt.nodes
+        )));
     }
     let profile = RadioProfile::load(&opt.profile, None)?;
     let r = profile.range_m;
@@ -171,7 +178,9 @@ pub fn generate(topology: &str, opt: &GenOptions, rng: &mut Rng) -> Result<World
         "grid" => {
             let cols = (n as f64).sqrt().ceil() as usize;
             area = (step * (cols - 1) as f64, step * ((n - 1) / cols) as f64);
-            (0..n).map(|i| ((i % cols) as f64 * step, (i / cols) as f64 * step)).collect()
+            (0..n)
+                .map(|i| ((i % cols) as f64 * step, (i / cols) as f64 * step))
+                .collect()
         }
         "random" => return random(opt, profile, rng),
         other => {
@@ -183,7 +192,12 @@ pub fn generate(topology: &str, opt: &GenOptions, rng: &mut Rng) -> Result<World
     Ok(spec_from_positions(topology, profile, positions, area))
 }
 
-fn spec_from_positions(topology: &str, profile: RadioProfile, pos: Vec<(f64, f64)>, area: (f64, f64)) -> WorldSpec {
+fn spec_from_positions(
+    topology: &str,
+    profile: RadioProfile,
+    pos: Vec<(f64, f64)>,
+    area: (f64, f64),
+) -> WorldSpec {
     WorldSpec {
         name: format!("{topology}-{}", pos.len()),
         scenario: None,
@@ -301,11 +315,18 @@ struct FlowEntry {
 
 /// Parse a scenario; `origin` names it in errors and in the report,
 /// `base` resolves relative radio profile paths.
-pub fn parse_scenario(text: &str, origin: &str, base: Option<&Path>) -> Result<WorldSpec, SimError> {
+pub fn parse_scenario(
+    text: &str,
+    origin: &str,
+    base: Option<&Path>,
+) -> Result<WorldSpec, SimError> {
     let bad = |m: String| SimError::Input(format!("scenario {origin}: {m}"));
     let f: ScenarioFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
     if f.nodes.len() < 2 {
-        return Err(bad(format!("needs at least 2 nodes, has {}", f.nodes.len())));
+        return Err(bad(format!(
+            "needs at least 2 nodes, has {}",
+            f.nodes.len()
+        )));
     }
     let mut index = BTreeMap::new();
     for (i, n) in f.nodes.iter().enumerate() {
@@ -313,7 +334,12 @@ pub fn parse_scenario(text: &str, origin: &str, base: Option<&Path>) -> Result<W
             return Err(bad(format!("node name {:?} used twice", n.name)));
         }
     }
-    let lookup = |name: &str| index.get(name).copied().ok_or_else(|| bad(format!("no node named {name:?}")));
+    let lookup = |name: &str| {
+        index
+            .get(name)
+            .copied()
+            .ok_or_else(|| bad(format!("no node named {name:?}")))
+    };
     let mut profiles: Vec<RadioProfile> = Vec::new();
     let mut nodes = Vec::new();
     for n in &f.nodes {
@@ -331,10 +357,13 @@ pub fn parse_scenario(text: &str, origin: &str, base: Option<&Path>) -> Result<W
             };
             radios.push(idx);
         }
-        if let Some(m) = &n.mobility {
-            if !(m.speed_mps[0] > 0.0 && m.speed_mps[0] <= m.speed_mps[1] && m.pause_s >= 0.0) {
-                return Err(bad(format!("node {:?}: mobility needs 0 < speed_mps[0] <= speed_mps[1]", n.name)));
-            }
+        if let Some(m) = &n.mobility
+            && !(m.speed_mps[0] > 0.0 && m.speed_mps[0] <= m.speed_mps[1] && m.pause_s >= 0.0)
+        {
+            return Err(bad(format!(
+                "node {:?}: mobility needs 0 < speed_mps[0] <= speed_mps[1]",
+                n.name
+            )));
         }
         if !(n.at[0].is_finite() && n.at[1].is_finite()) {
             return Err(bad(format!("node {:?}: position must be finite", n.name)));
@@ -351,14 +380,20 @@ pub fn parse_scenario(text: &str, origin: &str, base: Option<&Path>) -> Result<W
     for l in &f.links {
         let (a, b) = (lookup(&l.a)?, lookup(&l.b)?);
         if a == b || !(0.0..=1.0).contains(&l.loss) {
-            return Err(bad(format!("link {}-{}: needs two nodes and loss in [0, 1]", l.a, l.b)));
+            return Err(bad(format!(
+                "link {}-{}: needs two nodes and loss in [0, 1]",
+                l.a, l.b
+            )));
         }
         link_loss.insert((a.min(b), a.max(b)), l.loss);
     }
     let mut failures = Vec::new();
     for x in &f.failures {
         if !(x.at_s >= 0.0 && x.at_s.is_finite()) {
-            return Err(bad(format!("fail {}: at_s must be a time in seconds", x.node)));
+            return Err(bad(format!(
+                "fail {}: at_s must be a time in seconds",
+                x.node
+            )));
         }
         failures.push((x.at_s, lookup(&x.node)?));
     }
@@ -366,7 +401,10 @@ pub fn parse_scenario(text: &str, origin: &str, base: Option<&Path>) -> Result<W
     for x in &f.flows {
         let (a, b) = (lookup(&x.from)?, lookup(&x.to)?);
         if a == b {
-            return Err(bad(format!("flow {} -> {}: source and destination are the same", x.from, x.to)));
+            return Err(bad(format!(
+                "flow {} -> {}: source and destination are the same",
+                x.from, x.to
+            )));
         }
         flows.push((a, b));
     }

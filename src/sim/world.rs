@@ -23,7 +23,9 @@ use std::time::Duration;
 use super::radio::UDP_IPV6_OVERHEAD;
 use super::scenario::{WorldSpec, dist};
 use crate::identity::{Identity, NodeId};
-use crate::node::{Class, Config, Event, IfaceId, Input, LinkDst, Node, NodeError, Timers, Transmit};
+use crate::node::{
+    Class, Config, Event, IfaceId, Input, LinkDst, Node, NodeError, Timers, Transmit,
+};
 use crate::rng::Rng;
 use crate::time::Instant;
 use crate::wire::{Header, PacketType};
@@ -111,9 +113,20 @@ pub struct SimNode {
 
 enum Ev<H> {
     Boot(u32),
-    Timer { node: u32, generation: u64 },
-    TxDone { node: u32, iface: u32 },
-    Rx { to: u32, iface: u32, from: u32, data: Rc<[u8]> },
+    Timer {
+        node: u32,
+        generation: u64,
+    },
+    TxDone {
+        node: u32,
+        iface: u32,
+    },
+    Rx {
+        to: u32,
+        iface: u32,
+        from: u32,
+        data: Rc<[u8]>,
+    },
     Hook(H),
 }
 
@@ -162,7 +175,12 @@ pub struct World<H> {
 
 impl<H> World<H> {
     /// Build the nodes (not yet booted). Keys and node seeds come from `seed`.
-    pub fn new(spec: WorldSpec, preset: &Timers, extra_loss: f64, seed: u64) -> Result<Self, super::SimError> {
+    pub fn new(
+        spec: WorldSpec,
+        preset: &Timers,
+        extra_loss: f64,
+        seed: u64,
+    ) -> Result<Self, super::SimError> {
         let mut root = Rng::new(seed);
         let mut nodes = Vec::with_capacity(spec.nodes.len());
         let mut ids = Vec::with_capacity(spec.nodes.len());
@@ -190,7 +208,11 @@ impl<H> World<H> {
                 links: vec![Vec::new(); n.radios.len()],
             });
         }
-        let mut by_id: Vec<(NodeId, u32)> = ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
+        let mut by_id: Vec<(NodeId, u32)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i as u32))
+            .collect();
         by_id.sort_unstable();
         let mut w = World {
             spec,
@@ -286,7 +308,11 @@ impl<H> World<H> {
 
     fn push(&mut self, at: Instant, ev: Ev<H>) {
         self.seq += 1;
-        self.heap.push(Entry { at, seq: self.seq, ev });
+        self.heap.push(Entry {
+            at,
+            seq: self.seq,
+            ev,
+        });
     }
 
     pub fn schedule(&mut self, at: Instant, hook: H) {
@@ -324,7 +350,12 @@ impl<H> World<H> {
                         self.pump(node as usize);
                     }
                 }
-                Ev::Rx { to, iface, from, data } => {
+                Ev::Rx {
+                    to,
+                    iface,
+                    from,
+                    data,
+                } => {
                     if self.nodes[to as usize].alive && self.nodes[to as usize].node.is_some() {
                         let input = Input::Receive {
                             iface: IfaceId(iface),
@@ -407,12 +438,14 @@ impl<H> World<H> {
     /// then (re)arm the node's timer.
     fn after(&mut self, i: usize) {
         let now = self.now;
-        let Some(n) = self.nodes[i].node.as_mut() else { return };
+        let Some(n) = self.nodes[i].node.as_mut() else {
+            return;
+        };
         while let Some(e) = n.poll_event() {
             match e {
-                Event::Delivered { .. } | Event::FloodDelivered { .. } | Event::Undeliverable { .. } => {
-                    self.outbox.push((now, i, e))
-                }
+                Event::Delivered { .. }
+                | Event::FloodDelivered { .. }
+                | Event::Undeliverable { .. } => self.outbox.push((now, i, e)),
                 _ => {}
             }
         }
@@ -440,7 +473,13 @@ impl<H> World<H> {
             sn.timer_gen += 1;
             sn.timer_at = Some(t);
             let generation = sn.timer_gen;
-            self.push(t, Ev::Timer { node: i as u32, generation });
+            self.push(
+                t,
+                Ev::Timer {
+                    node: i as u32,
+                    generation,
+                },
+            );
         }
     }
 
@@ -450,10 +489,10 @@ impl<H> World<H> {
         loop {
             for k in 0..self.nodes[i].radios.len() {
                 let r = &mut self.nodes[i].radios[k];
-                if !r.busy {
-                    if let Some(t) = r.queue.pop_front() {
-                        self.start_tx(i, k, t);
-                    }
+                if !r.busy
+                    && let Some(t) = r.queue.pop_front()
+                {
+                    self.start_tx(i, k, t);
                 }
             }
             let sn = &mut self.nodes[i];
