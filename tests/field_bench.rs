@@ -11,6 +11,9 @@
 //! The bare sender, forwarder and sink are this test binary re-run in a
 //! namespace with CALLSIGN_FT_HELPER set (see `helper`).
 
+// A test driver: real clocks, threads and files are its job.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 #[path = "../field-tests/harness.rs"]
 mod harness;
 

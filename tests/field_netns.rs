@@ -3,6 +3,9 @@
 //! CALLSIGN_FIELD_TESTS=1 (see field-tests/README.md). Each test prints its
 //! figures as `FIGURE name=value` lines.
 
+// A test driver: real clocks, threads and files are its job.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 #[path = "../field-tests/harness.rs"]
 mod harness;
 
