@@ -14,12 +14,25 @@ use proptest::prelude::*;
 fn node() -> (Node, Instant) {
     let now = Instant::ZERO;
     let mut n = Node::new(Identity::from_secret(&[5; 32]), Config::default(), now, 3);
-    n.handle(now, Input::IfaceUp { iface: IfaceId(0), cost_weight: 256 });
+    n.handle(
+        now,
+        Input::IfaceUp {
+            iface: IfaceId(0),
+            cost_weight: 256,
+        },
+    );
     (n, now)
 }
 
 fn feed(n: &mut Node, now: Instant, from: SocketAddr, data: Vec<u8>) {
-    n.handle(now, Input::Receive { iface: IfaceId(0), from, data });
+    n.handle(
+        now,
+        Input::Receive {
+            iface: IfaceId(0),
+            from,
+            data,
+        },
+    );
     while n.poll_transmit(now).is_some() {}
     while n.poll_event().is_some() {}
 }
@@ -33,12 +46,22 @@ fn samples() -> Vec<Vec<u8>> {
     let src = NodeId([2; 16]);
     let hello = Hello {
         interval_ms: 1000,
-        ihu: Some(vec![Ihu { id: NodeId([7; 16]), rxcost: 256, mpr: true }]),
+        ihu: Some(vec![Ihu {
+            id: NodeId([7; 16]),
+            rxcost: 256,
+            mpr: true,
+        }]),
         names: vec!["engine-3".into()],
         ..Hello::default()
     };
     let update = Update {
-        entries: vec![RouteEntry { dest: NodeId([9; 16]), seqno: 4, metric: 256, hops: 1, base: true }],
+        entries: vec![RouteEntry {
+            dest: NodeId([9; 16]),
+            seqno: 4,
+            metric: 256,
+            hops: 1,
+            base: true,
+        }],
     };
     vec![
         Header::link(PacketType::Hello, 0, src, 1).to_packet(&control::encode(&hello)),

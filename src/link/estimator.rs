@@ -29,7 +29,11 @@ impl RxEstimator {
                     self.slots = 1;
                 } else {
                     let shift = gap.min(16);
-                    self.history = if shift >= 16 { 0 } else { self.history << shift } | 1;
+                    self.history = if shift >= 16 {
+                        0
+                    } else {
+                        self.history << shift
+                    } | 1;
                     self.slots = (self.slots as u32 + gap).min(16) as u8;
                 }
             }

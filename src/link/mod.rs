@@ -40,7 +40,10 @@ pub enum Liveness {
     Alive,
     /// Silent past its hold time (or a hop-by-hop delivery failed): being
     /// probed. Still usable until the probes fail.
-    Suspect { since: Instant, probes_sent: u32 },
+    Suspect {
+        since: Instant,
+        probes_sent: u32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -305,7 +308,8 @@ mod tests {
         let a = [id(10)];
         let b = [id(10), id(12)];
         let c = [id(11)];
-        let n1: Vec<(NodeId, &[NodeId])> = vec![(id(1), &[]), (id(2), &a), (id(3), &b), (id(4), &c)];
+        let n1: Vec<(NodeId, &[NodeId])> =
+            vec![(id(1), &[]), (id(2), &a), (id(3), &b), (id(4), &c)];
         let m = select_mprs(id(0), &n1);
         assert_eq!(m, vec![id(3), id(4)]);
     }

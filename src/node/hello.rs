@@ -49,7 +49,10 @@ impl Node {
         if let Some(list) = &hello.ihu {
             let mine = list.iter().find(|i| i.id == me);
             n.txcost = mine.map_or(INFINITY, |i| i.rxcost);
-            let ihu_interval = n.mcast_interval * timers.ihu_every.max(1);
+            // The IHU rides every Nth hello at the *idle* rate; a neighbour
+            // still in its fast start-up hellos will slow down, so never
+            // hold for less than the idle rate allows.
+            let ihu_interval = n.mcast_interval.max(timers.hello_idle) * timers.ihu_every.max(1);
             n.ihu_expires = now + ihu_interval.mul_f64(timers.ihu_hold_factor);
             let sel = mine.is_some_and(|i| i.mpr);
             let two_hop: Vec<_> = list

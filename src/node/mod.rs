@@ -71,6 +71,8 @@ pub struct Node {
     data_seq: u32,
     /// Destinations whose route must be re-advertised, and when.
     dirty: BTreeSet<NodeId>,
+    /// The subset of `dirty` that is urgent (repeated once after sending).
+    dirty_urgent: BTreeSet<NodeId>,
     dirty_at: Option<Instant>,
     /// Triggered updates are sent twice: the second copy covers a loss.
     repeat: BTreeSet<NodeId>,
@@ -118,6 +120,7 @@ impl Node {
             stats: Stats::default(),
             data_seq: 0,
             dirty: BTreeSet::new(),
+            dirty_urgent: BTreeSet::new(),
             dirty_at: None,
             repeat: BTreeSet::new(),
             repeat_at: None,

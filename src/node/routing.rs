@@ -163,6 +163,9 @@ impl Node {
 
     pub(super) fn mark_dirty(&mut self, now: Instant, dest: NodeId, urgent: bool) {
         self.dirty.insert(dest);
+        if urgent {
+            self.dirty_urgent.insert(dest);
+        }
         self.schedule_flush(now, urgent);
     }
 
@@ -219,9 +222,22 @@ impl Node {
                 .filter_map(|d| self.routes.entry_for(d))
                 .collect();
             self.advertise(None, &entries);
-            self.repeat.extend(dests);
-            if self.repeat_at.is_none() {
-                self.repeat_at = Some(now + self.rng.jitter(REPEAT_DELAY, 0.3));
+            // Retractions and new seqnos are repeated once: a lost one
+            // leaves a neighbour on a dead route, or starving. A lost
+            // ordinary update is covered by the other neighbours' updates
+            // and by the periodic dump.
+            let urgent = std::mem::take(&mut self.dirty_urgent);
+            let again: Vec<NodeId> = entries
+                .iter()
+                .filter(|e| e.metric == INFINITY || urgent.contains(&e.dest))
+                .map(|e| e.dest)
+                .collect();
+            let _ = dests;
+            if !again.is_empty() {
+                self.repeat.extend(again);
+                if self.repeat_at.is_none() {
+                    self.repeat_at = Some(now + self.rng.jitter(REPEAT_DELAY, 0.3));
+                }
             }
             let targets: Vec<LinkKey> = std::mem::take(&mut self.dump_to).into_iter().collect();
             for key in targets {
@@ -256,23 +272,13 @@ impl Node {
             }
         }
         if self.next_housekeeping <= now {
-            self.next_housekeeping = now + ms(500);
+            self.next_housekeeping = now + ms(1000);
             let changes = self.routes.expire(now);
             self.apply_changes(now, changes);
             self.routes.forget_unreachable(now, FORGET_AFTER);
             self.requests_seen
                 .retain(|_, (_, at)| now.saturating_since(*at) < ms(5000));
             self.requested.retain(|_, (_, until)| *until > now);
-            // Retry seqno requests for destinations still starving.
-            let starving: Vec<NodeId> = self
-                .routes
-                .starving()
-                .filter(|(_, s)| s.request.is_some_and(|(_, _, n)| n < REQUEST_TRIES))
-                .map(|(d, _)| *d)
-                .collect();
-            for d in starving {
-                self.request_seqno(now, d);
-            }
         }
     }
 

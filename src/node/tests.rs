@@ -4,7 +4,7 @@
 //! keeps the node's own tests free of it.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ enum Ev {
 pub(crate) struct World {
     pub nodes: Vec<Node>,
     pub alive: Vec<bool>,
-    links: BTreeSet<(usize, usize)>,
+    adj: Vec<Vec<usize>>,
     now: Instant,
     queue: BinaryHeap<Reverse<(Instant, u64, Ev)>>,
     counter: u64,
@@ -64,7 +64,22 @@ impl World {
         let mut w = World {
             nodes,
             alive: vec![true; n],
-            links: links.iter().flat_map(|&(a, b)| [(a, b), (b, a)]).collect(),
+            adj: (0..n)
+                .map(|i| {
+                    links
+                        .iter()
+                        .filter_map(|&(a, b)| {
+                            if a == i {
+                                Some(b)
+                            } else if b == i {
+                                Some(a)
+                            } else {
+                                None
+                            }
+                        })
+                        .collect()
+                })
+                .collect(),
             now,
             queue: BinaryHeap::new(),
             counter: 0,
@@ -112,14 +127,11 @@ impl World {
         while let Some(t) = self.nodes[i].poll_transmit(now) {
             *self.bytes_by_type.entry(t.data[1]).or_default() += t.data.len() as u64 + 48;
             let targets: Vec<usize> = match t.dst {
-                LinkDst::Multicast => self
-                    .links
+                LinkDst::Multicast => self.adj[i].clone(),
+                LinkDst::Unicast(a) => self.adj[i]
                     .iter()
-                    .filter(|(a, _)| *a == i)
-                    .map(|(_, b)| *b)
-                    .collect(),
-                LinkDst::Unicast(a) => (0..self.nodes.len())
-                    .filter(|&j| addr(j) == a && self.links.contains(&(i, j)))
+                    .copied()
+                    .filter(|&j| addr(j) == a)
                     .collect(),
             };
             for j in targets {
@@ -424,4 +436,39 @@ fn tuning_100() {
             links.len()
         );
     }
+}
+
+#[test]
+#[ignore = "tuning aid: cargo test --release --lib tuning_1000 -- --ignored --nocapture"]
+#[allow(clippy::disallowed_methods)] // wall time of the run is the point
+fn tuning_1000() {
+    let mut rng = Rng::new(7);
+    let links = loop {
+        if let Some(l) = geometric(1000, 4400.0, 1600.0, 160.0, &mut rng) {
+            break l;
+        }
+    };
+    let mut w = World::new(1000, &links, Timers::callsign(), 7);
+    w.loss = 0.05;
+    let t0 = std::time::Instant::now();
+    let secs: u64 = std::env::var("T1000")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    for s in 0..secs / 5 {
+        w.run_for(ms(5000));
+        eprintln!(
+            "{}s sim, {:?} wall, bytes by type {:?}",
+            (s + 1) * 5,
+            t0.elapsed(),
+            w.bytes_by_type
+        );
+    }
+    let routes: usize = w.nodes.iter().map(|n| n.routes().len()).sum();
+    eprintln!("links {} avg routes {}", links.len(), routes / 1000);
+    for (t, b) in &w.bytes_by_type {
+        eprintln!("  type {t}: {} kB total", b / 1000);
+    }
+    let req: u64 = w.nodes.iter().map(|n| n.stats().seqno_requests_sent).sum();
+    eprintln!("  seqno requests {req}");
 }

@@ -83,6 +83,8 @@ pub struct RouteTable {
     pub seqno: u16,
     pub base: bool,
     sources: BTreeMap<NodeId, Source>,
+    /// No candidate expires before this: `expire` skips its scan until then.
+    next_expiry: Instant,
 }
 
 impl RouteTable {
@@ -92,6 +94,7 @@ impl RouteTable {
             seqno,
             base,
             sources: BTreeMap::new(),
+            next_expiry: Instant::MAX,
         }
     }
 
@@ -205,13 +208,16 @@ impl RouteTable {
             }
             return None;
         }
-        if !self.sources.contains_key(&e.dest) {
-            if e.metric == INFINITY || self.sources.len() >= MAX_SOURCES {
-                return None;
+        let full = self.sources.len() >= MAX_SOURCES;
+        let src = match self.sources.entry(e.dest) {
+            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                if e.metric == INFINITY || full {
+                    return None;
+                }
+                v.insert(Source::default())
             }
-            self.sources.insert(e.dest, Source::default());
-        }
-        let src = self.sources.get_mut(&e.dest)?;
+        };
         let pos = src.cands.iter().position(|c| c.via == via);
         if e.metric == INFINITY {
             match pos {
@@ -230,6 +236,7 @@ impl RouteTable {
                 expires: now + hold,
                 link_cost,
             };
+            self.next_expiry = self.next_expiry.min(cand.expires);
             match pos {
                 Some(p) => src.cands[p] = cand,
                 None => src.cands.push(cand),
@@ -268,14 +275,20 @@ impl RouteTable {
     /// Drop candidates not refreshed in time, and forget destinations with
     /// neither candidates nor a recent request.
     pub fn expire(&mut self, now: Instant) -> Vec<Change> {
+        if now < self.next_expiry {
+            return Vec::new();
+        }
         let mut touched = Vec::new();
+        let mut next = Instant::MAX;
         for (dest, src) in self.sources.iter_mut() {
             let before = src.cands.len();
             src.cands.retain(|c| c.expires > now);
             if src.cands.len() != before {
                 touched.push(*dest);
             }
+            next = src.cands.iter().map(|c| c.expires).fold(next, Instant::min);
         }
+        self.next_expiry = next;
         let changes: Vec<Change> = touched.iter().filter_map(|d| self.reselect(d)).collect();
         // Sources with nothing left are kept a while for their feasibility
         // distance; the node calls `forget` for them after the hold time.
@@ -287,7 +300,8 @@ impl RouteTable {
         self.sources.retain(|_, s| {
             !s.cands.is_empty()
                 || s.selected.is_some()
-                || s.request.is_some_and(|(_, at, _)| now.saturating_since(at) < keep)
+                || s.request
+                    .is_some_and(|(_, at, _)| now.saturating_since(at) < keep)
         });
     }
 
@@ -314,7 +328,11 @@ impl RouteTable {
         };
         let mut best: Option<Selected> = None;
         let mut current: Option<Selected> = None;
-        for c in src.cands.iter().filter(|c| c.link_cost != INFINITY && feasible(c)) {
+        for c in src
+            .cands
+            .iter()
+            .filter(|c| c.link_cost != INFINITY && feasible(c))
+        {
             let metric = (c.adv_metric as u32 + c.link_cost as u32).min(INFINITY as u32 - 1) as u16;
             let s = Selected {
                 via: c.via,

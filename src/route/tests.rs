@@ -5,10 +5,19 @@ fn id(b: u8) -> NodeId {
     NodeId([b; 16])
 }
 fn via(b: u8) -> LinkKey {
-    LinkKey { iface: IfaceId(0), id: id(b) }
+    LinkKey {
+        iface: IfaceId(0),
+        id: id(b),
+    }
 }
 fn entry(dest: u8, seqno: u16, metric: u16) -> RouteEntry {
-    RouteEntry { dest: id(dest), seqno, metric, hops: 1, base: false }
+    RouteEntry {
+        dest: id(dest),
+        seqno,
+        metric,
+        hops: 1,
+        base: false,
+    }
 }
 const HOLD: Duration = Duration::from_secs(60);
 
@@ -77,7 +86,9 @@ fn infinite_link_cost_is_never_selected() {
 #[test]
 fn own_seqno_jumps_past_a_remembered_one() {
     let mut t = RouteTable::new(id(0), 10, false);
-    let c = t.update(Instant::ZERO, via(1), &entry(0, 20, 256), 256, HOLD).unwrap();
+    let c = t
+        .update(Instant::ZERO, via(1), &entry(0, 20, 256), 256, HOLD)
+        .unwrap();
     assert_eq!(c.dest, id(0));
     assert_eq!(t.seqno, 21);
 }

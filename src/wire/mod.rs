@@ -274,7 +274,9 @@ pub fn decrement_hop_limit(buf: &mut [u8]) -> Option<u8> {
 
 /// Hops a routed packet has travelled, from its remaining hop limit.
 pub fn hops_travelled(hop_limit: u8) -> u8 {
-    DEFAULT_HOP_LIMIT.saturating_sub(hop_limit).saturating_add(1)
+    DEFAULT_HOP_LIMIT
+        .saturating_sub(hop_limit)
+        .saturating_add(1)
 }
 
 /// Data body: a protocol number and an opaque payload.

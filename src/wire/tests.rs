@@ -19,16 +19,22 @@ fn packet_type() -> impl Strategy<Value = PacketType> {
 }
 
 fn header() -> impl Strategy<Value = Header> {
-    (packet_type(), any::<u8>(), any::<u8>(), node_id(), any::<u32>(), node_id()).prop_map(
-        |(ty, flags, hop_limit, src, seq, dst)| Header {
+    (
+        packet_type(),
+        any::<u8>(),
+        any::<u8>(),
+        node_id(),
+        any::<u32>(),
+        node_id(),
+    )
+        .prop_map(|(ty, flags, hop_limit, src, seq, dst)| Header {
             ty,
             flags,
             hop_limit,
             src,
             seq,
             dst: ty.is_routed().then_some(dst),
-        },
-    )
+        })
 }
 
 fn ihu() -> impl Strategy<Value = Ihu> {
@@ -44,26 +50,33 @@ fn hello() -> impl Strategy<Value = Hello> {
         proptest::collection::vec("[a-z0-9.-]{1,20}", 0..4),
         proptest::collection::vec(node_id(), 0..4),
     )
-        .prop_map(|(interval_ms, probe, probe_reply, ihu, names, lost)| Hello {
-            interval_ms,
-            probe,
-            probe_reply,
-            ihu,
-            names,
-            lost,
-        })
+        .prop_map(
+            |(interval_ms, probe, probe_reply, ihu, names, lost)| Hello {
+                interval_ms,
+                probe,
+                probe_reply,
+                ihu,
+                names,
+                lost,
+            },
+        )
 }
 
 fn route_entry() -> impl Strategy<Value = RouteEntry> {
-    (node_id(), any::<u16>(), any::<u16>(), any::<u8>(), any::<bool>()).prop_map(
-        |(dest, seqno, metric, hops, base)| RouteEntry {
+    (
+        node_id(),
+        any::<u16>(),
+        any::<u16>(),
+        any::<u8>(),
+        any::<bool>(),
+    )
+        .prop_map(|(dest, seqno, metric, hops, base)| RouteEntry {
             dest,
             seqno,
             metric,
             hops,
             base,
-        },
-    )
+        })
 }
 
 fn request() -> impl Strategy<Value = Request> {
@@ -148,7 +161,10 @@ fn rejects_bad_version_type_and_length() {
     p[1] = 200;
     assert_eq!(Header::parse(&p), Err(WireError::UnknownType(200)));
     p[1] = PacketType::Data as u8;
-    assert!(matches!(Header::parse(&p), Err(WireError::Truncated { .. })));
+    assert!(matches!(
+        Header::parse(&p),
+        Err(WireError::Truncated { .. })
+    ));
     assert!(matches!(
         Header::parse(&vec![VERSION; MAX_PACKET + 1]),
         Err(WireError::TooLong(_))
