@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use super::metrics::{Comparison, Report};
 use super::scenario::{self, GenOptions, WorldSpec};
 use super::{RunOptions, SimError, compare, simulate};
-use crate::rng::Rng;
 
 /// Simulate an incident mesh and print its figures.
 ///
@@ -106,7 +105,7 @@ pub fn world(args: &SimArgs) -> Result<WorldSpec, SimError> {
                     .min_diameter
                     .unwrap_or(if args.nodes >= 50 { 6 } else { 0 }),
             };
-            let mut rng = Rng::new(args.seed ^ 0x746f_706f_6c6f_6779);
+            let mut rng = scenario::topology_rng(args.seed);
             scenario::generate(t, &opt, &mut rng)?
         }
         (None, Some(path)) => scenario::load_scenario(path)?,

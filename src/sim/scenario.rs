@@ -132,6 +132,12 @@ pub fn dist(a: (f64, f64), b: (f64, f64)) -> f64 {
     ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()
 }
 
+/// The random stream generated worlds are placed with for `seed` (kept
+/// apart from the run's own streams so a world does not change with them).
+pub fn topology_rng(seed: u64) -> Rng {
+    Rng::new(seed ^ 0x746f_706f_6c6f_6779)
+}
+
 /// Options of the generated topologies.
 #[derive(Debug, Clone)]
 pub struct GenOptions {
