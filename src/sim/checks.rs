@@ -23,6 +23,8 @@ pub struct CheckResult {
     pub all_valid: bool,
     /// Distinct cycles seen (each counted once per destination per check).
     pub loops: u64,
+    /// Pairs in one component without a valid route.
+    pub invalid_pairs: u64,
 }
 
 const NONE: u32 = u32::MAX;
@@ -65,6 +67,7 @@ pub fn check_all<H>(w: &World<H>, g: &Graph, alive: &[bool]) -> CheckResult {
     let mut res = CheckResult {
         all_valid: true,
         loops: 0,
+        invalid_pairs: 0,
     };
     let mut memo = vec![UNKNOWN; n];
     let mut path: Vec<(usize, bool)> = Vec::new();
@@ -75,6 +78,7 @@ pub fn check_all<H>(w: &World<H>, g: &Graph, alive: &[bool]) -> CheckResult {
             let st = walk(&hops, g, alive, d, s, &mut memo, &mut path, &mut res.loops);
             if st != VALID && comp[s] == comp[d] {
                 res.all_valid = false;
+                res.invalid_pairs += 1;
             }
         }
     }

@@ -74,6 +74,8 @@ pub struct Report {
     pub loop_observations: u64,
     pub hop_limit_drops: u64,
     pub loop_checks: u64,
+    /// Pairs in one component without a valid route at the last check.
+    pub routes_missing_at_last_check: u64,
     pub loop_check_interval_ms: f64,
     pub floods: usize,
     pub flood_rebroadcast_ratio: Option<f64>,

@@ -84,6 +84,7 @@ pub struct Sim {
     killed_at: BTreeMap<usize, Instant>,
     loop_observations: u64,
     loop_checks: u64,
+    invalid_pairs: u64,
     floods: Vec<((NodeId, u32), usize, usize)>,
     flood_rx: BTreeSet<(usize, usize)>,
     flood_index: BTreeMap<(NodeId, u32), usize>,
@@ -196,6 +197,7 @@ impl Sim {
             killed_at: BTreeMap::new(),
             loop_observations: 0,
             loop_checks: 0,
+            invalid_pairs: 0,
             floods: Vec::new(),
             flood_rx: BTreeSet::new(),
             flood_index: BTreeMap::new(),
@@ -264,6 +266,7 @@ impl Sim {
         let r = check_all(&self.world, &self.graph, &alive);
         self.loop_checks += 1;
         self.loop_observations += r.loops;
+        self.invalid_pairs = r.invalid_pairs;
         if self.idle.is_none() && booted {
             let timeout = Instant::ZERO + secs(self.opts.converge_timeout_s);
             if r.all_valid || now >= timeout {
@@ -568,7 +571,13 @@ impl Sim {
     }
 
     fn do_kill(&mut self, now: Instant, v: usize, flow: Option<usize>, alive: &[bool]) {
-        let pairs = pairs_through(&self.world, alive, v);
+        // Only routes that worked before the kill can be repaired by the
+        // protocol's reaction to it.
+        let (w, g) = (&self.world, &self.graph);
+        let pairs: Vec<(usize, usize)> = pairs_through(w, alive, v)
+            .into_iter()
+            .filter(|&(s, d)| valid_path(w, g, alive, s, d).is_some())
+            .collect();
         self.world.kill(v);
         self.killed_at.insert(v, now);
         let kind = match (flow, pairs.is_empty()) {
@@ -749,6 +758,7 @@ impl Sim {
             loop_observations: self.loop_observations,
             hop_limit_drops: hop_limit,
             loop_checks: self.loop_checks,
+            routes_missing_at_last_check: self.invalid_pairs,
             loop_check_interval_ms: round3(self.check_every.as_secs_f64() * 1000.0),
             floods: self.floods.len(),
             flood_rebroadcast_ratio: mean(&ratios),
