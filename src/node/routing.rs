@@ -16,7 +16,18 @@ const ENTRIES_PER_PACKET: usize = 40;
 const REPEAT_DELAY: Duration = Duration::from_millis(120);
 /// Seqno requests: how often we retry while starving, and how many times.
 const REQUEST_RETRY: Duration = Duration::from_millis(150);
-const REQUEST_TRIES: u32 = 3;
+const REQUEST_TRIES: u32 = 6;
+/// A request copy arriving by another path within this window is a duplicate;
+/// a retry (after `REQUEST_RETRY`) is not.
+const REQUEST_DEDUP: Duration = Duration::from_millis(100);
+/// A starving node that gave up asks again when a neighbour offers a route
+/// and this long has passed.
+const REQUEST_RESTART: Duration = Duration::from_secs(5);
+
+/// Exponential backoff between seqno request retries.
+fn request_backoff(tries: u32) -> Duration {
+    REQUEST_RETRY * (1u32 << tries.saturating_sub(1).min(5))
+}
 /// Hop budget of a seqno request.
 const REQUEST_HOPS: u8 = 32;
 /// A destination nobody advertises is forgotten after this long.
@@ -37,12 +48,26 @@ impl Node {
         let t = &self.config.timers;
         let hold = t.update_interval.mul_f64(t.route_expiry_factor);
         let mut changes = Vec::new();
+        let mut starving = Vec::new();
         for e in &upd.entries {
             if let Some(c) = self.routes.update(now, via, e, cost, hold) {
                 changes.push(c);
             }
+            if e.metric != INFINITY
+                && e.dest != self.id
+                && self
+                    .routes
+                    .source(&e.dest)
+                    .is_some_and(|s| s.selected.is_none() && s.fd.is_some())
+            {
+                starving.push(e.dest);
+            }
         }
         self.apply_changes(now, changes);
+        // Offered only unfeasible routes: ask the destination for a newer seqno.
+        for d in starving {
+            self.request_seqno(now, d, true);
+        }
         Ok(())
     }
 
@@ -66,7 +91,7 @@ impl Node {
             } => {
                 if let Some((s, at)) = self.requests_seen.get(&(origin, dest))
                     && !seqno_newer(seqno, *s)
-                    && now.saturating_since(*at) < ms(500)
+                    && now.saturating_since(*at) < REQUEST_DEDUP
                 {
                     return Ok(());
                 }
@@ -91,29 +116,44 @@ impl Node {
                     }
                     Some(sel) if hop_count > 1 && sel.via.id != via.id => {
                         self.note_requested(now, dest, seqno);
-                        if let Some(n) = self.nbrs.get(&sel.via) {
-                            let fwd = Request::Seqno {
-                                dest,
-                                seqno,
-                                hop_count: hop_count - 1,
-                                origin,
-                            };
-                            let addr = n.addr;
-                            self.send_link(
-                                sel.via.iface,
-                                LinkDst::Unicast(addr),
-                                PacketType::Request,
-                                0,
-                                0,
-                                &control::encode(&fwd),
-                            );
-                        }
+                        self.forward_request(sel.via, dest, seqno, hop_count - 1, origin);
                     }
+                    // Our route goes through the asker (it is about to be
+                    // retracted) or we have none: remember the request, and
+                    // pass it on as soon as we have a route elsewhere.
+                    _ if hop_count > 1 => self.note_requested(now, dest, seqno),
                     _ => {}
                 }
             }
         }
         Ok(())
+    }
+
+    fn forward_request(
+        &mut self,
+        to: LinkKey,
+        dest: NodeId,
+        seqno: u16,
+        hop_count: u8,
+        origin: NodeId,
+    ) {
+        let Some(addr) = self.nbrs.get(&to).map(|n| n.addr) else {
+            return;
+        };
+        let fwd = Request::Seqno {
+            dest,
+            seqno,
+            hop_count,
+            origin,
+        };
+        self.send_link(
+            to.iface,
+            LinkDst::Unicast(addr),
+            PacketType::Request,
+            0,
+            0,
+            &control::encode(&fwd),
+        );
     }
 
     /// Act on route table changes: events, triggered updates, starvation.
@@ -128,8 +168,17 @@ impl Node {
                     hops: sel.map_or(0, |s| s.hops),
                 });
                 self.fwd.route_changed();
-                if sel.is_none() {
-                    self.request_seqno(now, c.dest);
+                match sel {
+                    None => self.request_seqno(now, c.dest, false),
+                    Some(sel) => {
+                        // A request we could not pass on: pass it on now.
+                        if let Some((want, until)) = self.requested.get(&c.dest).copied()
+                            && now < until
+                            && seqno_newer(want, sel.seqno)
+                        {
+                            self.forward_request(sel.via, c.dest, want, REQUEST_HOPS, self.id);
+                        }
+                    }
                 }
             }
             // A new seqno is passed on only where someone asked for it
@@ -181,22 +230,31 @@ impl Node {
     }
 
     /// Ask for a newer seqno of `dest` (we lost our route to it).
-    fn request_seqno(&mut self, now: Instant, dest: NodeId) {
+    /// `offered`: a neighbour just offered an unfeasible route, so the
+    /// destination exists; a node that gave up asking starts again.
+    fn request_seqno(&mut self, now: Instant, dest: NodeId, offered: bool) {
         let Some(src) = self.routes.source_mut(&dest) else {
             return;
         };
         let want = src.fd.map_or(0, |f| f.0).wrapping_add(1);
         let tries = match src.request {
             Some((s, at, n)) if s == want => {
-                if n >= REQUEST_TRIES || now.saturating_since(at) < REQUEST_RETRY {
+                let since = now.saturating_since(at);
+                if n >= REQUEST_TRIES {
+                    if !(offered && since >= REQUEST_RESTART) {
+                        return;
+                    }
+                    1
+                } else if since < request_backoff(n) {
                     return;
+                } else {
+                    n + 1
                 }
-                n + 1
             }
             _ => 1,
         };
         src.request = Some((want, now, tries));
-        let retry = now + REQUEST_RETRY;
+        let retry = now + request_backoff(tries);
         self.request_retry_at = Some(self.request_retry_at.map_or(retry, |t| t.min(retry)));
         self.note_requested(now, dest, want);
         self.stats.seqno_requests_sent += 1;
@@ -268,7 +326,7 @@ impl Node {
                 .map(|(d, _)| *d)
                 .collect();
             for d in starving {
-                self.request_seqno(now, d);
+                self.request_seqno(now, d, false);
             }
         }
         if self.next_housekeeping <= now {
