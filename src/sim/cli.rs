@@ -227,7 +227,10 @@ fn opt(v: Option<f64>, unit: &str) -> String {
 
 /// The readable summary: the world, a line per phase, the key figures.
 pub fn print_summary(r: &Report) {
-    let world = r.scenario.as_deref().unwrap_or(&r.topology);
+    let world = match &r.scenario {
+        Some(s) => format!("scenario {s}"),
+        None => format!("topology {}", r.topology),
+    };
     println!(
         "{} ({world}), {} nodes, seed {}, timers {}",
         r.name, r.nodes, r.seed, r.timers
