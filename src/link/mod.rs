@@ -81,6 +81,10 @@ pub struct Neighbour {
     /// only on changes of more than a fifth, so ETX noise on a lossy link does
     /// not ripple through the mesh as metric changes.
     pub routing_cost: u16,
+    /// Last multicast update sequence number heard of (or asked for).
+    pub update_seq: Option<u32>,
+    /// When we last asked it to resend updates (rate limit).
+    pub resend_asked: Instant,
 }
 
 impl Neighbour {
@@ -106,6 +110,8 @@ impl Neighbour {
             mpr_selector: false,
             mpr: false,
             routing_cost: INFINITY,
+            update_seq: None,
+            resend_asked: Instant::ZERO,
         }
     }
 
@@ -150,6 +156,24 @@ impl Neighbour {
             }
             None => idle,
         }
+    }
+
+    /// How many probes a suspect neighbour gets before it is declared dead:
+    /// at least `min`, more on a lossy link, so that a live neighbour is
+    /// declared dead by bad luck less than once in a thousand suspicions
+    /// (each probe and its answer must both get through).
+    pub fn probe_budget(&self, min: u32) -> u32 {
+        if min == 0 {
+            return 0;
+        }
+        let tx = if self.txcost == INFINITY {
+            0.5
+        } else {
+            256.0 / self.txcost as f64
+        };
+        let q = (self.rx.ratio() * tx).clamp(0.05, 0.999);
+        let n = (0.001f64.ln() / (1.0 - q).ln()).ceil();
+        (n as u32).clamp(min, 8)
     }
 
     pub fn in_fast_mode(&self, now: Instant) -> bool {

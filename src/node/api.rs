@@ -180,6 +180,30 @@ pub struct Stats {
     pub neighbour_losses: u64,
 }
 
+impl Stats {
+    /// Add another node's counters (mesh-wide totals in the simulator).
+    pub fn add(&mut self, o: &Stats) {
+        self.rx_packets += o.rx_packets;
+        self.rx_bytes += o.rx_bytes;
+        self.rx_malformed += o.rx_malformed;
+        self.rx_duplicates += o.rx_duplicates;
+        self.tx_packets += o.tx_packets;
+        self.tx_bytes += o.tx_bytes;
+        self.tx_protocol_bytes += o.tx_protocol_bytes;
+        self.forwarded += o.forwarded;
+        self.delivered += o.delivered;
+        self.dropped_no_route += o.dropped_no_route;
+        self.dropped_hop_limit += o.dropped_hop_limit;
+        self.dropped_queue_full += o.dropped_queue_full;
+        self.dropped_late_voice += o.dropped_late_voice;
+        self.retransmissions += o.retransmissions;
+        self.ack_failures += o.ack_failures;
+        self.flood_relayed += o.flood_relayed;
+        self.seqno_requests_sent += o.seqno_requests_sent;
+        self.neighbour_losses += o.neighbour_losses;
+    }
+}
+
 /// Errors a driver can get back from the node.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NodeError {
@@ -271,7 +295,7 @@ impl Timers {
             hold_factor_idle: 2.2,
             hold_factor_fast: 2.5,
             probes: 2,
-            probe_interval: Duration::from_millis(40),
+            probe_interval: Duration::from_millis(25),
             ihu_every: 6,
             ihu_hold_factor: 3.5,
             update_interval: Duration::from_secs(60),

@@ -18,6 +18,24 @@ const LOST_RUMOUR_FRESH: Duration = Duration::from_millis(30);
 /// Most lost neighbours announced in one hello.
 const MAX_LOST: usize = 8;
 
+/// Updates `from..=to` of this neighbour were missed, judging by `seq`, its
+/// latest multicast update number (from a hello, or an update itself).
+pub(super) fn update_gap(n: &mut Neighbour, seq: u32, is_new: bool) -> Option<(u32, u32)> {
+    let last = n.update_seq.replace(seq.max(n.update_seq.unwrap_or(0)));
+    match last {
+        // A new neighbour gets our full table and sends us its own.
+        None if is_new => None,
+        None => None,
+        Some(l) if seq > l => Some((l + 1, seq)),
+        Some(l) if seq < l.saturating_sub(1 << 16) => {
+            // It restarted: its counter began again.
+            n.update_seq = Some(seq);
+            None
+        }
+        _ => None,
+    }
+}
+
 impl Node {
     pub(super) fn on_hello(
         &mut self,
@@ -35,6 +53,7 @@ impl Node {
             return Ok(());
         };
         let unicast = hdr.flags & flags::UNICAST != 0;
+        let mut gap = None;
         n.base = hdr.flags & flags::BASE != 0;
         if unicast {
             n.fast_interval = (hello.interval_ms > 0).then(|| ms(hello.interval_ms as u64));
@@ -44,6 +63,7 @@ impl Node {
                 n.mcast_interval = ms(hello.interval_ms as u64).min(Duration::from_secs(60));
             }
             n.missed_at = now + n.mcast_interval.mul_f64(1.5);
+            gap = update_gap(n, hello.update_seq, is_new);
         }
         let mut mpr_changed = false;
         if let Some(list) = &hello.ihu {
@@ -101,6 +121,9 @@ impl Node {
         }
         for k in rumours {
             self.suspect(now, k);
+        }
+        if let Some((from, to)) = gap {
+            self.ask_resend(now, key, from, to);
         }
         let _ = weight;
         self.refresh_cost(now, key);
@@ -223,6 +246,7 @@ impl Node {
                 Vec::new()
             },
             ihu,
+            update_seq: self.ifaces.get(&iface).map_or(0, |i| i.update_seq),
             lost: std::mem::take(&mut self.lost)
                 .into_iter()
                 .filter(|(i, _)| *i == iface)
@@ -284,6 +308,7 @@ impl Node {
             ihu: None,
             names: Vec::new(),
             lost: Vec::new(),
+            update_seq: 0,
         };
         let fl = flags::UNICAST
             | if self.config.base_station {
@@ -342,15 +367,16 @@ impl Node {
                 }
                 Liveness::Suspect { since, probes_sent } => {
                     let next = since + timers.probe_interval * probes_sent;
+                    let budget = n.probe_budget(timers.probes);
                     if now >= next {
-                        if probes_sent > timers.probes {
+                        if probes_sent > budget {
                             dead.push(n.key);
                         } else {
                             n.liveness = Liveness::Suspect {
                                 since,
                                 probes_sent: probes_sent + 1,
                             };
-                            if probes_sent < timers.probes {
+                            if probes_sent < budget {
                                 probes.push((n.key, n.addr));
                             }
                         }

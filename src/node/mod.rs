@@ -53,7 +53,15 @@ struct Iface {
     hellos_sent: u32,
     /// Put the neighbour list into the next hello.
     ihu_due: bool,
+    /// Sequence number of the last multicast update sent here.
+    update_seq: u32,
+    /// Destinations carried by recent multicast updates, for resends.
+    update_log: VecDeque<(u32, Vec<NodeId>)>,
 }
+
+/// Multicast updates remembered per interface for resends; older gaps get
+/// a full table instead.
+const UPDATE_LOG: usize = 64;
 
 /// One mesh node. See the module documentation for the calling contract.
 pub struct Node {
@@ -173,6 +181,8 @@ impl Node {
                     last_hello: Instant::ZERO,
                     hellos_sent: 0,
                     ihu_due: true,
+                    update_seq: 0,
+                    update_log: VecDeque::new(),
                 });
             }
             Input::IfaceDown { iface } => {
@@ -272,7 +282,14 @@ impl Node {
                 n.last_heard = now;
                 n.liveness = crate::link::Liveness::Alive;
                 match hdr.ty {
-                    PacketType::Update => self.on_update(now, key, body),
+                    PacketType::Update => {
+                        let seq = if hdr.flags & crate::wire::flags::UNICAST != 0 {
+                            0
+                        } else {
+                            hdr.seq
+                        };
+                        self.on_update(now, key, seq, body)
+                    }
                     PacketType::Request => self.on_request(now, key, body),
                     PacketType::Ack => self.on_ack(key, body),
                     PacketType::Data => self.on_data(now, key, &hdr, data),

@@ -16,7 +16,7 @@ const ENTRIES_PER_PACKET: usize = 40;
 const REPEAT_DELAY: Duration = Duration::from_millis(120);
 /// Seqno requests: how often we retry while starving, and how many times.
 const REQUEST_RETRY: Duration = Duration::from_millis(150);
-const REQUEST_TRIES: u32 = 6;
+const REQUEST_TRIES: u32 = 8;
 /// A request copy arriving by another path within this window is a duplicate;
 /// a retry (after `REQUEST_RETRY`) is not.
 const REQUEST_DEDUP: Duration = Duration::from_millis(100);
@@ -32,15 +32,32 @@ fn request_backoff(tries: u32) -> Duration {
 const REQUEST_HOPS: u8 = 32;
 /// A destination nobody advertises is forgotten after this long.
 const FORGET_AFTER: Duration = Duration::from_secs(120);
+/// At most one resend request per neighbour in this time.
+const RESEND_ASK_GAP: Duration = Duration::from_millis(200);
 
 impl Node {
     pub(super) fn on_update(
         &mut self,
         now: Instant,
         via: LinkKey,
+        seq: u32,
         body: &[u8],
     ) -> Result<(), WireError> {
         let upd: Update = control::decode(body)?;
+        // Multicast updates are numbered (unicast ones carry 0): a gap means
+        // we missed one, and a missed retraction could leave us on a dead
+        // route until the next full dump.
+        if seq != 0 {
+            let gap = self
+                .nbrs
+                .get_mut(&via)
+                .and_then(|n| super::hello::update_gap(n, seq, false))
+                .map(|(from, _)| (from, seq - 1));
+            // This update itself arrived: only those before it are missing.
+            if let Some((from, to)) = gap.filter(|(f, t)| f <= t) {
+                self.ask_resend(now, via, from, to);
+            }
+        }
         let Some(n) = self.nbrs.get(&via) else {
             return Ok(());
         };
@@ -50,6 +67,9 @@ impl Node {
         let mut changes = Vec::new();
         let mut starving = Vec::new();
         for e in &upd.entries {
+            if e.metric == INFINITY && self.routes.selected(&e.dest).is_some_and(|s| s.via == via) {
+                self.defer_request(now, e.dest);
+            }
             if let Some(c) = self.routes.update(now, via, e, cost, hold) {
                 changes.push(c);
             }
@@ -83,6 +103,7 @@ impl Node {
                 self.dump_to.insert(via);
                 self.schedule_flush(now, false);
             }
+            Request::Resend { from, to } => self.resend(via, from, to),
             Request::Seqno {
                 dest,
                 seqno,
@@ -109,6 +130,28 @@ impl Node {
                     }
                     self.mark_dirty(now, dest, true);
                     return Ok(());
+                }
+                // Our next hop asks for a newer seqno: it has no route any
+                // more, and its retraction did not reach us.
+                if let Some(sel) = self.routes.selected(&dest).copied()
+                    && sel.via == via
+                {
+                    let retract = RouteEntry {
+                        dest,
+                        seqno: sel.seqno,
+                        metric: INFINITY,
+                        hops: 0,
+                        base: false,
+                    };
+                    self.defer_request(now, dest);
+                    let t = &self.config.timers;
+                    let hold = t.update_interval.mul_f64(t.route_expiry_factor);
+                    let changes: Vec<_> = self
+                        .routes
+                        .update(now, via, &retract, INFINITY, hold)
+                        .into_iter()
+                        .collect();
+                    self.apply_changes(now, changes);
                 }
                 match self.routes.selected(&dest).copied() {
                     Some(sel) if sel.seqno == seqno || seqno_newer(sel.seqno, seqno) => {
@@ -146,13 +189,14 @@ impl Node {
             hop_count,
             origin,
         };
+        let body = control::encode(&fwd);
         self.send_link(
             to.iface,
             LinkDst::Unicast(addr),
             PacketType::Request,
             0,
             0,
-            &control::encode(&fwd),
+            &body,
         );
     }
 
@@ -230,6 +274,24 @@ impl Node {
     }
 
     /// Ask for a newer seqno of `dest` (we lost our route to it).
+    /// Our next hop lost its route to `dest` and has asked for a newer
+    /// seqno itself: do not ask again right away (a retraction would
+    /// otherwise set off a request from every node downstream), but wait
+    /// for the answer it will pass on, and ask only if none comes.
+    fn defer_request(&mut self, now: Instant, dest: NodeId) {
+        let Some(src) = self.routes.source_mut(&dest) else {
+            return;
+        };
+        let want = src.fd.map_or(0, |f| f.0).wrapping_add(1);
+        if src.request.is_some_and(|(s, _, _)| s == want) {
+            return;
+        }
+        src.request = Some((want, now, 1));
+        self.note_requested(now, dest, want);
+        let retry = now + request_backoff(2);
+        self.request_retry_at = Some(self.request_retry_at.map_or(retry, |t| t.min(retry)));
+    }
+
     /// `offered`: a neighbour just offered an unfeasible route, so the
     /// destination exists; a node that gave up asking starts again.
     fn request_seqno(&mut self, now: Instant, dest: NodeId, offered: bool) {
@@ -369,12 +431,82 @@ impl Node {
                 }
                 None => {
                     let ifaces: Vec<_> = self.ifaces.keys().copied().collect();
+                    let dests: Vec<NodeId> = chunk.iter().map(|e| e.dest).collect();
                     for iface in ifaces {
-                        self.send_link(iface, LinkDst::Multicast, PacketType::Update, 0, 0, &body);
+                        let Some(i) = self.ifaces.get_mut(&iface) else {
+                            continue;
+                        };
+                        i.update_seq = i.update_seq.wrapping_add(1).max(1);
+                        let seq = i.update_seq;
+                        if i.update_log.len() >= super::UPDATE_LOG {
+                            i.update_log.pop_front();
+                        }
+                        i.update_log.push_back((seq, dests.clone()));
+                        self.send_link(
+                            iface,
+                            LinkDst::Multicast,
+                            PacketType::Update,
+                            0,
+                            seq,
+                            &body,
+                        );
                     }
                 }
             }
         }
+    }
+
+    /// Ask neighbour `key` to resend multicast updates `from..=to`.
+    pub(super) fn ask_resend(&mut self, now: Instant, key: LinkKey, from: u32, to: u32) {
+        let Some(n) = self.nbrs.get_mut(&key) else {
+            return;
+        };
+        if now.saturating_since(n.resend_asked) < RESEND_ASK_GAP {
+            // Asked very recently: the answer covers this gap too, or the
+            // next hello shows it again.
+            return;
+        }
+        n.resend_asked = now;
+        let addr = n.addr;
+        let body = control::encode(&Request::Resend { from, to });
+        self.send_link(
+            key.iface,
+            LinkDst::Unicast(addr),
+            PacketType::Request,
+            0,
+            0,
+            &body,
+        );
+    }
+
+    /// A neighbour missed updates `from..=to`: send it the current routes
+    /// for the destinations they carried, or our full table if they are
+    /// older than the log.
+    fn resend(&mut self, to_key: LinkKey, from: u32, to: u32) {
+        let Some(i) = self.ifaces.get(&to_key.iface) else {
+            return;
+        };
+        let span = to.wrapping_sub(from);
+        let in_log = span < super::UPDATE_LOG as u32
+            && i.update_log.front().is_some_and(|(s, _)| *s <= from)
+            && to <= i.update_seq;
+        if !in_log {
+            self.dump_to.insert(to_key);
+            return;
+        }
+        let mut dests: Vec<NodeId> = i
+            .update_log
+            .iter()
+            .filter(|(s, _)| *s >= from && *s <= to)
+            .flat_map(|(_, d)| d.iter().copied())
+            .collect();
+        dests.sort();
+        dests.dedup();
+        let entries: Vec<RouteEntry> = dests
+            .iter()
+            .filter_map(|d| self.routes.entry_for(d))
+            .collect();
+        self.advertise(Some(to_key), &entries);
     }
 
     /// Selected routes, as tools show them.
@@ -403,6 +535,34 @@ impl Node {
             seqno: s.seqno,
             base_station: s.base,
         })
+    }
+
+    /// The routing table's view of `dest`, for debugging tools.
+    pub fn debug_route(&self, dest: &NodeId, name: &dyn Fn(&NodeId) -> String) -> String {
+        let Some(src) = self.routes.source(dest) else {
+            return "no entry".into();
+        };
+        let cands: Vec<String> = src
+            .cands
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: seq {} adv {} link {} hops {}",
+                    name(&c.via.id),
+                    c.seqno,
+                    c.adv_metric,
+                    c.link_cost,
+                    c.hops
+                )
+            })
+            .collect();
+        format!(
+            "fd {:?} selected {:?} request {:?} cands [{}]",
+            src.fd,
+            src.selected.map(|s| (name(&s.via.id), s.seqno, s.metric)),
+            src.request.map(|(s, _, n)| (s, n)),
+            cands.join("; ")
+        )
     }
 
     /// Next hop towards `dest`, if any (cheap; the simulator's loop checker uses it).

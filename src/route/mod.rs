@@ -156,16 +156,12 @@ impl RouteTable {
         })
     }
 
-    /// Every route we advertise in a full dump (self first).
+    /// Every route we advertise in a full dump (self first), and a
+    /// retraction for each destination we lost: a neighbour that missed our
+    /// retraction must not keep routing through us.
     pub fn full_dump(&self) -> Vec<RouteEntry> {
         let mut v = vec![self.self_entry()];
-        v.extend(self.iter_selected().map(|(d, sel)| RouteEntry {
-            dest: *d,
-            seqno: sel.seqno,
-            metric: sel.metric,
-            hops: sel.hops,
-            base: sel.base,
-        }));
+        v.extend(self.sources.keys().filter_map(|d| self.entry_for(d)));
         v
     }
 
@@ -219,6 +215,27 @@ impl RouteTable {
             }
         };
         let pos = src.cands.iter().position(|c| c.via == via);
+        // An unfeasible update from the next hop we use, for the same seqno:
+        // keep the route as it was (RFC 8966 §3.5.4 allows ignoring it). The
+        // feasibility distances along the path still decrease strictly, so
+        // no loop can form, and a metric that wobbled up on a lossy link
+        // does not cut the route and everything downstream of it.
+        if e.metric != INFINITY
+            && let (Some(p), Some(sel), Some((fs, fm))) = (pos, src.selected, src.fd)
+            && sel.via == via
+            && e.seqno == fs
+            && e.seqno == src.cands[p].seqno
+            && e.metric >= fm
+        {
+            src.cands[p].expires = now + hold;
+            src.cands[p].link_cost = link_cost;
+            self.next_expiry = self.next_expiry.min(now + hold);
+            // No seqno request here: a request from a node tells its
+            // neighbours it has no route (see the node's request handling),
+            // and this node still has one. The metric is refreshed when the
+            // destination's seqno next moves.
+            return None;
+        }
         if e.metric == INFINITY {
             match pos {
                 Some(p) => {
@@ -356,7 +373,11 @@ impl RouteTable {
             (_, b) => b,
         };
         src.selected = chosen;
-        if chosen.is_some() {
+        // A request is answered once a route with the wanted seqno is in use;
+        // until then its backoff state stays, so requests stay rate-limited.
+        if let (Some(c), Some((want, _, _))) = (chosen, src.request)
+            && (c.seqno == want || seqno_newer(c.seqno, want))
+        {
             src.request = None;
         }
         let route_changed = prev.map(|p| p.via) != chosen.map(|c| c.via);

@@ -82,6 +82,8 @@ pub struct Report {
     pub flood_delivery_ratio: Option<f64>,
     pub kills: Vec<Kill>,
     pub air_packets: AirPackets,
+    /// Every node's counters summed (dead nodes as they were at death).
+    pub node_stats: crate::node::Stats,
     pub sim_seconds: f64,
     pub events: u64,
     pub livelock_guards: u64,

@@ -267,6 +267,15 @@ impl Sim {
         self.loop_checks += 1;
         self.loop_observations += r.loops;
         self.invalid_pairs = r.invalid_pairs;
+        if self.converged_at.is_none()
+            && std::env::var("CALLSIGN_SIM_DEBUG").is_ok()
+            && now.as_micros() % 500_000 < 50_000
+        {
+            eprintln!("{now:?}: {} pairs without a valid route", r.invalid_pairs);
+            if r.invalid_pairs <= 4 && now.as_micros() == 3_000_000 {
+                self.debug_missing();
+            }
+        }
         if self.idle.is_none() && booted {
             let timeout = Instant::ZERO + secs(self.opts.converge_timeout_s);
             if r.all_valid || now >= timeout {
@@ -685,7 +694,94 @@ impl Sim {
         self.world.schedule(now + MOVE_TICK, Hook::Move);
     }
 
+    fn debug_missing(&self) {
+        let alive = self.alive();
+        let comp = self.graph.components(&alive);
+        let n = self.world.len();
+        let ix = |id: &crate::identity::NodeId| self.world.ids.iter().position(|x| x == id);
+        let mut shown = 0;
+        let mut seen_at = Vec::new();
+        for s in 0..n {
+            for d in 0..n {
+                if s == d
+                    || !alive[s]
+                    || !alive[d]
+                    || comp[s] != comp[d]
+                    || self.path(s, d).is_some()
+                {
+                    continue;
+                }
+                let mut walk = vec![s];
+                let mut cur = s;
+                for _ in 0..20 {
+                    let Some(nh) = self.world.nodes[cur]
+                        .node
+                        .as_ref()
+                        .and_then(|x| x.next_hop(&self.world.ids[d]))
+                    else {
+                        break;
+                    };
+                    let Some(j) = ix(&nh) else { break };
+                    walk.push(j);
+                    if j == d || !alive[j] {
+                        break;
+                    }
+                    cur = j;
+                }
+                eprintln!("missing {s}->{d}: walk {walk:?}");
+                let last = *walk.last().unwrap_or(&s);
+                let at = if walk.len() > 1 && (last == d || !alive[last]) {
+                    walk[walk.len() - 2]
+                } else {
+                    last
+                };
+                if shown < 4 && !seen_at.contains(&at) {
+                    shown += 1;
+                    seen_at.push(at);
+                    if let Some(node) = self.world.nodes[at].node.as_ref() {
+                        eprintln!(
+                            "  at n{at}: {}",
+                            node.debug_route(&self.world.ids[d], &|id| ix(id)
+                                .map_or("?".into(), |i| format!("n{i}")))
+                        );
+                        for nb in node.neighbours(self.world.now()) {
+                            eprintln!(
+                                "    nbr n{:?} cost {} usable {} rx {:.2}",
+                                ix(&nb.id),
+                                nb.cost,
+                                nb.usable,
+                                nb.rx_ratio
+                            );
+                            if let Some(j) = ix(&nb.id)
+                                && let Some(o) = self.world.nodes[j].node.as_ref()
+                            {
+                                eprintln!(
+                                    "      its route: {}",
+                                    o.debug_route(&self.world.ids[d], &|id| ix(id)
+                                        .map_or("?".into(), |i| format!("n{i}")))
+                                );
+                            }
+                        }
+                        eprintln!(
+                            "  graph neighbours of n{at}: {:?} alive {:?}",
+                            (0..n)
+                                .filter(|&j| self.graph.adjacent(at, j))
+                                .collect::<Vec<_>>(),
+                            (0..n)
+                                .filter(|&j| self.graph.adjacent(at, j))
+                                .map(|j| alive[j])
+                                .collect::<Vec<_>>()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     fn report(&mut self) -> Report {
+        if std::env::var("CALLSIGN_SIM_DEBUG").is_ok() {
+            self.debug_missing();
+        }
         let now = self.world.now();
         self.close_pending(now);
         // Packets sent within the drain time of the end may still be in flight.
@@ -775,6 +871,13 @@ impl Sim {
                     flood: p[5],
                     lost: self.world.air.lost,
                 }
+            },
+            node_stats: {
+                let mut t = crate::node::Stats::default();
+                for n in self.world.nodes.iter().filter_map(|n| n.node.as_ref()) {
+                    t.add(n.stats());
+                }
+                t
             },
             sim_seconds: round3(now.as_micros() as f64 / 1e6),
             events: self.world.events,

@@ -76,6 +76,10 @@ pub struct Hello {
     /// instead of at their idle hold time.
     #[n(5)]
     pub lost: Vec<NodeId>,
+    /// Sequence number of the sender's last multicast update on this
+    /// interface: a receiver that missed one asks for it again.
+    #[n(6)]
+    pub update_seq: u32,
 }
 
 /// One route advertisement.
@@ -122,6 +126,14 @@ pub enum Request {
         /// The node that first asked (for duplicate suppression).
         #[n(3)]
         origin: NodeId,
+    },
+    /// I missed your multicast updates `from..=to`: send their routes again.
+    #[n(2)]
+    Resend {
+        #[n(0)]
+        from: u32,
+        #[n(1)]
+        to: u32,
     },
 }
 

@@ -49,15 +49,17 @@ fn hello() -> impl Strategy<Value = Hello> {
         proptest::option::of(proptest::collection::vec(ihu(), 0..20)),
         proptest::collection::vec("[a-z0-9.-]{1,20}", 0..4),
         proptest::collection::vec(node_id(), 0..4),
+        any::<u32>(),
     )
         .prop_map(
-            |(interval_ms, probe, probe_reply, ihu, names, lost)| Hello {
+            |(interval_ms, probe, probe_reply, ihu, names, lost, update_seq)| Hello {
                 interval_ms,
                 probe,
                 probe_reply,
                 ihu,
                 names,
                 lost,
+                update_seq,
             },
         )
 }
@@ -82,6 +84,7 @@ fn route_entry() -> impl Strategy<Value = RouteEntry> {
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         Just(Request::Table),
+        (any::<u32>(), any::<u32>()).prop_map(|(from, to)| Request::Resend { from, to }),
         (node_id(), any::<u16>(), any::<u8>(), node_id()).prop_map(
             |(dest, seqno, hop_count, origin)| Request::Seqno {
                 dest,
