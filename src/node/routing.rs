@@ -333,14 +333,19 @@ impl Node {
         }
     }
 
+    /// What we advertise now for each of `dests`.
+    fn current_entries(&self, dests: std::collections::BTreeSet<NodeId>) -> Vec<RouteEntry> {
+        dests
+            .iter()
+            .filter_map(|d| self.routes.entry_for(d))
+            .collect()
+    }
+
     pub(super) fn routing_timers(&mut self, now: Instant) {
         if self.dirty_at.is_some_and(|t| t <= now) {
             self.dirty_at = None;
-            let dests: Vec<NodeId> = std::mem::take(&mut self.dirty).into_iter().collect();
-            let entries: Vec<RouteEntry> = dests
-                .iter()
-                .filter_map(|d| self.routes.entry_for(d))
-                .collect();
+            let dirty = std::mem::take(&mut self.dirty);
+            let entries = self.current_entries(dirty);
             self.advertise(None, &entries);
             // Retractions and new seqnos are repeated once: a lost one
             // leaves a neighbour on a dead route, or starving. A lost
@@ -352,26 +357,24 @@ impl Node {
                 .filter(|e| e.metric == INFINITY || urgent.contains(&e.dest))
                 .map(|e| e.dest)
                 .collect();
-            let _ = dests;
             if !again.is_empty() {
                 self.repeat.extend(again);
                 if self.repeat_at.is_none() {
                     self.repeat_at = Some(now + self.rng.jitter(REPEAT_DELAY, 0.3));
                 }
             }
-            let targets: Vec<LinkKey> = std::mem::take(&mut self.dump_to).into_iter().collect();
-            for key in targets {
+            let targets = std::mem::take(&mut self.dump_to);
+            if !targets.is_empty() {
                 let dump = self.routes.full_dump();
-                self.advertise(Some(key), &dump);
+                for key in targets {
+                    self.advertise(Some(key), &dump);
+                }
             }
         }
         if self.repeat_at.is_some_and(|t| t <= now) {
             self.repeat_at = None;
-            let dests: Vec<NodeId> = std::mem::take(&mut self.repeat).into_iter().collect();
-            let entries: Vec<RouteEntry> = dests
-                .iter()
-                .filter_map(|d| self.routes.entry_for(d))
-                .collect();
+            let repeat = std::mem::take(&mut self.repeat);
+            let entries = self.current_entries(repeat);
             self.advertise(None, &entries);
         }
         if self.next_dump <= now {
