@@ -24,6 +24,11 @@ use crate::time::Instant;
 
 /// Link metric of an unusable link or route.
 pub const INFINITY: u16 = u16::MAX;
+/// A new neighbour's table should have come this long after its link
+/// became usable (it sends it unasked), or it is asked for...
+const TABLE_WAIT: Duration = Duration::from_millis(600);
+/// ...and how often it is asked for again until it does.
+const TABLE_RETRY: Duration = Duration::from_millis(1000);
 /// Most neighbours kept per node. A dense fireground rarely exceeds 40.
 pub const MAX_NEIGHBOURS: usize = 128;
 
@@ -85,6 +90,14 @@ pub struct Neighbour {
     pub update_seq: Option<u32>,
     /// When we last asked it to resend updates (rate limit).
     pub resend_asked: Instant,
+    /// Multicast updates we miss and asked for: (from, to, requests sent).
+    pub resend_want: Option<(u32, u32, u32)>,
+    /// Its full table reached us (a unicast update arrived). A neighbour whose
+    /// table dump was lost is asked again: a leaf with one lossy link would
+    /// otherwise wait for the next periodic dump.
+    pub table_received: bool,
+    pub table_asked: Instant,
+    pub usable_since: Instant,
 }
 
 impl Neighbour {
@@ -112,6 +125,10 @@ impl Neighbour {
             routing_cost: INFINITY,
             update_seq: None,
             resend_asked: Instant::ZERO,
+            resend_want: None,
+            table_received: false,
+            table_asked: Instant::ZERO,
+            usable_since: Instant::MAX,
         }
     }
 
@@ -174,6 +191,15 @@ impl Neighbour {
         let q = (self.rx.ratio() * tx).clamp(0.05, 0.999);
         let n = (0.001f64.ln() / (1.0 - q).ln()).ceil();
         (n as u32).clamp(min, 8)
+    }
+
+    /// When to ask for its table if none has come (`None`: no need).
+    pub fn table_ask_at(&self) -> Option<Instant> {
+        if self.table_received || self.routing_cost == INFINITY {
+            return None;
+        }
+        let first = self.usable_since + TABLE_WAIT;
+        Some(first.max(self.table_asked + TABLE_RETRY))
     }
 
     pub fn in_fast_mode(&self, now: Instant) -> bool {

@@ -46,6 +46,7 @@ impl Node {
         body: &[u8],
     ) -> Result<(), WireError> {
         let hello: Hello = control::decode(body)?;
+
         let timers = self.config.timers.clone();
         let me = self.id;
         let weight = self.iface_weight(key.iface);
@@ -146,10 +147,15 @@ impl Node {
         n.routing_cost = cost;
         if flip {
             self.mpr_dirty = true;
+            n.usable_since = if cost == INFINITY { Instant::MAX } else { now };
             if old == INFINITY {
-                // The link just became usable: give the neighbour our table.
+                // The link just became usable: give the neighbour our table
+                // (it asks again if that is lost, see `table_ask_at`), and
+                // announce ourselves in a numbered multicast update, which a
+                // neighbour that misses it asks for again.
                 self.dump_to.insert(key);
-                self.schedule_flush(now, false);
+                let me = self.id;
+                self.mark_dirty(now, me, false);
             }
         }
         let changes = self.routes.set_link_cost(key, cost);
@@ -330,6 +336,12 @@ impl Node {
     pub(super) fn neighbour_deadline(&self, n: &Neighbour) -> Instant {
         let timers = &self.config.timers;
         let mut t = n.next_fast_hello.min(n.missed_at);
+        if let Some(at) = n.table_ask_at() {
+            t = t.min(at);
+        }
+        if n.resend_want.is_some() {
+            t = t.min(n.resend_asked + super::routing::RESEND_ASK_GAP);
+        }
         if n.routing_cost != INFINITY && n.ihu_expires > Instant::ZERO {
             t = t.min(n.ihu_expires);
         }
@@ -389,6 +401,39 @@ impl Node {
         }
         for key in self.nbrs.keys() {
             self.refresh_cost(now, key);
+        }
+        // Unanswered resend requests: ask again.
+        let again: Vec<LinkKey> = self
+            .nbrs
+            .iter()
+            .filter(|n| {
+                n.resend_want.is_some() && now >= n.resend_asked + super::routing::RESEND_ASK_GAP
+            })
+            .map(|n| n.key)
+            .collect();
+        for key in again {
+            self.send_resend_request(now, key);
+        }
+        // Neighbours whose table never arrived: ask for it.
+        let ask: Vec<(LinkKey, SocketAddr)> = self
+            .nbrs
+            .iter()
+            .filter(|n| n.table_ask_at().is_some_and(|t| t <= now))
+            .map(|n| (n.key, n.addr))
+            .collect();
+        for (key, addr) in ask {
+            if let Some(n) = self.nbrs.get_mut(&key) {
+                n.table_asked = now;
+            }
+            let body = control::encode(&crate::wire::control::Request::Table);
+            self.send_link(
+                key.iface,
+                LinkDst::Unicast(addr),
+                PacketType::Request,
+                0,
+                0,
+                &body,
+            );
         }
         for key in dead {
             self.nbrs.remove(&key);

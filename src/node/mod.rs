@@ -288,7 +288,13 @@ impl Node {
                         } else {
                             hdr.seq
                         };
-                        self.on_update(now, key, seq, body)
+                        self.on_update(
+                            now,
+                            key,
+                            seq,
+                            hdr.flags & crate::wire::flags::TABLE != 0,
+                            body,
+                        )
                     }
                     PacketType::Request => self.on_request(now, key, body),
                     PacketType::Ack => self.on_ack(key, body),

@@ -8,7 +8,7 @@ use crate::link::{INFINITY, LinkKey};
 use crate::route::{Change, seqno_newer};
 use crate::time::{Instant, ms};
 use crate::wire::control::{self, Request, RouteEntry, Update};
-use crate::wire::{PacketType, WireError};
+use crate::wire::{PacketType, WireError, flags};
 
 /// Route entries per update packet (about 1100 bytes of CBOR).
 const ENTRIES_PER_PACKET: usize = 40;
@@ -32,8 +32,11 @@ fn request_backoff(tries: u32) -> Duration {
 const REQUEST_HOPS: u8 = 32;
 /// A destination nobody advertises is forgotten after this long.
 const FORGET_AFTER: Duration = Duration::from_secs(120);
-/// At most one resend request per neighbour in this time.
-const RESEND_ASK_GAP: Duration = Duration::from_millis(200);
+/// At most one resend request per neighbour in this time (and the time
+/// after which an unanswered one is repeated).
+pub(super) const RESEND_ASK_GAP: Duration = Duration::from_millis(200);
+/// Resend requests per gap before asking for the whole table.
+const RESEND_TRIES: u32 = 4;
 
 impl Node {
     pub(super) fn on_update(
@@ -41,9 +44,18 @@ impl Node {
         now: Instant,
         via: LinkKey,
         seq: u32,
+        table: bool,
         body: &[u8],
     ) -> Result<(), WireError> {
         let upd: Update = control::decode(body)?;
+        if seq == 0
+            && let Some(n) = self.nbrs.get_mut(&via)
+        {
+            // A unicast update is the answer to a resend, or (flagged) a
+            // table dump.
+            n.table_received |= table;
+            n.resend_want = None;
+        }
         // Multicast updates are numbered (unicast ones carry 0): a gap means
         // we missed one, and a missed retraction could leave us on a dead
         // route until the next full dump.
@@ -346,7 +358,7 @@ impl Node {
             self.dirty_at = None;
             let dirty = std::mem::take(&mut self.dirty);
             let entries = self.current_entries(dirty);
-            self.advertise(None, &entries);
+            self.advertise(None, &entries, false);
             // Retractions and new seqnos are repeated once: a lost one
             // leaves a neighbour on a dead route, or starving. A lost
             // ordinary update is covered by the other neighbours' updates
@@ -367,7 +379,7 @@ impl Node {
             if !targets.is_empty() {
                 let dump = self.routes.full_dump();
                 for key in targets {
-                    self.advertise(Some(key), &dump);
+                    self.advertise(Some(key), &dump, true);
                 }
             }
         }
@@ -375,11 +387,11 @@ impl Node {
             self.repeat_at = None;
             let repeat = std::mem::take(&mut self.repeat);
             let entries = self.current_entries(repeat);
-            self.advertise(None, &entries);
+            self.advertise(None, &entries, false);
         }
         if self.next_dump <= now {
             let dump = self.routes.full_dump();
-            self.advertise(None, &dump);
+            self.advertise(None, &dump, false);
             self.next_dump = now + self.rng.jitter(self.config.timers.update_interval, 0.1);
         }
         if self.request_retry_at.is_some_and(|t| t <= now) {
@@ -407,7 +419,7 @@ impl Node {
 
     /// Send `entries` to one neighbour (unicast) or to all (multicast on
     /// every interface), and record them as advertised.
-    fn advertise(&mut self, to: Option<LinkKey>, entries: &[RouteEntry]) {
+    fn advertise(&mut self, to: Option<LinkKey>, entries: &[RouteEntry], table: bool) {
         if entries.is_empty() {
             return;
         }
@@ -422,11 +434,12 @@ impl Node {
                 Some(key) => {
                     if let Some(n) = self.nbrs.get(&key) {
                         let addr = n.addr;
+                        let fl = if table { flags::TABLE } else { 0 };
                         self.send_link(
                             key.iface,
                             LinkDst::Unicast(addr),
                             PacketType::Update,
-                            0,
+                            fl,
                             0,
                             &body,
                         );
@@ -464,11 +477,34 @@ impl Node {
         let Some(n) = self.nbrs.get_mut(&key) else {
             return;
         };
-        if now.saturating_since(n.resend_asked) < RESEND_ASK_GAP {
-            // Asked very recently: the answer covers this gap too, or the
-            // next hello shows it again.
+        // Remember the whole gap until an answer comes: the request or the
+        // answer may be lost too, and later hellos no longer show the gap.
+        let want = match n.resend_want {
+            Some((f, t, _)) => (f.min(from), t.max(to)),
+            None => (from, to),
+        };
+        n.resend_want = Some((want.0, want.1, 0));
+        if now.saturating_since(n.resend_asked) >= RESEND_ASK_GAP {
+            self.send_resend_request(now, key);
+        }
+    }
+
+    /// (Re)send the pending resend request to `key`.
+    pub(super) fn send_resend_request(&mut self, now: Instant, key: LinkKey) {
+        let Some(n) = self.nbrs.get_mut(&key) else {
+            return;
+        };
+        let Some((from, to, tries)) = n.resend_want else {
+            return;
+        };
+        if tries >= RESEND_TRIES {
+            n.resend_want = None;
+            // Give up on the pieces: ask for the whole table instead.
+            n.table_received = false;
+            n.table_asked = Instant::ZERO;
             return;
         }
+        n.resend_want = Some((from, to, tries + 1));
         n.resend_asked = now;
         let addr = n.addr;
         let body = control::encode(&Request::Resend { from, to });
@@ -509,7 +545,7 @@ impl Node {
             .iter()
             .filter_map(|d| self.routes.entry_for(d))
             .collect();
-        self.advertise(Some(to_key), &entries);
+        self.advertise(Some(to_key), &entries, false);
     }
 
     /// Selected routes, as tools show them.
@@ -538,6 +574,21 @@ impl Node {
             seqno: s.seqno,
             base_station: s.base,
         })
+    }
+
+    /// A neighbour's link state, for debugging tools.
+    pub fn debug_neighbour(&self, id: &NodeId) -> String {
+        self.nbrs
+            .iter()
+            .filter(|n| n.key.id == *id)
+            .map(|n| {
+                format!(
+                    "cost {} table_received {} resend_want {:?} update_seq {:?} usable_since {:?}",
+                    n.routing_cost, n.table_received, n.resend_want, n.update_seq, n.usable_since
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// The routing table's view of `dest`, for debugging tools.

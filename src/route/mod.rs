@@ -402,7 +402,7 @@ impl RouteTable {
                 // hop: a switch alone is not advertised (RFC 8966 §3.7.2),
                 // only a new seqno or a metric change of more than a quarter.
                 let seqno_up = seqno_newer(c.seqno, p.seqno);
-                let big = c.metric.abs_diff(p.metric) > p.metric / 4;
+                let big = c.metric.abs_diff(p.metric) > p.metric / 3;
                 (route_changed || seqno_up || big).then_some(Change {
                     dest: *dest,
                     urgent: seqno_up,

@@ -695,6 +695,35 @@ impl Sim {
     }
 
     fn debug_missing(&self) {
+        let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+        if let Some(x) = env("CALLSIGN_SIM_DEBUG_NODE") {
+            let dx = env("CALLSIGN_SIM_DEBUG_DEST").unwrap_or(x);
+            let ix = |id: &crate::identity::NodeId| self.world.ids.iter().position(|y| y == id);
+            let name =
+                |id: &crate::identity::NodeId| ix(id).map_or("?".into(), |i| format!("n{i}"));
+            if let Some(node) = self.world.nodes[x].node.as_ref() {
+                eprintln!(
+                    "node n{x}: {} routes; route to n{dx}: {}",
+                    node.routes().len(),
+                    node.debug_route(&self.world.ids[dx], &name)
+                );
+                for nb in node.neighbours(self.world.now()) {
+                    let other = ix(&nb.id).and_then(|j| self.world.nodes[j].node.as_ref());
+                    eprintln!(
+                        "  nbr {} cost {} rx {:.2} | its route to n{dx}: {:?}",
+                        name(&nb.id),
+                        nb.cost,
+                        nb.rx_ratio,
+                        other.map(|o| o.debug_route(&self.world.ids[dx], &name))
+                    );
+                    eprintln!(
+                        "    we see it: {} | it sees us: {:?}",
+                        node.debug_neighbour(&nb.id),
+                        other.map(|o| o.debug_neighbour(&self.world.ids[x]))
+                    );
+                }
+            }
+        }
         let alive = self.alive();
         let comp = self.graph.components(&alive);
         let n = self.world.len();
@@ -735,7 +764,13 @@ impl Sim {
                 } else {
                     last
                 };
-                if shown < 4 && !seen_at.contains(&at) {
+                if (shown < 4
+                    || std::env::var("CALLSIGN_SIM_DEBUG_NODE")
+                        .ok()
+                        .and_then(|v| v.parse::<usize>().ok())
+                        == Some(at))
+                    && !seen_at.contains(&at)
+                {
                     shown += 1;
                     seen_at.push(at);
                     if let Some(node) = self.world.nodes[at].node.as_ref() {

@@ -108,6 +108,8 @@ pub mod flags {
     pub const UNICAST: u8 = 0x04;
     /// Hello/Update: the sender is a base station.
     pub const BASE: u8 = 0x08;
+    /// Update: part of the sender's full table, sent to one neighbour.
+    pub const TABLE: u8 = 0x10;
 }
 
 /// A read-only view over a packet's bytes whose length has been checked,
