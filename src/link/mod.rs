@@ -98,6 +98,8 @@ pub struct Neighbour {
     pub table_received: bool,
     pub table_asked: Instant,
     pub usable_since: Instant,
+    /// Consecutive neighbour lists that showed us missing its routes.
+    pub short_counts: u8,
 }
 
 impl Neighbour {
@@ -129,6 +131,7 @@ impl Neighbour {
             table_received: false,
             table_asked: Instant::ZERO,
             usable_since: Instant::MAX,
+            short_counts: 0,
         }
     }
 

@@ -89,7 +89,6 @@ impl Node {
             }
         }
         let probe = hello.probe;
-
         let addr = n.addr;
         // A neighbour reports losing a node we also hear: check it now.
         let rumours: Vec<LinkKey> = hello
@@ -105,6 +104,25 @@ impl Node {
                     .is_some_and(|x| now.saturating_since(x.last_heard) > LOST_RUMOUR_FRESH)
             })
             .collect();
+        // Its route count against ours through it (its route to us is not a
+        // candidate here, hence the slack of one). Short twice running: some
+        // of its updates never reached us; ask for its table.
+        if let Some(theirs) = hello.routes {
+            let ours = self.routes.candidates_via(&key);
+            if let Some(n) = self.nbrs.get_mut(&key) {
+                if ours + 1 < theirs && n.routing_cost != INFINITY {
+                    n.short_counts = n.short_counts.saturating_add(1);
+                    if n.short_counts >= 2 {
+                        n.short_counts = 0;
+                        n.table_received = false;
+                        n.table_asked = Instant::ZERO;
+                        n.usable_since = n.usable_since.min(now);
+                    }
+                } else {
+                    n.short_counts = 0;
+                }
+            }
+        }
         if mpr_changed {
             self.mpr_dirty = true;
         }
@@ -253,6 +271,7 @@ impl Node {
             },
             ihu,
             update_seq: self.ifaces.get(&iface).map_or(0, |i| i.update_seq),
+            routes: with_ihu.then(|| self.routes.iter_selected().count() as u32),
             lost: std::mem::take(&mut self.lost)
                 .into_iter()
                 .filter(|(i, _)| *i == iface)
@@ -315,6 +334,7 @@ impl Node {
             names: Vec::new(),
             lost: Vec::new(),
             update_seq: 0,
+            routes: None,
         };
         let fl = flags::UNICAST
             | if self.config.base_station {

@@ -85,6 +85,9 @@ pub struct RouteTable {
     sources: BTreeMap<NodeId, Source>,
     /// No candidate expires before this: `expire` skips its scan until then.
     next_expiry: Instant,
+    /// Candidates held per neighbour link, kept in step with `sources`, so a
+    /// node can tell cheaply that it misses some of a neighbour's routes.
+    per_link: BTreeMap<LinkKey, u32>,
 }
 
 impl RouteTable {
@@ -95,6 +98,7 @@ impl RouteTable {
             base,
             sources: BTreeMap::new(),
             next_expiry: Instant::MAX,
+            per_link: BTreeMap::new(),
         }
     }
 
@@ -240,6 +244,7 @@ impl RouteTable {
             match pos {
                 Some(p) => {
                     src.cands.swap_remove(p);
+                    Self::count(&mut self.per_link, via, -1);
                 }
                 None => return None,
             }
@@ -256,7 +261,10 @@ impl RouteTable {
             self.next_expiry = self.next_expiry.min(cand.expires);
             match pos {
                 Some(p) => src.cands[p] = cand,
-                None => src.cands.push(cand),
+                None => {
+                    src.cands.push(cand);
+                    Self::count(&mut self.per_link, via, 1);
+                }
             }
         }
         self.reselect(&e.dest)
@@ -276,8 +284,22 @@ impl RouteTable {
         touched.iter().filter_map(|d| self.reselect(d)).collect()
     }
 
+    fn count(per_link: &mut BTreeMap<LinkKey, u32>, via: LinkKey, d: i32) {
+        let c = per_link.entry(via).or_default();
+        *c = c.saturating_add_signed(d);
+        if *c == 0 {
+            per_link.remove(&via);
+        }
+    }
+
+    /// Routes we hold from neighbour `via`.
+    pub fn candidates_via(&self, via: &LinkKey) -> u32 {
+        self.per_link.get(via).copied().unwrap_or(0)
+    }
+
     /// Link `via` is gone: drop every candidate through it.
     pub fn link_down(&mut self, via: LinkKey) -> Vec<Change> {
+        self.per_link.remove(&via);
         let mut touched = Vec::new();
         for (dest, src) in self.sources.iter_mut() {
             let before = src.cands.len();
@@ -299,6 +321,9 @@ impl RouteTable {
         let mut next = Instant::MAX;
         for (dest, src) in self.sources.iter_mut() {
             let before = src.cands.len();
+            for c in src.cands.iter().filter(|c| c.expires <= now) {
+                Self::count(&mut self.per_link, c.via, -1);
+            }
             src.cands.retain(|c| c.expires > now);
             if src.cands.len() != before {
                 touched.push(*dest);

@@ -80,6 +80,10 @@ pub struct Hello {
     /// interface: a receiver that missed one asks for it again.
     #[n(6)]
     pub update_seq: u32,
+    /// With the neighbour list: how many routes the sender has selected.
+    /// A neighbour holding clearly fewer of them asks for the whole table.
+    #[n(7)]
+    pub routes: Option<u32>,
 }
 
 /// One route advertisement.

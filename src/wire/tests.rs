@@ -60,6 +60,7 @@ fn hello() -> impl Strategy<Value = Hello> {
                 names,
                 lost,
                 update_seq,
+                routes: Some(update_seq / 3),
             },
         )
 }
