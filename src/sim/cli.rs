@@ -55,6 +55,10 @@ pub struct SimArgs {
     /// Idle window in seconds [default: the larger of 20 s and the update interval].
     #[arg(long)]
     pub idle: Option<f64>,
+    /// Seconds from convergence to the start of the idle window, so that
+    /// table exchanges still finishing are not counted as idle traffic.
+    #[arg(long, default_value_t = 10.0)]
+    pub settle: f64,
     /// Number of random probe flows (pairs at least 3 hops apart) [default: 4].
     #[arg(long)]
     pub flows: Option<usize>,
@@ -167,6 +171,11 @@ pub fn options(args: &SimArgs, spec: &WorldSpec) -> Result<RunOptions, SimError>
         timers: args.timers.clone(),
         loss: args.loss.or(spec.run.loss).unwrap_or(0.0),
         idle_s: positive("idle", args.idle.or(spec.run.idle_s))?,
+        settle_s: if args.settle >= 0.0 && args.settle.is_finite() {
+            args.settle
+        } else {
+            return Err(SimError::Input("--settle must be zero or more".into()));
+        },
         flows: args.flows,
         flows_explicit: flows,
         kills: args.kills,

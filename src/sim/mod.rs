@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub converge_timeout_s: f64,
     /// Idle window; default: the larger of 20 s and the update interval.
     pub idle_s: Option<f64>,
+    /// Time from convergence to the start of the idle window.
+    pub settle_s: f64,
     /// Number of random probe flows (when none are given explicitly).
     pub flows: Option<usize>,
     pub flows_explicit: Vec<(usize, usize)>,
@@ -70,6 +72,7 @@ impl Default for RunOptions {
             boot_jitter_s: 0.1,
             converge_timeout_s: 60.0,
             idle_s: None,
+            settle_s: 10.0,
             flows: None,
             flows_explicit: Vec::new(),
             flow_interval_ms: 20.0,

@@ -22,6 +22,7 @@ pub enum Hook {
     Repair,
     Move,
     Flow(usize),
+    IdleStart,
     IdleEnd,
     FlowKill,
     IdleKill,
@@ -72,6 +73,8 @@ pub struct Sim {
     repair_every: Duration,
     converged_at: Option<Instant>,
     idle: Option<(Instant, Air, f64)>,
+    /// Convergence (or its timeout) has been seen and the idle window planned.
+    idle_scheduled: bool,
     idle_result: Option<(f64, ControlBreakdown, f64)>,
     flows: Vec<Flow>,
     flows_stop: Instant,
@@ -185,6 +188,7 @@ impl Sim {
             repair_every: secs(repair_ms / 1000.0),
             converged_at: None,
             idle: None,
+            idle_scheduled: false,
             idle_result: None,
             flows: Vec::new(),
             flows_stop: Instant::MAX,
@@ -240,6 +244,7 @@ impl Sim {
                 Hook::Repair => self.on_repair(now),
                 Hook::Move => self.on_move(now),
                 Hook::Flow(f) => self.on_flow(now, f),
+                Hook::IdleStart => self.on_idle_start(now),
                 Hook::IdleEnd => self.on_idle_end(now),
                 Hook::FlowKill => self.kill_for_flow(now),
                 Hook::IdleKill => self.kill_idle(now),
@@ -276,15 +281,18 @@ impl Sim {
                 self.debug_missing();
             }
         }
-        if self.idle.is_none() && booted {
+        if !self.idle_scheduled && booted {
             let timeout = Instant::ZERO + secs(self.opts.converge_timeout_s);
             if r.all_valid || now >= timeout {
                 if r.all_valid {
                     self.converged_at = Some(now);
                 }
-                let idle = self.idle_len();
-                self.idle = Some((now, self.world.air.clone(), idle.as_secs_f64()));
-                self.world.schedule(now + idle, Hook::IdleEnd);
+                // The idle window opens once the cold start has settled:
+                // table exchanges still under way at the convergence instant
+                // are start-up traffic, not the cost of an idle mesh.
+                self.idle_scheduled = true;
+                self.world
+                    .schedule(now + secs(self.opts.settle_s), Hook::IdleStart);
             }
         }
         self.progress(now);
@@ -318,6 +326,12 @@ impl Sim {
                 self.next_progress += 0.1;
             }
         }
+    }
+
+    fn on_idle_start(&mut self, now: Instant) {
+        let idle = self.idle_len();
+        self.idle = Some((now, self.world.air.clone(), idle.as_secs_f64()));
+        self.world.schedule(now + idle, Hook::IdleEnd);
     }
 
     fn on_idle_end(&mut self, now: Instant) {
