@@ -29,6 +29,8 @@ pub fn quick(seed: u64) -> RunOptions {
     RunOptions {
         seed,
         idle_s: Some(2.0),
+        // Small worlds: no settling time before the short idle window.
+        settle_s: 0.0,
         kills: Some(0),
         idle_kills: Some(0),
         floods: Some(0),
