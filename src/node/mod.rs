@@ -271,6 +271,15 @@ impl Node {
         } else {
             LinkKey { iface, id: hdr.src }
         };
+        // A suspect neighbour that speaks again is alive: control data
+        // parked after failing to reach it can go now.
+        if self
+            .nbrs
+            .get(&key)
+            .is_some_and(|n| n.liveness != crate::link::Liveness::Alive)
+        {
+            self.fwd.route_changed();
+        }
         let ok = match hdr.ty {
             PacketType::Hello => self.on_hello(now, key, from, &hdr, body),
             _ => {

@@ -830,6 +830,16 @@ impl Sim {
     fn report(&mut self) -> Report {
         if std::env::var("CALLSIGN_SIM_DEBUG").is_ok() {
             self.debug_missing();
+            for (i, f) in self.flows.iter().enumerate() {
+                let lost: Vec<String> = f
+                    .sent
+                    .iter()
+                    .zip(&f.delivered)
+                    .filter(|(_, ok)| !**ok)
+                    .map(|(t, _)| format!("{:.2}", t.as_micros() as f64 / 1e6))
+                    .collect();
+                eprintln!("flow {i} n{}->n{} lost at {lost:?}", f.src, f.dst);
+            }
         }
         let now = self.world.now();
         self.close_pending(now);
