@@ -95,6 +95,18 @@ impl Node {
                 starving.push(e.dest);
             }
         }
+        // An update carrying a seqno someone asked for through us: use it,
+        // so that our answer carries it on towards the asker.
+        for e in &upd.entries {
+            if let Some((want, until)) = self.requested.get(&e.dest).copied()
+                && now < until
+                && e.metric != INFINITY
+                && (e.seqno == want || seqno_newer(e.seqno, want))
+                && let Some(c) = self.routes.select_seqno(&e.dest, want)
+            {
+                changes.push(c);
+            }
+        }
         self.apply_changes(now, changes);
         // Offered only unfeasible routes: ask the destination for a newer seqno.
         for d in starving {

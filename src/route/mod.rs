@@ -359,6 +359,41 @@ impl RouteTable {
         self.sources.get_mut(dest)
     }
 
+    /// Someone asked us for seqno `want` of `dest`: switch to the cheapest
+    /// usable candidate that carries it (feasible by its newer seqno), even
+    /// if an older-seqno route is cheaper, so the answer can travel on.
+    pub fn select_seqno(&mut self, dest: &NodeId, want: u16) -> Option<Change> {
+        let src = self.sources.get_mut(dest)?;
+        if src
+            .selected
+            .is_some_and(|s| s.seqno == want || seqno_newer(s.seqno, want))
+        {
+            return None;
+        }
+        let prev = src.selected;
+        let best = src
+            .cands
+            .iter()
+            .filter(|c| c.link_cost != INFINITY && (c.seqno == want || seqno_newer(c.seqno, want)))
+            .map(|c| Selected {
+                via: c.via,
+                seqno: c.seqno,
+                metric: (c.adv_metric as u32 + c.link_cost as u32).min(INFINITY as u32 - 1) as u16,
+                hops: c.hops,
+                base: c.base,
+            })
+            .min_by_key(|s| (s.metric, s.via))?;
+        src.selected = Some(best);
+        src.request = None;
+        Some(Change {
+            dest: *dest,
+            urgent: true,
+            route_changed: prev.map(|p| p.via) != Some(best.via),
+            advertise: true,
+            seqno_up: true,
+        })
+    }
+
     /// Re-run route selection for `dest` and report what changed.
     fn reselect(&mut self, dest: &NodeId) -> Option<Change> {
         let src = self.sources.get_mut(dest)?;

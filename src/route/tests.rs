@@ -92,3 +92,23 @@ fn own_seqno_jumps_past_a_remembered_one() {
     assert_eq!(c.dest, id(0));
     assert_eq!(t.seqno, 21);
 }
+
+#[test]
+fn a_requested_seqno_is_selected_even_when_an_older_route_is_cheaper() {
+    let now = Instant::ZERO;
+    let mut t = RouteTable::new(id(0), 1, false);
+    t.update(now, via(1), &entry(9, 5, 256), 256, HOLD);
+    let e = t.entry_for(&id(9)).unwrap();
+    t.advertised(&e);
+    // A newer seqno arrives over a dearer path: plain selection keeps the
+    // cheap old route...
+    t.update(now, via(2), &entry(9, 6, 2000), 256, HOLD);
+    assert_eq!(t.selected(&id(9)).unwrap().seqno, 5);
+    // ...but when seqno 6 was asked for through us, we take it so our
+    // answer carries it on.
+    let c = t.select_seqno(&id(9), 6).expect("a change");
+    assert!(c.seqno_up && c.advertise && c.route_changed);
+    assert_eq!(t.selected(&id(9)).unwrap().seqno, 6);
+    assert_eq!(t.selected(&id(9)).unwrap().via, via(2));
+    assert!(t.select_seqno(&id(9), 6).is_none(), "already answered");
+}
