@@ -283,6 +283,11 @@ impl Default for Timers {
 }
 
 impl Timers {
+    /// How long a route candidate lives without being refreshed.
+    pub fn route_hold(&self) -> Duration {
+        self.update_interval.mul_f64(self.route_expiry_factor)
+    }
+
     /// Adaptive timers: slow hellos when idle, fast towards neighbours that
     /// carry traffic, link-layer feedback from acknowledgements.
     pub fn callsign() -> Self {

@@ -151,6 +151,15 @@ impl Forwarder {
     }
 }
 
+/// The traffic class a data or flood packet's header flags carry.
+fn data_class(header_flags: u8) -> Class {
+    if header_flags & flags::VOICE != 0 {
+        Class::Voice
+    } else {
+        Class::Control
+    }
+}
+
 impl Node {
     /// Send `payload` to `dst`. `class` is [`Class::Voice`] (never
     /// retransmitted) or [`Class::Control`] (acknowledged hop by hop).
@@ -241,7 +250,8 @@ impl Node {
         seq: u32,
         originated: bool,
     ) {
-        let voice = pkt.get(2).is_some_and(|f| f & flags::VOICE != 0);
+        let class = data_class(pkt.get(2).copied().unwrap_or(0));
+        let voice = class == Class::Voice;
         let timers = &self.config.timers;
         let route = self.routes.selected(&dst).copied();
         let nbr = route.and_then(|r| self.nbrs.get(&r.via));
@@ -270,7 +280,6 @@ impl Node {
         if let Some(n) = self.nbrs.get_mut(&key) {
             n.sent_data_until = now + linger;
         }
-        let class = if voice { Class::Voice } else { Class::Control };
         if !voice && self.fwd.unacked.len() < MAX_UNACKED {
             self.fwd.unacked.insert(
                 (src, seq),
@@ -305,7 +314,7 @@ impl Node {
         raw: &[u8],
     ) -> Result<(), WireError> {
         let dst = hdr.dst.unwrap_or_default();
-        let voice = hdr.flags & flags::VOICE != 0;
+        let class = data_class(hdr.flags);
         if hdr.flags & flags::ACK_REQ != 0 {
             let ack = control::encode(&Ack {
                 acked: vec![AckEntry {
@@ -336,7 +345,6 @@ impl Node {
                 n.next_fast_hello = now;
             }
         }
-        let class = if voice { Class::Voice } else { Class::Control };
         if dst == self.id {
             let body = &raw[hdr.len()..];
             let (&p, payload) = body
@@ -410,8 +418,7 @@ impl Node {
             self.stats.rx_duplicates += 1;
             return Ok(());
         }
-        let voice = hdr.flags & flags::VOICE != 0;
-        let class = if voice { Class::Voice } else { Class::Control };
+        let class = data_class(hdr.flags);
         self.push_event(Event::FloodDelivered {
             src: hdr.src,
             group: hdr.dst.unwrap_or_default(),

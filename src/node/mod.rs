@@ -372,5 +372,10 @@ impl std::fmt::Debug for Node {
     }
 }
 
+/// Move the deadline in `slot` forward to `at` if that is sooner.
+fn sooner(slot: &mut Option<Instant>, at: Instant) {
+    *slot = Some(slot.map_or(at, |t| t.min(at)));
+}
+
 /// Maximum application payload in one unicast data packet.
 pub const MAX_PAYLOAD: usize = wire::MAX_PACKET - wire::ROUTED_HEADER_LEN - 1 - 4;

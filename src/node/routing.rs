@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{Event, LinkDst, MAX_REQUESTS_SEEN, Node, RouteInfo};
 use crate::identity::NodeId;
 use crate::link::{INFINITY, LinkKey};
-use crate::route::{Change, seqno_newer};
+use crate::route::{Change, Selected, seqno_newer};
 use crate::time::{Instant, ms};
 use crate::wire::control::{self, Request, RouteEntry, Update};
 use crate::wire::{PacketType, WireError, flags};
@@ -23,6 +23,18 @@ const REQUEST_DEDUP: Duration = Duration::from_millis(100);
 /// A starving node that gave up asks again when a neighbour offers a route
 /// and this long has passed.
 const REQUEST_RESTART: Duration = Duration::from_secs(5);
+
+fn route_info(dest: &NodeId, s: &Selected) -> RouteInfo {
+    RouteInfo {
+        dest: *dest,
+        next_hop: s.via.id,
+        iface: s.via.iface,
+        metric: s.metric,
+        hops: s.hops,
+        seqno: s.seqno,
+        base_station: s.base,
+    }
+}
 
 /// Exponential backoff between seqno request retries.
 fn request_backoff(tries: u32) -> Duration {
@@ -74,8 +86,7 @@ impl Node {
             return Ok(());
         };
         let cost = n.routing_cost;
-        let t = &self.config.timers;
-        let hold = t.update_interval.mul_f64(t.route_expiry_factor);
+        let hold = self.config.timers.route_hold();
         let mut changes = Vec::new();
         let mut starving = Vec::new();
         for e in &upd.entries {
@@ -168,8 +179,7 @@ impl Node {
                         base: false,
                     };
                     self.defer_request(now, dest);
-                    let t = &self.config.timers;
-                    let hold = t.update_interval.mul_f64(t.route_expiry_factor);
+                    let hold = self.config.timers.route_hold();
                     let changes: Vec<_> = self
                         .routes
                         .update(now, via, &retract, INFINITY, hold)
@@ -294,7 +304,7 @@ impl Node {
             t.triggered_delay
         };
         let at = now + self.rng.jitter(delay, 0.5);
-        self.dirty_at = Some(self.dirty_at.map_or(at, |d| d.min(at)));
+        super::sooner(&mut self.dirty_at, at);
     }
 
     /// Ask for a newer seqno of `dest` (we lost our route to it).
@@ -313,7 +323,7 @@ impl Node {
         src.request = Some((want, now, 1));
         self.note_requested(now, dest, want);
         let retry = now + request_backoff(2);
-        self.request_retry_at = Some(self.request_retry_at.map_or(retry, |t| t.min(retry)));
+        super::sooner(&mut self.request_retry_at, retry);
     }
 
     /// `offered`: a neighbour just offered an unfeasible route, so the
@@ -341,7 +351,7 @@ impl Node {
         };
         src.request = Some((want, now, tries));
         let retry = now + request_backoff(tries);
-        self.request_retry_at = Some(self.request_retry_at.map_or(retry, |t| t.min(retry)));
+        super::sooner(&mut self.request_retry_at, retry);
         self.note_requested(now, dest, want);
         self.stats.seqno_requests_sent += 1;
         self.requests_seen.insert((self.id, dest), (want, now));
@@ -564,28 +574,12 @@ impl Node {
     pub fn routes(&self) -> Vec<RouteInfo> {
         self.routes
             .iter_selected()
-            .map(|(d, s)| RouteInfo {
-                dest: *d,
-                next_hop: s.via.id,
-                iface: s.via.iface,
-                metric: s.metric,
-                hops: s.hops,
-                seqno: s.seqno,
-                base_station: s.base,
-            })
+            .map(|(d, s)| route_info(d, s))
             .collect()
     }
 
     pub fn route_to(&self, dest: &NodeId) -> Option<RouteInfo> {
-        self.routes.selected(dest).map(|s| RouteInfo {
-            dest: *dest,
-            next_hop: s.via.id,
-            iface: s.via.iface,
-            metric: s.metric,
-            hops: s.hops,
-            seqno: s.seqno,
-            base_station: s.base,
-        })
+        self.routes.selected(dest).map(|s| route_info(dest, s))
     }
 
     /// A neighbour's link state, for debugging tools.
