@@ -258,14 +258,26 @@ fn grid9_garbage() {
         wait_for(Duration::from_secs(8), || net.full_mesh(&all)).is_some(),
         "grid9 did not converge"
     );
+    // Full routes can come before every direct link is up (a route may go
+    // round a link whose first hellos were lost): wait for the link itself.
     let n5 = net.node("n5").id.to_string();
-    let nbrs = net.json("n4", "neighbors").expect("neighbours");
-    let addr = nbrs
-        .as_array()
-        .and_then(|a| a.iter().find(|n| n["id"] == n5.as_str()))
-        .and_then(|n| n["addr"].as_str())
-        .expect("n5 is n4's neighbour")
-        .to_string();
+    let mut addr = None;
+    wait_for(Duration::from_secs(5), || {
+        addr = net
+            .json("n4", "neighbors")
+            .as_ref()
+            .and_then(|v| v.as_array())
+            .and_then(|a| a.iter().find(|n| n["id"] == n5.as_str()))
+            .and_then(|n| n["addr"].as_str())
+            .map(str::to_string);
+        addr.is_some()
+    });
+    let addr = addr.unwrap_or_else(|| {
+        panic!(
+            "n5 is not n4's neighbour 5 s after convergence: {:?}",
+            net.json("n4", "neighbors")
+        )
+    });
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/field-tests/garbage.py");
     let started = Instant::now();
     let out = Command::new("ip")
