@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use futures_util::Stream;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::dto::{self, ApiEvent, PingLine};
-use super::engine::{Command, PingReply};
+use super::engine::{Command, NamesCommand, PingReply};
 use crate::identity::NodeId;
 
 #[derive(Clone)]
@@ -38,6 +38,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/neighbours", get(neighbours))
         .route("/v1/routes", get(routes))
         .route("/v1/ping", post(ping))
+        .route("/v1/names", get(names))
+        .route("/v1/names/{name}", get(whois))
+        .route("/v1/claim", post(claim))
+        .route("/v1/release", post(release))
+        .route("/v1/handover", post(handover))
+        .route("/v1/presence", post(presence))
         .route("/v1/events", get(events));
     if state.bench {
         r = r
@@ -86,6 +92,51 @@ async fn routes(State(s): State<ApiState>) -> Response {
         Ok(v) => Json(v).into_response(),
         Err(e) => e,
     }
+}
+
+async fn names(State(s): State<ApiState>) -> Response {
+    match ask(&s, |tx| Command::Names(NamesCommand::List(None, tx))).await {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => e,
+    }
+}
+
+async fn whois(State(s): State<ApiState>, Path(name): Path<String>) -> Response {
+    match ask(&s, |tx| Command::Names(NamesCommand::List(Some(name), tx))).await {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => error(StatusCode::NOT_FOUND, e),
+        Err(e) => e,
+    }
+}
+
+/// A directory change: 200 with what we hold now, 409 with the reason the
+/// directory refused it.
+async fn names_change(
+    s: &ApiState,
+    make: impl FnOnce(oneshot::Sender<Result<dto::NamesDone, String>>) -> NamesCommand,
+) -> Response {
+    match ask(s, |tx| Command::Names(make(tx))).await {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => error(StatusCode::CONFLICT, e),
+        Err(e) => e,
+    }
+}
+
+async fn claim(State(s): State<ApiState>, Json(req): Json<dto::ClaimRequest>) -> Response {
+    names_change(&s, |tx| NamesCommand::Claim(req, tx)).await
+}
+
+async fn release(State(s): State<ApiState>, Json(req): Json<dto::ReleaseRequest>) -> Response {
+    names_change(&s, |tx| NamesCommand::Release(req, tx)).await
+}
+
+async fn handover(State(s): State<ApiState>, Json(req): Json<dto::HandoverRequest>) -> Response {
+    names_change(&s, |tx| NamesCommand::Handover(req, tx)).await
+}
+
+async fn presence(State(s): State<ApiState>, Json(req): Json<dto::PresenceRequest>) -> Response {
+    names_change(&s, |tx| NamesCommand::Presence(req, tx)).await
 }
 
 async fn resolve(s: &ApiState, target: String) -> Result<(NodeId, Vec<String>), Response> {

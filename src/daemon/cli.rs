@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::client;
 use super::config::{self, FileConfig, Settings, TimerPreset};
+use super::{client, names_client};
 use crate::identity::NodeId;
 
 #[derive(Subcommand, Debug)]
@@ -23,6 +23,18 @@ pub enum NetCommand {
     Routes(ClientArgs),
     /// Overlay echo across the mesh: hop count and round-trip time per reply.
     Ping(PingArgs),
+    /// The directory: every name, its holders, presence, lease.
+    Names(ClientArgs),
+    /// Who holds NAME: each holder with hop count, next hop, presence.
+    Whois(WhoisArgs),
+    /// Claim a name (role, person, talkgroup) for this node.
+    Claim(ClaimArgs),
+    /// Give up a name this node holds.
+    Release(NameArgs),
+    /// Hand an exclusive role this node holds to another node.
+    Handover(HandoverArgs),
+    /// Set this node's presence: available, busy, emergency, off-duty.
+    Presence(PresenceArgs),
     /// Benchmark traffic (needs a daemon started with --bench).
     #[command(hide = true, subcommand)]
     Bench(BenchCommand),
@@ -34,9 +46,12 @@ pub struct UpArgs {
     /// Config file (TOML); flags override it. See examples/callsign.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// A name or role carried in hellos (repeatable), e.g. engine-3.
+    /// A name or role to claim in the directory (repeatable), e.g. engine-3.
     #[arg(long = "name", value_name = "ROLE")]
     pub names: Vec<String>,
+    /// Lease of this node's directory records in seconds [default: 1200].
+    #[arg(long, value_name = "SECS")]
+    pub name_lease: Option<u64>,
     /// Advertise this node as a base station (truck).
     #[arg(long)]
     pub base_station: bool,
@@ -81,7 +96,8 @@ pub struct ClientArgs {
 
 #[derive(Args, Debug)]
 pub struct PingArgs {
-    /// Node id, unique id prefix, or a name known from hellos or --peer.
+    /// Node id, unique id prefix, or a name (the directory's nearest
+    /// reachable holder; or a name known from hellos or --peer).
     #[arg(value_name = "NODE-OR-NAME")]
     pub target: String,
     /// Milliseconds between pings.
@@ -93,6 +109,53 @@ pub struct PingArgs {
     /// Milliseconds to wait for each reply.
     #[arg(long, default_value_t = 2000)]
     pub timeout: u64,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct WhoisArgs {
+    /// The name to look up, e.g. medic-12.
+    pub name: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ClaimArgs {
+    /// The name to claim, e.g. engine-3.
+    pub name: String,
+    /// One holder mesh-wide (e.g. command): refused while someone else
+    /// holds it; it moves by `callsign handover`.
+    #[arg(long)]
+    pub exclusive: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct NameArgs {
+    pub name: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct HandoverArgs {
+    /// The exclusive role to hand over, e.g. command.
+    pub name: String,
+    /// The new holder: node id, unique id prefix, or a name it holds.
+    #[arg(long, value_name = "NODE-OR-NAME")]
+    pub to: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PresenceArgs {
+    /// available, busy, emergency or off-duty.
+    #[arg(value_parser = ["available", "busy", "emergency", "off-duty"])]
+    pub state: String,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -133,6 +196,12 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Neighbors(a) => client::neighbours(&a),
         NetCommand::Routes(a) => client::routes(&a),
         NetCommand::Ping(a) => client::ping(&a),
+        NetCommand::Names(a) => names_client::list(&a),
+        NetCommand::Whois(a) => names_client::whois(&a.name, &a.client),
+        NetCommand::Claim(a) => names_client::claim(&a),
+        NetCommand::Release(a) => names_client::release(&a),
+        NetCommand::Handover(a) => names_client::handover(&a),
+        NetCommand::Presence(a) => names_client::presence(&a),
         NetCommand::Bench(b) => client::bench(&b),
     }
 }
@@ -148,6 +217,11 @@ fn init_logging(default: &str) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
+
+/// Directory leases must lie in this range: below it refreshes would
+/// crowd the control budget, above it a departed node lingers for hours.
+const MIN_LEASE_S: u64 = 15;
+const MAX_LEASE_S: u64 = 24 * 3600;
 
 /// Merge flags over the config file over defaults.
 pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
@@ -170,8 +244,17 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
             flag
         }
     };
+    let lease = a.name_lease.or(f.name_lease).unwrap_or(1200);
+    if !(MIN_LEASE_S..=MAX_LEASE_S).contains(&lease) {
+        return Err(format!(
+            "--name-lease {lease}: must be between {MIN_LEASE_S} and {MAX_LEASE_S} seconds"
+        )
+        .into());
+    }
     Ok(Settings {
         names: pick(a.names, f.names),
+        name_lease: std::time::Duration::from_secs(lease),
+        version_base: 1,
         base_station: a.base_station || f.base_station.unwrap_or(false),
         ifaces: pick(a.ifaces, f.iface),
         data_dir: a

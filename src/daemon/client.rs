@@ -111,7 +111,7 @@ impl<R: BufRead> Read for Chunked<R> {
     }
 }
 
-fn get_json<T: serde::de::DeserializeOwned>(
+pub(super) fn get_json<T: serde::de::DeserializeOwned>(
     api: SocketAddr,
     method: &str,
     path: &str,
@@ -137,7 +137,7 @@ fn api_error(status: u16, text: &str) -> String {
 }
 
 /// Left-aligned columns, two spaces apart.
-fn table(head: &[&str], rows: &[Vec<String>]) {
+pub(super) fn table(head: &[&str], rows: &[Vec<String>]) {
     let mut w: Vec<usize> = head.iter().map(|h| h.len()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -158,7 +158,7 @@ fn table(head: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn names(n: &[String]) -> String {
+pub(super) fn names(n: &[String]) -> String {
     if n.is_empty() {
         "-".into()
     } else {

@@ -28,8 +28,12 @@ pub const MULTICAST_GROUP: std::net::Ipv6Addr =
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// Names (roles, persons) carried in hellos: `names = ["engine-3"]`.
+    /// Names (roles, persons) claimed in the directory at start:
+    /// `names = ["engine-3"]`.
     pub names: Option<Vec<String>>,
+    /// Lease of our directory records, in seconds (refreshed at half;
+    /// default 1200). A node that stops stops resolving within it.
+    pub name_lease: Option<u64>,
     /// Advertise this node as a base station (a truck).
     pub base_station: Option<bool>,
     /// Interfaces to use; empty or absent = every usable interface.
@@ -79,6 +83,10 @@ pub struct RadioProfile {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub names: Vec<String>,
+    pub name_lease: std::time::Duration,
+    /// First directory record version: the wall clock in ms at start, so a
+    /// restarted daemon's records supersede those of its previous run.
+    pub version_base: u64,
     pub base_station: bool,
     pub ifaces: Vec<String>,
     pub data_dir: PathBuf,
@@ -97,6 +105,13 @@ impl Settings {
             timers: self.timers.clone(),
             base_station: self.base_station,
             names: self.names.clone(),
+            names_config: crate::names::NamesConfig {
+                lease: self.name_lease,
+                // Versions must grow across restarts: a restarted daemon's
+                // records have to supersede its previous life's.
+                version_base: self.version_base,
+                ..Default::default()
+            },
         }
     }
 }

@@ -151,6 +151,37 @@ pub enum ApiEvent {
         name: String,
         index: u32,
     },
+    /// A directory record was added or replaced (claim, refresh, release).
+    NameChanged {
+        name: String,
+        holder: NodeId,
+    },
+    /// A lease ran out: `name` no longer resolves to `holder`.
+    NameExpired {
+        name: String,
+        holder: NodeId,
+    },
+    /// Two claims of an exclusive role met; `loser` no longer holds it.
+    NameConflict {
+        name: String,
+        winner: NodeId,
+        loser: NodeId,
+    },
+    /// The holder of `name` handed it to this node.
+    HandoverReceived {
+        name: String,
+        from: NodeId,
+    },
+    /// This node's claim of `name` was withdrawn.
+    NameWithdrawn {
+        name: String,
+        reason: String,
+    },
+    /// A record from neighbour `from` was refused.
+    NameRejected {
+        from: NodeId,
+        reason: String,
+    },
 }
 
 impl ApiEvent {
@@ -161,6 +192,12 @@ impl ApiEvent {
             ApiEvent::RouteChanged { .. } => "route_changed",
             ApiEvent::IfaceUp { .. } => "iface_up",
             ApiEvent::IfaceDown { .. } => "iface_down",
+            ApiEvent::NameChanged { .. } => "name_changed",
+            ApiEvent::NameExpired { .. } => "name_expired",
+            ApiEvent::NameConflict { .. } => "name_conflict",
+            ApiEvent::HandoverReceived { .. } => "handover_received",
+            ApiEvent::NameWithdrawn { .. } => "name_withdrawn",
+            ApiEvent::NameRejected { .. } => "name_rejected",
         }
     }
 }
@@ -201,4 +238,79 @@ pub struct BenchRecv {
     pub latency_p50_us: Option<u64>,
     pub latency_p99_us: Option<u64>,
     pub latency_max_us: Option<u64>,
+}
+
+/// One directory record as tools show it (`GET /v1/names`,
+/// `GET /v1/names/{name}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NameRecord {
+    pub name: String,
+    pub holder: NodeId,
+    /// Other names the holder answers to.
+    pub holder_names: Vec<String>,
+    pub agency: String,
+    pub unit: String,
+    pub talkgroups: Vec<String>,
+    /// "available", "busy", "emergency" or "off-duty".
+    pub presence: String,
+    pub position: Option<PositionDto>,
+    pub exclusive: bool,
+    pub version: u64,
+    /// Seconds until the lease runs out here unless refreshed.
+    pub lease_remaining_s: f64,
+    /// Milliseconds since this version arrived.
+    pub last_heard_ms: u64,
+    /// This node holds the name.
+    pub local: bool,
+    /// There is a route to the holder now (always true for `local`).
+    pub reachable: bool,
+    pub hops: Option<u8>,
+    pub metric: Option<u16>,
+    pub next_hop: Option<NodeId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PositionDto {
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: u16,
+    /// Fix time, Unix seconds by the holder's clock.
+    pub time_s: u64,
+}
+
+/// Body of `POST /v1/claim`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    pub name: String,
+    #[serde(default)]
+    pub exclusive: bool,
+}
+
+/// Body of `POST /v1/release`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseRequest {
+    pub name: String,
+}
+
+/// Body of `POST /v1/handover`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandoverRequest {
+    pub name: String,
+    /// A node id, a unique id prefix, or a name that resolves to one node.
+    pub to: String,
+}
+
+/// Body of `POST /v1/presence`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PresenceRequest {
+    /// "available", "busy", "emergency" or "off-duty".
+    pub presence: String,
+}
+
+/// Answer of the directory's POST endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NamesDone {
+    pub ok: bool,
+    /// The names this node holds after the change.
+    pub held: Vec<String>,
 }

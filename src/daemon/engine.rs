@@ -11,6 +11,10 @@ use std::time::Duration;
 use tokio::io::ReadBuf;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+mod directory;
+
+pub use directory::NamesCommand;
+
 use super::clock;
 use super::config::Settings;
 use super::dto::{self, ApiEvent, DaemonStats};
@@ -61,6 +65,7 @@ pub enum Command {
         reset: bool,
         reply: oneshot::Sender<dto::BenchRecv>,
     },
+    Names(NamesCommand),
 }
 
 #[derive(Default)]
@@ -220,7 +225,12 @@ impl Engine {
             .map_or_else(|| format!("#{}", iface.0), |s| s.info.name.clone())
     }
 
+    /// Names from the directory, else those heard in hellos or configured.
     fn names_of(&self, id: &NodeId) -> Vec<String> {
+        let v = self.node.names_of(clock::now(), id);
+        if !v.is_empty() {
+            return v;
+        }
         self.names.get(id).cloned().unwrap_or_default()
     }
 
@@ -297,6 +307,7 @@ impl Engine {
             Event::Undeliverable { dst, seq } => {
                 tracing::debug!(dst = %dst.short(), seq, "undeliverable")
             }
+            Event::Directory(e) => self.on_directory(e),
         }
     }
 
@@ -360,6 +371,7 @@ impl Engine {
                     self.bench = BenchSink::default();
                 }
             }
+            Command::Names(c) => self.on_names_command(c),
         }
     }
 
@@ -407,11 +419,16 @@ impl Engine {
         }
     }
 
-    /// A full node id, a name heard in hellos or configured, or a unique
-    /// prefix (4+ hex digits) of a known node id.
+    /// A full node id, a name in the directory (its nearest reachable
+    /// holder), a name heard in hellos or configured, or a unique prefix
+    /// (4+ hex digits) of a known node id.
     fn resolve(&self, target: &str) -> Result<NodeId, String> {
         if let Ok(id) = target.parse::<NodeId>() {
             return Ok(id);
+        }
+        let holders = self.resolve_name(clock::now(), target);
+        if let Some(first) = holders.first() {
+            return Ok(*first);
         }
         let by_name: Vec<NodeId> = self
             .names
@@ -436,7 +453,7 @@ impl Engine {
         match candidates.as_slice() {
             [one] => Ok(*one),
             [] => Err(format!(
-                "no known node `{target}` (names are known from neighbours' hellos and configured peers; otherwise give the node id)"
+                "no known node `{target}`: no reachable holder in the directory, no neighbour or configured peer of that name, no node id with that prefix"
             )),
             many => Err(format!(
                 "`{target}` matches several nodes: {}",
@@ -465,7 +482,13 @@ impl Engine {
             .collect();
         dto::Status {
             id: self.node.id(),
-            names: self.node.config().names.clone(),
+            names: self
+                .node
+                .directory()
+                .held()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
             base_station: self.node.config().base_station,
             interfaces,
             neighbours: self.node.neighbours(now).len(),

@@ -12,6 +12,7 @@
 //! | `api` | the local HTTP API (axum) |
 //! | `dto` | the API's JSON types (docs/API.md) |
 //! | `client` | a small HTTP/1.1 client and the CLI's output |
+//! | `names_client` | the directory's CLI clients |
 
 mod api;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod dto;
 mod engine;
 mod ifaces;
+mod names_client;
 mod net;
 mod store;
 
@@ -33,7 +35,7 @@ use crate::node::Node;
 use config::{Error, Settings};
 
 /// Run the daemon until SIGINT or SIGTERM.
-pub fn up(settings: Settings) -> Result<(), Error> {
+pub fn up(mut settings: Settings) -> Result<(), Error> {
     let (ident, created) = store::load_or_create_identity(&settings.data_dir)?;
     if created {
         tracing::info!(dir = %settings.data_dir.display(), "created a new device key");
@@ -47,8 +49,21 @@ pub fn up(settings: Settings) -> Result<(), Error> {
         let listener = tokio::net::TcpListener::bind(settings.api)
             .await
             .map_err(|e| format!("cannot listen on {} for the API: {e}", settings.api))?;
-        let node = Node::new(ident, settings.node_config(), clock::now(), seed);
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        settings.version_base = unix_ms.max(1);
+        let now = clock::now();
+        let mut node = Node::new(ident, settings.node_config(), now, seed);
+        if unix_ms > 0 {
+            node.set_wall_clock(now, unix_ms);
+        }
         tracing::info!(id = %node.id(), names = ?settings.names, base_station = settings.base_station, api = %settings.api, port = settings.port, "callsign up");
+        for name in &settings.names {
+            if let Err(e) = node.claim(now, name, false) {
+                tracing::warn!(%name, "cannot claim name: {e}");
+            }
+        }
         let (events, _) = broadcast::channel(1024);
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let state = api::ApiState {

@@ -1,6 +1,8 @@
 //! [`Directory`]: the directory state machine. See the module
 //! documentation of [`super`] for the calling contract and the protocol.
 
+mod sync;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
@@ -65,6 +67,12 @@ pub struct Directory {
     out: VecDeque<(Dest, NamesMsg)>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// The store's digest when last computed, and when it last changed.
+    digest_now: ([u8; 16], u32),
+    digest_changed: Instant,
+    /// When we last opened an exchange with each neighbour on a hello
+    /// digest mismatch (bounded by the neighbour set).
+    last_sync: BTreeMap<NodeId, Instant>,
 }
 
 impl Directory {
@@ -97,6 +105,9 @@ impl Directory {
             out: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            digest_now: ([0; 16], 0),
+            digest_changed: now,
+            last_sync: BTreeMap::new(),
         }
     }
 
@@ -153,6 +164,7 @@ impl Directory {
 
     pub fn on_neighbour_down(&mut self, now: Instant, id: NodeId) {
         self.neighbours.remove(&id);
+        self.last_sync.remove(&id);
         self.on_timers(now);
     }
 

@@ -111,6 +111,8 @@ pub enum Event {
         dst: NodeId,
         seq: u32,
     },
+    /// The directory changed or refused something (see [`crate::names::Event`]).
+    Directory(crate::names::Event),
 }
 
 /// A neighbour as tools show it.
@@ -348,8 +350,11 @@ impl Timers {
 pub struct Config {
     pub timers: Timers,
     pub base_station: bool,
-    /// Names carried in hellos (the directory replaces this later).
+    /// Names carried in hellos as neighbour labels; the directory is where
+    /// names are claimed and resolved.
     pub names: Vec<String>,
+    /// The directory's lease, gossip timers and bounds.
+    pub names_config: crate::names::NamesConfig,
 }
 
 mod ms_serde {

@@ -90,6 +90,9 @@ impl Node {
         }
         let probe = hello.probe;
         let addr = n.addr;
+        if let Some(d) = hello.dir {
+            self.dir.on_peer_digest(now, key.id, d.hash, d.count);
+        }
         // A neighbour reports losing a node we also hear: check it now.
         let rumours: Vec<LinkKey> = hello
             .lost
@@ -260,7 +263,10 @@ impl Node {
                 })
                 .collect()
         });
+        let ((hash, count), recent) = self.dir.hello_digest(now);
+        let dir = (with_ihu || recent).then_some(control::DirDigest { hash, count });
         let hello = Hello {
+            dir,
             interval_ms: interval.as_millis() as u32,
             probe: false,
             probe_reply: false,
@@ -335,6 +341,7 @@ impl Node {
             lost: Vec::new(),
             update_seq: 0,
             routes: None,
+            dir: None,
         };
         let fl = flags::UNICAST
             | if self.config.base_station {

@@ -25,6 +25,9 @@
 mod api;
 mod forward;
 mod hello;
+mod names;
+#[cfg(test)]
+mod names_tests;
 mod routing;
 #[cfg(test)]
 mod tests;
@@ -32,10 +35,12 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use api::*;
+pub use names::Holder;
 
 use crate::flood::{DUP_CACHE, DupCache};
 use crate::identity::{Identity, NodeId};
 use crate::link::{LinkKey, Neighbours};
+use crate::names::{Directory, Open};
 pub use crate::rng::Rng;
 use crate::route::RouteTable;
 use crate::time::Instant;
@@ -98,6 +103,9 @@ pub struct Node {
     lost: Vec<(IfaceId, NodeId)>,
     /// When starving destinations get their seqno request repeated.
     request_retry_at: Option<Instant>,
+    /// The directory of names, and the neighbours it was told about.
+    dir: Directory,
+    names_nbrs: BTreeSet<NodeId>,
 }
 
 /// Bound on remembered seqno requests.
@@ -114,7 +122,16 @@ impl Node {
         let seqno = rng.below(u16::MAX as u64) as u16;
         let update_interval = config.timers.update_interval;
         let dump_at = now + rng.jitter(update_interval, 0.25);
+        let dir = Directory::new(
+            ident.clone(),
+            config.names_config.clone(),
+            Box::new(Open),
+            now,
+            rng.next_u64(),
+        );
         Node {
+            dir,
+            names_nbrs: BTreeSet::new(),
             routes: RouteTable::new(id, seqno, config.base_station),
             ident,
             id,
@@ -230,6 +247,7 @@ impl Node {
             consider(Some(self.neighbour_deadline(n)));
         }
         consider(self.fwd.next_deadline());
+        consider(self.dir.poll_timeout());
         Some(t)
     }
 
@@ -309,6 +327,7 @@ impl Node {
                     PacketType::Ack => self.on_ack(key, body),
                     PacketType::Data => self.on_data(now, key, &hdr, data),
                     PacketType::Flood => self.on_flood(now, key, &hdr, data),
+                    PacketType::Names => self.on_names(now, key, body),
                     PacketType::Hello => Ok(()),
                 }
             }
@@ -327,6 +346,7 @@ impl Node {
         }
         self.routing_timers(now);
         self.forward_timers(now);
+        self.names_timers(now);
     }
 
     /// Queue a link-local protocol packet.

@@ -43,6 +43,8 @@ pub(crate) struct World {
     pub event_times: Vec<Instant>,
     /// On-air bytes (with 48 bytes of UDP/IPv6) by packet type number.
     pub bytes_by_type: BTreeMap<u8, u64>,
+    /// Drop every packet of this type (wire number) sent to this node.
+    pub drop_type_to: Option<(u8, usize)>,
 }
 
 impl World {
@@ -90,6 +92,7 @@ impl World {
             events: Vec::new(),
             event_times: Vec::new(),
             bytes_by_type: BTreeMap::new(),
+            drop_type_to: None,
         };
         for i in 0..n {
             w.nodes[i].handle(
@@ -119,7 +122,7 @@ impl World {
         self.queue.push(Reverse((at, self.counter, ev)));
     }
 
-    fn drain(&mut self, i: usize) {
+    pub fn drain(&mut self, i: usize) {
         if !self.alive[i] {
             return;
         }
@@ -135,7 +138,7 @@ impl World {
                     .collect(),
             };
             for j in targets {
-                if self.rng.chance(self.loss) {
+                if self.rng.chance(self.loss) || self.drop_type_to == Some((t.data[1], j)) {
                     continue;
                 }
                 let at = now + self.latency;

@@ -86,6 +86,9 @@ pub struct SimArgs {
     /// Route check interval in ms [default: 50 up to 200 nodes, else 1000].
     #[arg(long)]
     pub check_ms: Option<f64>,
+    /// Skip the directory phase (probe claims, partition, heal).
+    #[arg(long)]
+    pub no_names: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -185,6 +188,7 @@ pub fn options(args: &SimArgs, spec: &WorldSpec) -> Result<RunOptions, SimError>
         duration_s: positive("duration", args.duration.or(spec.run.duration_s))?,
         check_ms: positive("check-ms", args.check_ms)?,
         quiet: args.quiet,
+        names: !args.no_names,
         wall_clock: !args.no_wall_clock,
         ..RunOptions::default()
     })

@@ -9,6 +9,12 @@ pub struct ControlBreakdown {
     pub update: f64,
     pub request: f64,
     pub ack: f64,
+    /// Directory gossip measured in the idle window (digests, refreshes
+    /// that fell in it).
+    pub names: f64,
+    /// Directory refreshes at their steady rate (see `docs/SIM.md`),
+    /// included in `control_bits_per_s_per_node`.
+    pub names_refresh: f64,
 }
 
 /// Datagrams put on air over the whole run, by packet type.
@@ -20,6 +26,7 @@ pub struct AirPackets {
     pub ack: u64,
     pub data: u64,
     pub flood: u64,
+    pub names: u64,
     /// Receptions dropped by the loss model.
     pub lost: u64,
 }
@@ -77,6 +84,19 @@ pub struct Report {
     /// Pairs in one component without a valid route at the last check.
     pub routes_missing_at_last_check: u64,
     pub loop_check_interval_ms: f64,
+    /// A claim made at one node until every node in its component had it.
+    pub name_propagation_ms_p50: Option<f64>,
+    pub name_propagation_ms_p95: Option<f64>,
+    pub name_probes: usize,
+    pub name_probes_unresolved: usize,
+    /// Directory bytes on air, mesh-wide, for one claim to spread.
+    pub directory_bytes_per_claim: Option<f64>,
+    pub directory_refresh_bits_per_s_per_node: Option<f64>,
+    /// After a partition of two halves heals, until every directory is
+    /// the same (same digest, one `command`).
+    pub directory_converged_ms: Option<f64>,
+    pub command_holders_after_merge: Option<usize>,
+    pub exclusive_conflicts_seen: u64,
     pub floods: usize,
     pub flood_rebroadcast_ratio: Option<f64>,
     pub flood_delivery_ratio: Option<f64>,

@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub duration_s: Option<f64>,
     /// Route check interval; default 50 ms up to 200 nodes, else 1 s.
     pub check_ms: Option<f64>,
+    /// Run the directory phase (probe claims, partition and heal).
+    pub names: bool,
     pub quiet: bool,
     /// Report the host's wall time (`false`: `wall_ms` is 0, for byte-identical output).
     pub wall_clock: bool,
@@ -83,6 +85,7 @@ impl Default for RunOptions {
             floods: None,
             duration_s: None,
             check_ms: None,
+            names: true,
             quiet: true,
             wall_clock: true,
         }

@@ -4,6 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+mod names;
+
+use names::{NamesHook, NamesPhase};
+
 use super::checks::{check_all, pairs_through, valid_path};
 use super::graph::Graph;
 use super::metrics::{AirPackets, ControlBreakdown, Kill, Report, percentile, round3};
@@ -28,6 +32,7 @@ pub enum Hook {
     IdleKill,
     ScenarioKill(usize),
     Flood(usize),
+    Names(NamesHook),
     End,
 }
 
@@ -92,6 +97,7 @@ pub struct Sim {
     flood_rx: BTreeSet<(usize, usize)>,
     flood_index: BTreeMap<(NodeId, u32), usize>,
     walkers: BTreeMap<usize, Walker>,
+    names: NamesPhase,
     end: Instant,
     limit: Instant,
     wall_start: std::time::Instant,
@@ -176,6 +182,7 @@ impl Sim {
         let limit = opts
             .duration_s
             .map_or(Instant::MAX, |d| Instant::ZERO + secs(d));
+        let opts_names = opts.names;
         Ok(Sim {
             world,
             timers_name: opts.timers.clone(),
@@ -206,6 +213,7 @@ impl Sim {
             flood_rx: BTreeSet::new(),
             flood_index: BTreeMap::new(),
             walkers,
+            names: NamesPhase::new(opts_names),
             end: Instant::MAX,
             limit,
             wall_start: wall_now(),
@@ -250,6 +258,7 @@ impl Sim {
                 Hook::IdleKill => self.kill_idle(now),
                 Hook::ScenarioKill(i) => self.kill_scenario(now, i),
                 Hook::Flood(m) => self.on_flood(now, m),
+                Hook::Names(h) => self.on_names_hook(now, h),
                 Hook::End => break,
             }
         }
@@ -345,6 +354,8 @@ impl Sim {
                 update: per(d(1)),
                 request: per(d(2)),
                 ack: per(d(3)),
+                names: per(d(6)),
+                names_refresh: 0.0,
             };
             let total = per(self.world.air.control_bytes() - air.control_bytes());
             self.idle_result = Some((total, breakdown, s));
@@ -387,7 +398,7 @@ impl Sim {
             self.world
                 .schedule(t + FLOOD_GAP * m as u32, Hook::Flood(m));
         }
-        self.end = t + FLOOD_GAP * floods as u32 + DRAIN;
+        self.end = self.schedule_names(t + FLOOD_GAP * floods as u32 + DRAIN);
         self.world.schedule(self.end, Hook::End);
     }
 
@@ -494,6 +505,12 @@ impl Sim {
                     if let Some(&m) = self.flood_index.get(&(src, seq)) {
                         self.flood_rx.insert((m, node));
                     }
+                }
+                Event::Directory(crate::names::Event::Changed { name, holder }) => {
+                    self.on_name_changed(at, node, &name, holder);
+                }
+                Event::Directory(crate::names::Event::ExclusiveConflict { .. }) => {
+                    self.names.conflicts_seen += 1;
                 }
                 _ => {}
             }
@@ -879,10 +896,21 @@ impl Sim {
         let mean =
             |v: &[f64]| (!v.is_empty()).then(|| round3(v.iter().sum::<f64>() / v.len() as f64));
         let spec = &self.world.spec;
-        let (bits, breakdown, idle_s) = match &self.idle_result {
+        let (bits, mut breakdown, idle_s) = match &self.idle_result {
             Some((b, br, s)) => (Some(*b), br.clone(), round3(*s)),
             None => (None, ControlBreakdown::default(), 0.0),
         };
+        // Each node re-issues its record every half lease; an idle window
+        // shorter than that would miss the cost, so it is added from what
+        // one claim measured on air (mesh-wide bytes) at that rate.
+        let half_lease = self.timers_half_lease_s();
+        let refresh = self
+            .names
+            .bytes_per_claim
+            .map(|b| round3(b * 8.0 / half_lease));
+        breakdown.names_refresh = refresh.unwrap_or(0.0);
+        let bits = bits.map(|b| round3(b + refresh.unwrap_or(0.0)));
+        let (name_p50, name_p95) = self.names_figures();
         Report {
             name: spec.name.clone(),
             scenario: spec.scenario.clone(),
@@ -915,6 +943,15 @@ impl Sim {
             loop_checks: self.loop_checks,
             routes_missing_at_last_check: self.invalid_pairs,
             loop_check_interval_ms: round3(self.check_every.as_secs_f64() * 1000.0),
+            name_propagation_ms_p50: name_p50,
+            name_propagation_ms_p95: name_p95,
+            name_probes: self.names.probes_made(),
+            name_probes_unresolved: self.names.unresolved,
+            directory_bytes_per_claim: self.names.bytes_per_claim,
+            directory_refresh_bits_per_s_per_node: refresh,
+            directory_converged_ms: self.names.converged_ms,
+            command_holders_after_merge: self.names.command_holders,
+            exclusive_conflicts_seen: self.names.conflicts_seen,
             floods: self.floods.len(),
             flood_rebroadcast_ratio: mean(&ratios),
             flood_delivery_ratio: mean(&delivered),
@@ -928,6 +965,7 @@ impl Sim {
                     ack: p[3],
                     data: p[4],
                     flood: p[5],
+                    names: p[6],
                     lost: self.world.air.lost,
                 }
             },

@@ -23,6 +23,7 @@ use std::time::Duration;
 use super::radio::UDP_IPV6_OVERHEAD;
 use super::scenario::{WorldSpec, dist};
 use crate::identity::{Identity, NodeId};
+use crate::names::NamesError;
 use crate::node::{
     Class, Config, Event, IfaceId, Input, LinkDst, Node, NodeError, Timers, Transmit,
 };
@@ -55,7 +56,9 @@ fn index_of(addr: &SocketAddr) -> Option<usize> {
 }
 
 /// Packet types as counted on air.
-pub const TYPES: [&str; 6] = ["hello", "update", "request", "ack", "data", "flood"];
+pub const TYPES: [&str; 7] = [
+    "hello", "update", "request", "ack", "data", "flood", "names",
+];
 
 fn type_index(t: PacketType) -> usize {
     match t {
@@ -65,22 +68,24 @@ fn type_index(t: PacketType) -> usize {
         PacketType::Ack => 3,
         PacketType::Data => 4,
         PacketType::Flood => 5,
+        PacketType::Names => 6,
     }
 }
 
 /// Cumulative on-air counters (bytes include the 48-byte UDP/IPv6 header).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Air {
-    pub bytes: [u64; 6],
-    pub packets: [u64; 6],
+    pub bytes: [u64; 7],
+    pub packets: [u64; 7],
     pub unparsable: u64,
     pub lost: u64,
 }
 
 impl Air {
-    /// Hello, update, request and ack: the protocol's own traffic.
+    /// Hello, update, request, ack and directory gossip: the protocol's
+    /// own traffic.
     pub fn control_bytes(&self) -> u64 {
-        self.bytes[..4].iter().sum()
+        self.bytes[..4].iter().sum::<u64>() + self.bytes[6]
     }
 }
 
@@ -199,6 +204,7 @@ impl<H> World<H> {
                     timers,
                     base_station: n.base_station,
                     names: vec![n.name.clone()],
+                    names_config: Default::default(),
                 },
                 timer_gen: 0,
                 timer_at: None,
@@ -389,8 +395,23 @@ impl<H> World<H> {
                 },
             );
         }
+        // Every device claims its own name at power-on, as `callsign up
+        // --name` does; a scenario name the directory refuses is skipped.
+        let _ = node.claim(now, &self.spec.nodes[i].name, false);
         sn.node = Some(node);
         self.after(i);
+    }
+
+    /// Node `i` claims `name` in the directory.
+    pub fn claim(&mut self, i: usize, name: &str, exclusive: bool) -> Result<(), NamesError> {
+        let now = self.now;
+        let sn = &mut self.nodes[i];
+        let Some(n) = sn.node.as_mut().filter(|_| sn.alive) else {
+            return Err(NamesError::BadField("node is down"));
+        };
+        let r = n.claim(now, name, exclusive);
+        self.after(i);
+        r
     }
 
     fn handle(&mut self, i: usize, input: Input) {
@@ -445,7 +466,8 @@ impl<H> World<H> {
             match e {
                 Event::Delivered { .. }
                 | Event::FloodDelivered { .. }
-                | Event::Undeliverable { .. } => self.outbox.push((now, i, e)),
+                | Event::Undeliverable { .. }
+                | Event::Directory(_) => self.outbox.push((now, i, e)),
                 _ => {}
             }
         }

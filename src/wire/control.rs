@@ -84,6 +84,21 @@ pub struct Hello {
     /// A neighbour holding clearly fewer of them asks for the whole table.
     #[n(7)]
     pub routes: Option<u32>,
+    /// The sender's directory digest (`names::gossip` sync): a receiver
+    /// whose own differs opens an anti-entropy exchange.
+    #[n(8)]
+    pub dir: Option<DirDigest>,
+}
+
+/// A short directory digest: the first 32 bits of the store's digest and
+/// its record count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+#[cbor(array)]
+pub struct DirDigest {
+    #[n(0)]
+    pub hash: u32,
+    #[n(1)]
+    pub count: u32,
 }
 
 /// One route advertisement.

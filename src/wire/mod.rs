@@ -65,6 +65,8 @@ pub enum PacketType {
     Request = 3,
     /// Hop-by-hop acknowledgement of control-class data.
     Ack = 4,
+    /// Directory gossip between neighbours (`names::NamesMsg`).
+    Names = 5,
     /// Unicast data relayed hop by hop.
     Data = 16,
     /// Group data flooded through the mesh.
@@ -78,6 +80,7 @@ impl PacketType {
             2 => PacketType::Update,
             3 => PacketType::Request,
             4 => PacketType::Ack,
+            5 => PacketType::Names,
             16 => PacketType::Data,
             17 => PacketType::Flood,
             other => return Err(WireError::UnknownType(other)),

@@ -50,9 +50,11 @@ fn hello() -> impl Strategy<Value = Hello> {
         proptest::collection::vec("[a-z0-9.-]{1,20}", 0..4),
         proptest::collection::vec(node_id(), 0..4),
         any::<u32>(),
+        proptest::option::of((any::<u32>(), any::<u32>())),
     )
         .prop_map(
-            |(interval_ms, probe, probe_reply, ihu, names, lost, update_seq)| Hello {
+            |(interval_ms, probe, probe_reply, ihu, names, lost, update_seq, dir)| Hello {
+                dir: dir.map(|(hash, count)| DirDigest { hash, count }),
                 interval_ms,
                 probe,
                 probe_reply,
