@@ -10,7 +10,7 @@
 //! | [`route`] | Babel-style distance vector | sockets, clocks |
 //! | [`flood`] | duplicate suppression, MPR relay selection | sockets, clocks |
 //! | [`node`] | the composed sans-IO state machine, forwarding | sockets, clocks, threads |
-//! | [`trust`] | `secured` mode: agency CA, device certificates | sockets, clocks (files only in `trust::cli`) |
+//! | [`trust`] | `secured` mode: agency CA, device certificates, packet MACs | sockets, clocks (files only in `trust::cli`) |
 //! | [`sim`] | deterministic discrete-event network | real sockets |
 //! | `daemon` (feature `daemon`) | tokio shell: UDP, HTTP API, CLI | protocol logic |
 //!

@@ -1,6 +1,6 @@
 //! The `secured` trust mode: agency certificates that say which devices
 //! take part and which roles each may claim, and hop-by-hop
-//! authentication of routing packets (to come). Sans-IO: time is an argument (Unix
+//! authentication of routing packets. Sans-IO: time is an argument (Unix
 //! seconds, by the wall clock the driver trusts), nothing here reads a
 //! clock, a socket or a file (the CLI face in [`cli`] excepted).
 //!
@@ -18,6 +18,8 @@
 //!   mutual aid) and a bounded cache of verified device certificates by
 //!   NodeId. It is the [`crate::names::Trust`] of the directory in secured
 //!   mode and tells the node whether a device is enrolled at all.
+//! - [`mac`]: an HMAC trailer with replay protection for link-local
+//!   routing packets, in the spirit of Babel's RFC 8967.
 //! - [`cli`]: `ca init` and `ca issue` for the binary.
 //!
 //! Chains are verified by rustls-webpki (Ed25519 only, validity periods,
@@ -36,11 +38,13 @@ pub mod ca;
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod cli;
 mod der;
+pub mod mac;
 pub mod roles;
 mod secured;
 #[cfg(test)]
 mod tests;
 
+pub use mac::{MacKey, MacState};
 pub use secured::{MAX_CACHED, MAX_CHAIN, MAX_CHAIN_BYTES, MAX_ROOTS, PeerCert, Secured};
 
 /// Errors of the trust layer.
@@ -80,6 +84,15 @@ pub enum TrustError {
     TooManyRoots(usize),
     #[error("certificate generation failed: {0}")]
     Generate(String),
+    #[error("packet too short for its authentication trailer: {0} bytes")]
+    Truncated(usize),
+    #[error("packet authentication tag does not verify")]
+    BadTag,
+    #[error("replayed or too old packet counter {counter:#x} from {sender}")]
+    Replay {
+        sender: crate::identity::NodeId,
+        counter: u64,
+    },
 }
 
 impl From<rcgen::Error> for TrustError {

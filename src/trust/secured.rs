@@ -126,7 +126,8 @@ impl Secured {
         Ok(agency)
     }
 
-    /// The DER of every trust root, in the order added.
+    /// The DER of every trust root, in the order added (for deriving the
+    /// incident's packet key, [`super::MacKey::derive`]).
     pub fn roots_der(&self) -> impl Iterator<Item = &[u8]> {
         self.roots.iter().map(|r| r.der.as_slice())
     }
