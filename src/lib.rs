@@ -10,6 +10,7 @@
 //! | [`route`] | Babel-style distance vector | sockets, clocks |
 //! | [`flood`] | duplicate suppression, MPR relay selection | sockets, clocks |
 //! | [`node`] | the composed sans-IO state machine, forwarding | sockets, clocks, threads |
+//! | [`trust`] | `secured` mode: agency CA, device certificates, packet MACs | sockets, clocks (files only in `trust::cli`) |
 //! | [`sim`] | deterministic discrete-event network | real sockets |
 //! | `daemon` (feature `daemon`) | tokio shell: UDP, HTTP API, CLI | protocol logic |
 //!
@@ -31,6 +32,7 @@ pub mod route;
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod sim;
 pub mod time;
+pub mod trust;
 pub mod wire;
 
 // The shell: clocks, sockets, files and threads are its job.

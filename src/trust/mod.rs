@@ -1,0 +1,102 @@
+//! The `secured` trust mode: agency certificates that say which devices
+//! take part and which roles each may claim, and hop-by-hop
+//! authentication of routing packets. Sans-IO: time is an argument (Unix
+//! seconds, by the wall clock the driver trusts), nothing here reads a
+//! clock, a socket or a file (the CLI face in [`cli`] excepted).
+//!
+//! # Pieces
+//!
+//! - [`ca`]: an agency CA ([`ca::init`]) issuing device certificates
+//!   ([`ca::issue`]) with rcgen. A device certificate binds the device's
+//!   *existing* Ed25519 key (the one its NodeId is the hash of) to an
+//!   agency (subject O), its NodeId (subject CN, 32 hex digits) and the
+//!   role patterns it may claim ([`roles`]: one DNS subject alternative
+//!   name each, under `roles.callsign.mesh`, so X.509 name constraints on
+//!   a sub-CA bound what it can grant). About 400 bytes of DER: small
+//!   enough to ride the mesh.
+//! - [`Secured`]: the trust roots of an incident (several agencies under
+//!   mutual aid) and a bounded cache of verified device certificates by
+//!   NodeId. It is the [`crate::names::Trust`] of the directory in secured
+//!   mode and tells the node whether a device is enrolled at all.
+//! - [`mac`]: an HMAC trailer with replay protection for link-local
+//!   routing packets, in the spirit of Babel's RFC 8967.
+//! - [`cli`]: `ca init` and `ca issue` for the binary.
+//!
+//! Chains are verified by rustls-webpki (Ed25519 only, validity periods,
+//! basic and name constraints); the few fields it does not expose are read
+//! by a small total DER walker. ring is the one crypto backend, shared by
+//! rcgen and webpki.
+//!
+//! Not covered: revocation (certificates are short-lived instead: the
+//! default device certificate lasts a year, an incident CA can issue
+//! per-shift certificates), and the transport of certificates over the
+//! mesh (the node's job: the cache takes whatever arrives).
+
+pub mod ca;
+// The operator's face: it reads and writes the CA's files and reads the
+// wall clock to date what it issues; the rest of the layer is sans-IO.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod cli;
+mod der;
+pub mod mac;
+pub mod roles;
+mod secured;
+#[cfg(test)]
+mod tests;
+
+pub use mac::{MacKey, MacState};
+pub use secured::{MAX_CACHED, MAX_CHAIN, MAX_CHAIN_BYTES, MAX_ROOTS, PeerCert, Secured};
+
+/// Errors of the trust layer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum TrustError {
+    #[error("malformed certificate: {0}")]
+    Malformed(&'static str),
+    #[error("certificate input too large: {0} bytes")]
+    TooLarge(usize),
+    #[error("chain longer than {0} certificates")]
+    ChainTooLong(usize),
+    #[error("not PEM or DER: {0}")]
+    BadPem(String),
+    #[error("certificate does not verify: {0}")]
+    Verify(String),
+    #[error("certificate expired at {not_after} (now {now}, Unix s)")]
+    Expired { not_after: u64, now: u64 },
+    #[error("certificate not valid before {not_before} (now {now}, Unix s)")]
+    NotYetValid { not_before: u64, now: u64 },
+    #[error("certificate key is not Ed25519")]
+    NotEd25519,
+    #[error("certificate common name {cn:?} is not the NodeId {id} of its key")]
+    KeyMismatch { cn: String, id: String },
+    #[error("certificate has no agency (subject O)")]
+    NoAgency,
+    #[error("invalid agency name {0:?}")]
+    BadAgency(String),
+    #[error("invalid role pattern {0:?}")]
+    BadRole(String),
+    #[error("too many roles: {0} (at most {max})", max = roles::MAX_ROLES)]
+    TooManyRoles(usize),
+    #[error("invalid validity: {0}")]
+    BadValidity(&'static str),
+    #[error("invalid key: {0}")]
+    BadKey(String),
+    #[error("too many trust roots (at most {0})")]
+    TooManyRoots(usize),
+    #[error("certificate generation failed: {0}")]
+    Generate(String),
+    #[error("packet too short for its authentication trailer: {0} bytes")]
+    Truncated(usize),
+    #[error("packet authentication tag does not verify")]
+    BadTag,
+    #[error("replayed or too old packet counter {counter:#x} from {sender}")]
+    Replay {
+        sender: crate::identity::NodeId,
+        counter: u64,
+    },
+}
+
+impl From<rcgen::Error> for TrustError {
+    fn from(e: rcgen::Error) -> Self {
+        TrustError::Generate(e.to_string())
+    }
+}
