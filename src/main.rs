@@ -16,6 +16,10 @@ struct Cli {
 enum Command {
     /// Run a deterministic simulated incident and print its figures.
     Sim(callsign::sim::cli::SimArgs),
+    /// Agency certificate authority for secured mode: make one, issue
+    /// device certificates.
+    #[command(subcommand)]
+    Ca(callsign::trust::cli::CaCmd),
     #[cfg(feature = "daemon")]
     #[command(flatten)]
     Net(callsign::daemon::cli::NetCommand),
@@ -25,6 +29,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sim(args) => callsign::sim::cli::run(args),
+        Command::Ca(cmd) => callsign::trust::cli::run(cmd)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
         #[cfg(feature = "daemon")]
         Command::Net(cmd) => callsign::daemon::cli::run(cmd),
     };
