@@ -110,7 +110,7 @@ impl Settings {
                 // Versions must grow across restarts: a restarted daemon's
                 // records have to supersede its previous life's.
                 version_base: self.version_base,
-                ..Default::default()
+                ..crate::node::names_config()
             },
         }
     }

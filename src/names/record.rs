@@ -74,7 +74,7 @@ pub struct Position {
 /// A receiver anchors it at its own receipt time (capped by the time the
 /// relaying neighbour says is left, so relaying never lengthens a lease)
 /// and re-anchors only on a newer version. The holder refreshes by issuing
-/// a new version at half the lease.
+/// a new version at three quarters of the lease.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 #[cbor(array)]
 pub struct Record {

@@ -346,7 +346,7 @@ impl Timers {
 }
 
 /// Configuration of one node.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub timers: Timers,
     pub base_station: bool,
@@ -355,6 +355,17 @@ pub struct Config {
     pub names: Vec<String>,
     /// The directory's lease, gossip timers and bounds.
     pub names_config: crate::names::NamesConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timers: Timers::default(),
+            base_station: false,
+            names: Vec::new(),
+            names_config: super::names_config(),
+        }
+    }
 }
 
 mod ms_serde {

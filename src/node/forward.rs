@@ -20,6 +20,9 @@ use crate::wire::{self, Header, PacketType, WireError, flags, proto};
 const VOICE_QUEUE: usize = 256;
 /// Other packets queued; at the limit the new packet is dropped.
 const OTHER_QUEUE: usize = 2048;
+/// Directory gossip queued behind everything else; at the limit the new
+/// packet is dropped (anti-entropy repairs the loss).
+const BULK_QUEUE: usize = 256;
 /// Control packets awaiting a hop-by-hop ack; at the limit the packet is
 /// sent without retransmission state.
 const MAX_UNACKED: usize = 512;
@@ -54,6 +57,10 @@ struct Pending {
 pub(super) struct Forwarder {
     voice: VecDeque<(Instant, Transmit)>,
     other: VecDeque<Transmit>,
+    /// Directory gossip: sent only when nothing else waits, so a burst of
+    /// records (a crew powering on together) never delays a hello or a
+    /// route update.
+    bulk: VecDeque<Transmit>,
     unacked: BTreeMap<(NodeId, u32), Unacked>,
     pending: VecDeque<Pending>,
     pending_dirty: bool,
@@ -65,6 +72,7 @@ impl Default for Forwarder {
         Forwarder {
             voice: VecDeque::new(),
             other: VecDeque::new(),
+            bulk: VecDeque::new(),
             unacked: BTreeMap::new(),
             pending: VecDeque::new(),
             pending_dirty: false,
@@ -88,6 +96,14 @@ impl Forwarder {
         }
     }
 
+    pub(super) fn enqueue_bulk(&mut self, t: Transmit, stats: &mut Stats) {
+        if self.bulk.len() >= BULK_QUEUE {
+            stats.dropped_queue_full += 1;
+        } else {
+            self.bulk.push_back(t);
+        }
+    }
+
     pub(super) fn dequeue(
         &mut self,
         now: Instant,
@@ -101,7 +117,7 @@ impl Forwarder {
             }
             return Some(t);
         }
-        self.other.pop_front()
+        self.other.pop_front().or_else(|| self.bulk.pop_front())
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {

@@ -35,7 +35,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use api::*;
-pub use names::Holder;
+pub use names::{Holder, names_config};
 
 use crate::flood::{DUP_CACHE, DupCache};
 use crate::identity::{Identity, NodeId};
@@ -368,6 +368,20 @@ impl Node {
                 data: pkt,
             },
             Instant::ZERO,
+            &mut self.stats,
+        );
+    }
+
+    /// Queue a link-local packet behind all other traffic (directory gossip).
+    fn send_link_bulk(&mut self, iface: IfaceId, dst: LinkDst, ty: PacketType, flags: u8, body: &[u8]) {
+        let pkt = Header::link(ty, flags, self.id, 0).to_packet(body);
+        self.fwd.enqueue_bulk(
+            Transmit {
+                iface,
+                dst,
+                class: Class::Protocol,
+                data: pkt,
+            },
             &mut self.stats,
         );
     }

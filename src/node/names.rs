@@ -15,9 +15,18 @@ use std::collections::BTreeSet;
 use super::{Event, IfaceId, LinkDst, Node, RouteInfo};
 use crate::identity::NodeId;
 use crate::link::{INFINITY, LinkKey};
-use crate::names::{Dest, Entry, NamesError, Position, Presence, Profile, Trust};
+use crate::names::{Dest, Entry, NamesConfig, NamesError, Position, Presence, Profile, Trust};
 use crate::time::Instant;
 use crate::wire::{PacketType, WireError, flags};
+
+/// The directory settings of a node: digests ride every hello, so the
+/// periodic anti-entropy digest is only a slow backstop.
+pub fn names_config() -> NamesConfig {
+    NamesConfig {
+        digest_interval: std::time::Duration::from_secs(60),
+        ..NamesConfig::default()
+    }
+}
 
 /// One holder of a name, with the route to it (if any) for tools.
 #[derive(Debug, Clone)]
@@ -168,7 +177,7 @@ impl Node {
                         .map(|n| n.key.iface)
                         .collect();
                     for iface in ifaces {
-                        self.send_link(iface, LinkDst::Multicast, PacketType::Names, 0, 0, &body);
+                        self.send_link_bulk(iface, LinkDst::Multicast, PacketType::Names, 0, &body);
                     }
                 }
                 Dest::Neighbour(id) => {
@@ -179,12 +188,11 @@ impl Node {
                         .min_by_key(|n| n.routing_cost)
                         .map(|n| (n.key.iface, n.addr));
                     if let Some((iface, addr)) = best {
-                        self.send_link(
+                        self.send_link_bulk(
                             iface,
                             LinkDst::Unicast(addr),
                             PacketType::Names,
                             flags::UNICAST,
-                            0,
                             &body,
                         );
                     }

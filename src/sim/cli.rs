@@ -261,12 +261,14 @@ pub fn print_summary(r: &Report) {
     };
     println!("  cold start  converged in {conv}");
     println!(
-        "  idle        {} control bits/s per node over {:.0} s (hello {:.0}, update {:.0}, request {:.0})",
+        "  idle        {} control bits/s per node over {:.0} s (hello {:.0}, update {:.0}, request {:.0}, directory {:.0} + refreshes {:.0})",
         opt(r.control_bits_per_s_per_node, "").trim_end(),
         r.idle_window_s,
         r.control_breakdown.hello,
         r.control_breakdown.update,
-        r.control_breakdown.request
+        r.control_breakdown.request,
+        r.control_breakdown.names,
+        r.control_breakdown.names_refresh
     );
     println!(
         "  flows       {} probe flows, {} of {} packets delivered",
@@ -288,8 +290,20 @@ pub fn print_summary(r: &Report) {
         r.floods,
         r.flood_rebroadcast_ratio.unwrap_or(0.0)
     );
+    if r.name_probes > 0 {
+        println!(
+            "  directory   {} probe claims reached every node in {} (p95), {} unresolved; after a partition heals, directories equal in {}, {} command holder(s)",
+            r.name_probes,
+            opt(r.name_propagation_ms_p95, "ms"),
+            r.name_probes_unresolved,
+            r.directory_converged_ms
+                .map_or("- (not within 15 s)".into(), |x| format!("{x:.0} ms")),
+            r.command_holders_after_merge
+                .map_or("-".into(), |x| x.to_string())
+        );
+    }
     println!();
-    let rows: [(&str, String); 9] = [
+    let rows: [(&str, String); 11] = [
         ("converged_ms", opt(r.converged_ms, "ms")),
         (
             "route_repair_ms p50/p95",
@@ -326,6 +340,15 @@ pub fn print_summary(r: &Report) {
             r.flood_delivery_ratio
                 .map_or("-".into(), |x| format!("{x:.3}")),
         ),
+        (
+            "name_propagation_ms p50/p95",
+            format!(
+                "{} / {}",
+                opt(r.name_propagation_ms_p50, "ms"),
+                opt(r.name_propagation_ms_p95, "ms")
+            ),
+        ),
+        ("directory_converged_ms", opt(r.directory_converged_ms, "ms")),
         (
             "simulated / wall",
             format!(

@@ -900,14 +900,14 @@ impl Sim {
             Some((b, br, s)) => (Some(*b), br.clone(), round3(*s)),
             None => (None, ControlBreakdown::default(), 0.0),
         };
-        // Each node re-issues its record every half lease; an idle window
+        // Each node re-issues its record every 3/4 lease; an idle window
         // shorter than that would miss the cost, so it is added from what
         // one claim measured on air (mesh-wide bytes) at that rate.
-        let half_lease = self.timers_half_lease_s();
+        let refresh_s = self.refresh_interval_s();
         let refresh = self
             .names
             .bytes_per_claim
-            .map(|b| round3(b * 8.0 / half_lease));
+            .map(|b| round3(b * 8.0 / refresh_s));
         breakdown.names_refresh = refresh.unwrap_or(0.0);
         let bits = bits.map(|b| round3(b + refresh.unwrap_or(0.0)));
         let (name_p50, name_p95) = self.names_figures();

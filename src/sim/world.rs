@@ -204,7 +204,7 @@ impl<H> World<H> {
                     timers,
                     base_station: n.base_station,
                     names: vec![n.name.clone()],
-                    names_config: Default::default(),
+                    names_config: crate::node::names_config(),
                 },
                 timer_gen: 0,
                 timer_at: None,

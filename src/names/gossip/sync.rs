@@ -1,12 +1,14 @@
-//! Digests in hellos: every neighbour's directory digest rides its hellos
-//! (each hello for a while after its directory changed, every IHU hello
-//! otherwise), so a node that missed a rumour finds out at the next hello
-//! of any neighbour instead of at the next anti-entropy round, for a few
-//! bytes per hello and no extra packet.
+//! Digests in hellos: every multicast hello carries the sender's short
+//! directory digest (9 bytes), so two neighbours whose directories differ
+//! find out within a hello interval instead of at the next anti-entropy
+//! round, for no extra packet. This replaces most periodic digests: those
+//! stay as a slow backstop (`NamesConfig::digest_interval`).
 
+use std::cmp::Reverse;
 use std::time::Duration;
 
-use super::Directory;
+use super::{Directory, remaining_ms};
+use crate::names::wire::{MAX_PUSH, PushEntry};
 use crate::identity::NodeId;
 use crate::time::Instant;
 
@@ -15,9 +17,10 @@ use crate::time::Instant;
 const STABLE: Duration = Duration::from_millis(300);
 /// At most one exchange per neighbour this often (a lost exchange is
 /// retried at the neighbour's next hello after that).
-const SYNC_GAP: Duration = Duration::from_millis(1000);
-/// After a change, our digest rides every hello for this long.
-pub const ADVERTISE_AFTER_CHANGE: Duration = Duration::from_secs(10);
+const SYNC_GAP: Duration = Duration::from_millis(500);
+/// Records received this recently count as recent: pushed first to a
+/// neighbour that is behind.
+pub const RECENT: Duration = Duration::from_secs(10);
 
 /// The short digest carried in hellos: the first 32 bits of the store's
 /// digest and its record count. A 32-bit collision only means this pair
@@ -30,20 +33,20 @@ pub fn short(hash: &[u8; 16], count: u32) -> (u32, u32) {
 }
 
 impl Directory {
-    /// Our short digest now, and whether it changed within
-    /// [`ADVERTISE_AFTER_CHANGE`] (then every hello should carry it).
-    pub fn hello_digest(&mut self, now: Instant) -> ((u32, u32), bool) {
+    /// Our short digest now, for the next hello.
+    pub fn hello_digest(&mut self, now: Instant) -> (u32, u32) {
         self.note_digest(now);
         let (hash, count) = self.digest_now;
-        (
-            short(&hash, count),
-            now.saturating_since(self.digest_changed) < ADVERTISE_AFTER_CHANGE,
-        )
+        short(&hash, count)
     }
 
     /// A neighbour's hello said its short digest is `(hash, count)`.
-    /// On a mismatch one side, the one with fewer records (or the lower id
-    /// on a tie), opens an anti-entropy exchange, which repairs both.
+    ///
+    /// On a mismatch the side that holds fewer records (the lower id on a
+    /// tie) opens an anti-entropy exchange, at most once per [`SYNC_GAP`]
+    /// per neighbour. Its first answer already carries the records the
+    /// other side got most recently ([`Directory::push_recent`]): after a
+    /// lost rumour that is the whole repair, one round trip.
     pub fn on_peer_digest(&mut self, now: Instant, from: NodeId, hash: u32, count: u32) {
         if !self.neighbours.contains(&from) {
             return;
@@ -51,6 +54,7 @@ impl Directory {
         self.note_digest(now);
         let (ours, n) = self.digest_now;
         if short(&ours, n) == (hash, count) {
+            self.last_sync.remove(&from);
             return;
         }
         if now.saturating_since(self.digest_changed) < STABLE {
@@ -69,6 +73,38 @@ impl Directory {
         self.last_sync.insert(from, now);
         self.send_digest(now, from);
         self.on_timers(now);
+    }
+
+    /// `from` holds `their_count` records, fewer than we do: push it the
+    /// ones we got most recently (a few more than it lacks, at most a full
+    /// push message). The anti-entropy exchange that follows catches the
+    /// rest; when these were what it missed, that exchange finds nothing.
+    /// Whether anything was pushed.
+    pub(super) fn push_recent(&mut self, now: Instant, from: NodeId, their_count: u32) -> bool {
+        let (_, ours) = self.store.digest(now);
+        if their_count >= ours {
+            return false;
+        }
+        let want = ((ours - their_count) as usize + 2).min(MAX_PUSH);
+        let mut recent: Vec<_> = self
+            .store
+            .entries()
+            .filter(|e| e.live(now) && now.saturating_since(e.received) < RECENT)
+            .collect();
+        recent.sort_by_key(|e| Reverse(e.received));
+        let push: Vec<PushEntry> = recent
+            .into_iter()
+            .take(want)
+            .map(|e| PushEntry {
+                remaining_ms: remaining_ms(e.remaining(now)),
+                record: e.signed.clone(),
+            })
+            .collect();
+        if push.is_empty() {
+            return false;
+        }
+        self.push_to(crate::names::Dest::Neighbour(from), push);
+        true
     }
 
     /// Track when the digest last changed.

@@ -87,7 +87,7 @@ fn local_claims_refresh_and_release() {
     let mut d = directory(0, config(60));
     d.local_claim(t(0), "engine-3", false).unwrap();
     assert_eq!(holders(&d, t(1), "engine-3"), vec![d.id()]);
-    // Refreshed at half the lease, so it never lapses.
+    // Refreshed at three quarters of the lease, so it never lapses.
     let mut now = t(0);
     while now < t(200_000) {
         now = d.poll_timeout().unwrap().max(now + ms(1));

@@ -13,7 +13,7 @@ use crate::sim::metrics::{percentile, round3};
 use crate::time::Instant;
 
 /// Probe claims, this far apart.
-const PROBE_GAP: Duration = Duration::from_millis(300);
+const PROBE_GAP: Duration = Duration::from_millis(1000);
 /// How long a probe may take before it counts as unresolved.
 const PROBE_WAIT: Duration = Duration::from_secs(3);
 /// Cut links stay cut this long: every link across dies and both halves
@@ -64,7 +64,7 @@ pub struct NamesPhase {
 
 /// Names claimed per half during the partition (besides `command`).
 const HALF_CLAIMS: usize = 2;
-pub const PROBES: usize = 5;
+pub const PROBES: usize = 20;
 
 impl Sim {
     /// Plan the phase from `t`; returns when it ends.
@@ -153,6 +153,20 @@ impl Sim {
     fn probes_done(&mut self, now: Instant) {
         // An unresolved probe counts at the window's length (a lower bound)
         // and is closed, so a late arrival does not count it twice.
+        if std::env::var("CALLSIGN_SIM_DEBUG").is_ok() {
+            for p in &self.names.probes {
+                for &i in &p.waiting {
+                    let n = self.world.nodes[i].node.as_ref();
+                    eprintln!(
+                        "probe {} not at n{i} after {:.0} ms: {} neighbours, digest {:?}",
+                        p.name,
+                        ms_between(p.at, now),
+                        n.map_or(0, |n| n.neighbours(now).len()),
+                        n.map(|n| n.directory().store().digest(now).1)
+                    );
+                }
+            }
+        }
         for p in &mut self.names.probes {
             if !p.waiting.is_empty() {
                 p.waiting.clear();
@@ -251,14 +265,33 @@ impl Sim {
             }
         }
         self.names.command_holders = Some(commanders.len());
+        if std::env::var("CALLSIGN_SIM_DEBUG").is_ok() && now.as_micros() % 500_000 < 50_000 {
+            let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
+            for &i in &live {
+                if let Some(n) = self.world.nodes[i].node.as_ref() {
+                    *counts.entry(n.directory().store().digest(now).1).or_default() += 1;
+                }
+            }
+            eprintln!(
+                "{:.1} s after heal: {} digests, records per node {counts:?}, {} command holders",
+                ms_between(healed, now) / 1000.0,
+                digests.len(),
+                commanders.len()
+            );
+        }
         if digests.len() == 1 && commanders.len() == 1 {
             self.names.converged_ms = Some(round3(ms_between(healed, now)));
             return;
         }
-        if now.saturating_since(healed) < HEAL_WAIT {
+        let since = now.saturating_since(healed);
+        if since < HEAL_WAIT {
             self.world
                 .schedule(now + DIR_CHECK, Hook::Names(NamesHook::Check));
-        } else if std::env::var("CALLSIGN_SIM_DEBUG").is_ok() {
+        }
+        if std::env::var("CALLSIGN_SIM_DEBUG").is_ok()
+            && (since >= HEAL_WAIT
+                || (since >= Duration::from_secs(3) && since < Duration::from_millis(3050)))
+        {
             let mut by: BTreeMap<([u8; 16], u32), Vec<usize>> = BTreeMap::new();
             for &i in &live {
                 if let Some(n) = self.world.nodes[i].node.as_ref() {
@@ -300,21 +333,37 @@ impl Sim {
                     b[0],
                     kb.difference(&ka).collect::<Vec<_>>()
                 );
-                for &i in b {
-                    let nb = self.world.nodes[i]
-                        .node
-                        .as_ref()
-                        .map_or(0, |n| n.neighbours(now).len());
-                    eprintln!("n{i}: {nb} neighbours");
+                for &i in a {
+                    let Some(n) = self.world.nodes[i].node.as_ref() else {
+                        continue;
+                    };
+                    let nbs: Vec<String> = n
+                        .neighbours(now)
+                        .iter()
+                        .map(|nb| {
+                            let j = self.world.index(&nb.id).unwrap_or(usize::MAX);
+                            let c = self
+                                .world
+                                .nodes
+                                .get(j)
+                                .and_then(|x| x.node.as_ref())
+                                .map(|x| x.directory().store().digest(now).1);
+                            format!(
+                                "n{j} usable={} etx={:.2} rx={:.2} count={c:?}",
+                                nb.usable, nb.etx, nb.rx_ratio
+                            )
+                        })
+                        .collect();
+                    eprintln!("n{i}: {nbs:?} stats {:?}", n.directory().stats());
                 }
             }
         }
     }
 
     /// Seconds between two refreshes of one record: the sim's nodes run
-    /// the directory's default lease and refresh at half of it.
-    pub(super) fn timers_half_lease_s(&self) -> f64 {
-        crate::names::NamesConfig::default().lease.as_secs_f64() / 2.0
+    /// the directory's default lease and refresh at three quarters of it.
+    pub(super) fn refresh_interval_s(&self) -> f64 {
+        crate::names::NamesConfig::default().lease.as_secs_f64() * 0.75
     }
 
     pub(super) fn names_figures(&self) -> (Option<f64>, Option<f64>) {
