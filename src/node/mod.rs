@@ -373,7 +373,14 @@ impl Node {
     }
 
     /// Queue a link-local packet behind all other traffic (directory gossip).
-    fn send_link_bulk(&mut self, iface: IfaceId, dst: LinkDst, ty: PacketType, flags: u8, body: &[u8]) {
+    fn send_link_bulk(
+        &mut self,
+        iface: IfaceId,
+        dst: LinkDst,
+        ty: PacketType,
+        flags: u8,
+        body: &[u8],
+    ) {
         let pkt = Header::link(ty, flags, self.id, 0).to_packet(body);
         self.fwd.enqueue_bulk(
             Transmit {

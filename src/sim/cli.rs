@@ -348,7 +348,10 @@ pub fn print_summary(r: &Report) {
                 opt(r.name_propagation_ms_p95, "ms")
             ),
         ),
-        ("directory_converged_ms", opt(r.directory_converged_ms, "ms")),
+        (
+            "directory_converged_ms",
+            opt(r.directory_converged_ms, "ms"),
+        ),
         (
             "simulated / wall",
             format!(

@@ -8,8 +8,8 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use super::{Directory, remaining_ms};
-use crate::names::wire::{MAX_PUSH, PushEntry};
 use crate::identity::NodeId;
+use crate::names::wire::{MAX_PUSH, PushEntry};
 use crate::time::Instant;
 
 /// A mismatch is acted on only when our own directory has been stable

@@ -269,7 +269,9 @@ impl Sim {
             let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
             for &i in &live {
                 if let Some(n) = self.world.nodes[i].node.as_ref() {
-                    *counts.entry(n.directory().store().digest(now).1).or_default() += 1;
+                    *counts
+                        .entry(n.directory().store().digest(now).1)
+                        .or_default() += 1;
                 }
             }
             eprintln!(
