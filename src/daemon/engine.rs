@@ -308,6 +308,9 @@ impl Engine {
                 tracing::debug!(dst = %dst.short(), seq, "undeliverable")
             }
             Event::Directory(e) => self.on_directory(e),
+            Event::CertRefused { from, reason } => {
+                tracing::info!(from = %from.short(), %reason, "device certificate refused");
+            }
         }
     }
 
