@@ -498,17 +498,17 @@ impl Directory {
         };
         // A chain beside the record: learn it first (it verifies itself),
         // unless it is the one already cached for the holder.
-        if let Some(chain) = &e.cert {
-            if self.trust.chain_of(&rec.holder) != Some(chain.as_slice()) {
-                self.trust_clock(now);
-                if let Err(why) = self.trust.learn_cert(chain) {
-                    self.stats.certs_refused += 1;
-                    let error = Refusal::NotAuthorised(format!(
-                        "certificate beside the record of {}: {why}",
-                        rec.holder
-                    ));
-                    return self.reject(from, error.into());
-                }
+        if let Some(chain) = &e.cert
+            && self.trust.chain_of(&rec.holder) != Some(chain.as_slice())
+        {
+            self.trust_clock(now);
+            if let Err(why) = self.trust.learn_cert(chain) {
+                self.stats.certs_refused += 1;
+                let error = Refusal::NotAuthorised(format!(
+                    "certificate beside the record of {}: {why}",
+                    rec.holder
+                ));
+                return self.reject(from, error.into());
             }
         }
         if let Err(r) = self.trust.admit(&rec) {
