@@ -82,6 +82,16 @@ pub struct UpArgs {
     /// Enable the /v1/bench endpoints (test rigs).
     #[arg(long, hide = true)]
     pub bench: bool,
+    /// Secured mode: trust this agency CA (PEM; repeatable under mutual
+    /// aid). Every device of the incident must list the same roots.
+    #[arg(long = "trust-root", value_name = "CA.pem")]
+    pub trust_roots: Vec<PathBuf>,
+    /// Secured mode: this device's certificate (from `callsign ca issue`).
+    #[arg(long, value_name = "CERT.pem")]
+    pub cert: Option<PathBuf>,
+    /// Secured mode: the incident secret keying the packet MAC.
+    #[arg(long, value_name = "FILE")]
+    pub incident_secret_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -271,5 +281,16 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         peers,
         log: a.log.or(f.log).unwrap_or_else(|| "info".into()),
         bench: a.bench || f.bench.unwrap_or(false),
+        trust_roots: pick_paths(a.trust_roots, f.trust_root),
+        cert: a.cert.or(f.cert),
+        incident_secret_file: a.incident_secret_file.or(f.incident_secret_file),
     })
+}
+
+fn pick_paths(flag: Vec<PathBuf>, file: Option<Vec<PathBuf>>) -> Vec<PathBuf> {
+    if flag.is_empty() {
+        file.unwrap_or_default()
+    } else {
+        flag
+    }
 }

@@ -55,6 +55,17 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// Enable the benchmark endpoints under /v1/bench (test rigs only).
     pub bench: Option<bool>,
+    /// Secured mode: the agency CA certificates of the incident (PEM),
+    /// `trust_root = ["/etc/callsign/metro-fire.pem"]`. Any root turns
+    /// secured mode on; every device of an incident must list the same.
+    pub trust_root: Option<Vec<PathBuf>>,
+    /// Secured mode: this device's certificate (PEM, from `callsign ca
+    /// issue`), chain included if a sub-CA issued it.
+    pub cert: Option<PathBuf>,
+    /// Secured mode: a file whose bytes are the incident secret that keys
+    /// the packet MAC (with the roots). Without it the key comes from the
+    /// roots alone, which are public.
+    pub incident_secret_file: Option<PathBuf>,
 }
 
 /// Timer presets of the core.
@@ -97,6 +108,10 @@ pub struct Settings {
     pub peers: BTreeMap<String, NodeId>,
     pub log: String,
     pub bench: bool,
+    /// Secured mode when not empty.
+    pub trust_roots: Vec<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub incident_secret_file: Option<PathBuf>,
 }
 
 impl Settings {

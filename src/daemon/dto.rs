@@ -17,6 +17,9 @@ pub struct Status {
     pub port: u16,
     pub nearest_base: Option<NodeId>,
     pub version: String,
+    /// "open" (zero configuration) or "secured" (agency certificates).
+    #[serde(default)]
+    pub trust: String,
     pub stats: crate::node::Stats,
     pub daemon: DaemonStats,
 }

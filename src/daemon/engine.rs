@@ -308,6 +308,9 @@ impl Engine {
                 tracing::debug!(dst = %dst.short(), seq, "undeliverable")
             }
             Event::Directory(e) => self.on_directory(e),
+            Event::CertRefused { from, reason } => {
+                tracing::info!(from = %from.short(), %reason, "device certificate refused");
+            }
         }
     }
 
@@ -495,6 +498,12 @@ impl Engine {
             routes: self.node.routes().len(),
             uptime_s: now.saturating_since(self.started).as_secs_f64(),
             port: self.settings.port,
+            trust: if self.node.is_secured() {
+                "secured"
+            } else {
+                "open"
+            }
+            .into(),
             nearest_base: self.node.nearest_base().map(|r| r.dest),
             version: env!("CARGO_PKG_VERSION").into(),
             stats: self.node.stats().clone(),

@@ -55,10 +55,11 @@ pub fn up(mut settings: Settings) -> Result<(), Error> {
         settings.version_base = unix_ms.max(1);
         let now = clock::now();
         let mut node = Node::new(ident, settings.node_config(), now, seed);
+        let trust = secure(&mut node, &settings, unix_ms / 1000)?;
         if unix_ms > 0 {
             node.set_wall_clock(now, unix_ms);
         }
-        tracing::info!(id = %node.id(), names = ?settings.names, base_station = settings.base_station, api = %settings.api, port = settings.port, "callsign up");
+        tracing::info!(id = %node.id(), names = ?settings.names, base_station = settings.base_station, api = %settings.api, port = settings.port, trust, "callsign up");
         for name in &settings.names {
             if let Err(e) = node.claim(now, name, false) {
                 tracing::warn!(%name, "cannot claim name: {e}");
@@ -92,6 +93,60 @@ pub fn up(mut settings: Settings) -> Result<(), Error> {
         api_task.abort();
         Ok::<_, Error>(())
     })
+}
+
+/// Secured mode from the settings (nothing to do without trust roots):
+/// the roots, this device's certificate (it must verify against them and
+/// be for this device's key, or the daemon does not start), and the packet
+/// MAC keyed from the incident secret and the roots. The MAC's boot epoch
+/// is the wall clock in seconds at start, so it grows across restarts
+/// (see `trust::mac`); a clock that went backwards past the previous
+/// start makes neighbours refuse this device's packets until they forget
+/// it. Returns "open" or "secured".
+fn secure(node: &mut Node, s: &Settings, unix_s: u64) -> Result<&'static str, Error> {
+    use crate::trust::{MacKey, MacState, Secured};
+    if s.trust_roots.is_empty() {
+        if s.cert.is_some() || s.incident_secret_file.is_some() {
+            return Err("--cert and --incident-secret-file need --trust-root".into());
+        }
+        return Ok("open");
+    }
+    let read = |p: &std::path::Path, what: &str| {
+        std::fs::read(p).map_err(|e| format!("cannot read {what} {}: {e}", p.display()))
+    };
+    let mut trust = Secured::new();
+    for p in &s.trust_roots {
+        let agency = trust
+            .add_root(&read(p, "trust root")?)
+            .map_err(|e| format!("trust root {}: {e}", p.display()))?;
+        tracing::info!(root = %p.display(), %agency, "trust root");
+    }
+    let cert = s
+        .cert
+        .as_ref()
+        .ok_or("secured mode (--trust-root) needs this device's certificate: --cert CERT.pem")?;
+    let id = trust
+        .set_own(&read(cert, "device certificate")?, unix_s)
+        .map_err(|e| format!("device certificate {}: {e}", cert.display()))?;
+    if id != node.id() {
+        return Err(format!(
+            "device certificate {} is for {id}, not this device's key ({})",
+            cert.display(),
+            node.id()
+        )
+        .into());
+    }
+    if let Some(p) = trust.peer(&id) {
+        tracing::info!(agency = %p.agency, roles = ?p.roles, expiry = p.expiry, "device certificate");
+    }
+    let secret = match &s.incident_secret_file {
+        Some(p) => read(p, "incident secret")?,
+        None => Vec::new(),
+    };
+    let key = MacKey::derive(&secret, trust.roots_der());
+    let epoch = u32::try_from(unix_s).unwrap_or(u32::MAX);
+    node.enable_secured(trust, MacState::new(key, epoch))?;
+    Ok("secured")
 }
 
 async fn shutdown_signal() {

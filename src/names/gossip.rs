@@ -43,6 +43,8 @@ pub struct Stats {
     pub records_accepted: u64,
     pub records_rejected: u64,
     pub outputs_dropped: u64,
+    /// Certificate chains beside records that did not verify.
+    pub certs_refused: u64,
 }
 
 /// The directory state machine of one device.
@@ -141,9 +143,30 @@ impl Directory {
         self.store.members(now, talkgroup)
     }
 
-    /// The wall-clock time is `unix_ms` at `now`.
+    /// The wall-clock time is `unix_ms` at `now` (also the time the trust
+    /// policy judges certificates by, kept current by the timers).
     pub fn set_wall_clock(&mut self, now: Instant, unix_ms: u64) {
         self.wall = Some((now, unix_ms));
+        self.trust.set_now(unix_ms / 1000);
+    }
+
+    /// The trust policy (secured mode: who is enrolled).
+    pub fn trust(&self) -> &dyn Trust {
+        &*self.trust
+    }
+
+    /// The trust policy, to learn a certificate that arrived on the mesh.
+    pub fn trust_mut(&mut self) -> &mut dyn Trust {
+        &mut *self.trust
+    }
+
+    /// Bring the trust policy's clock up to `now` (no-op without a wall
+    /// clock).
+    fn trust_clock(&mut self, now: Instant) {
+        if self.wall.is_some() {
+            let s = self.wall_ms(now) / 1000;
+            self.trust.set_now(s);
+        }
     }
 
     fn wall_ms(&self, now: Instant) -> u64 {
@@ -218,10 +241,7 @@ impl Directory {
                         self.store
                             .by_key(k)
                             .filter(|e| e.live(now))
-                            .map(|e| PushEntry {
-                                remaining_ms: remaining_ms(e.remaining(now)),
-                                record: e.signed.clone(),
-                            }),
+                            .map(|e| push_entry(&*self.trust, now, e)),
                     );
                 }
                 self.push_to(Dest::Neighbour(from), push);
@@ -456,6 +476,7 @@ impl Directory {
         released: bool,
     ) -> Result<(), NamesError> {
         let rec = self.build(name, c, released, self.next_version);
+        self.trust_clock(now);
         self.trust.admit(&rec)?;
         let signed = rec.sign(&self.ident)?;
         self.next_version += 1;
@@ -482,6 +503,21 @@ impl Directory {
             Ok(r) => r,
             Err(err) => return self.reject(from, err),
         };
+        // A chain beside the record: learn it first (it verifies itself),
+        // unless it is the one already cached for the holder.
+        if let Some(chain) = &e.cert
+            && self.trust.chain_of(&rec.holder) != Some(chain.as_slice())
+        {
+            self.trust_clock(now);
+            if let Err(why) = self.trust.learn_cert(chain) {
+                self.stats.certs_refused += 1;
+                let error = Refusal::NotAuthorised(format!(
+                    "certificate beside the record of {}: {why}",
+                    rec.holder
+                ));
+                return self.reject(from, error.into());
+            }
+        }
         if let Err(r) = self.trust.admit(&rec) {
             return self.reject(from, r.into());
         }
@@ -664,10 +700,7 @@ impl Directory {
                     self.store
                         .by_key(s.key)
                         .filter(|e| e.live(now) && e.rec.version == s.version)
-                        .map(|e| PushEntry {
-                            remaining_ms: remaining_ms(e.remaining(now)),
-                            record: e.signed.clone(),
-                        }),
+                        .map(|e| push_entry(&*self.trust, now, e)),
                 );
             }
         }
@@ -719,6 +752,7 @@ impl Directory {
         // this once-a-second sweep.
         if now >= self.next_housekeeping {
             self.next_housekeeping = now + HOUSEKEEPING;
+            self.trust_clock(now);
             for (name, holder) in self.store.expire(now) {
                 self.event(Event::Expired { name, holder });
             }
@@ -770,13 +804,20 @@ impl Directory {
                 .iter()
                 .filter_map(|(n, h)| self.store.get(n, h))
                 .filter(|e| e.live(now))
-                .map(|e| PushEntry {
-                    remaining_ms: remaining_ms(e.remaining(now)),
-                    record: e.signed.clone(),
-                })
+                .map(|e| push_entry(&*self.trust, now, e))
                 .collect();
             self.push_to(Dest::AllNeighbours, entries);
         }
+    }
+}
+
+/// An entry of the store as pushed, with its holder's certificate chain
+/// when the trust policy has one.
+fn push_entry(trust: &dyn Trust, now: Instant, e: &super::Entry) -> PushEntry {
+    PushEntry {
+        remaining_ms: remaining_ms(e.remaining(now)),
+        record: e.signed.clone(),
+        cert: trust.chain_of(&e.rec.holder).map(<[u8]>::to_vec),
     }
 }
 

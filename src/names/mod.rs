@@ -77,8 +77,10 @@
 //! strongest sense (a NodeId is the hash of its key, so the first key seen
 //! for a NodeId is the only one that can ever sign for it). The `secured`
 //! mode plugs in here: its `Trust` looks up the holder's certificate chain
-//! (received out of band and cached by NodeId) and refuses holders without
-//! one and names the certificate does not permit.
+//! (cached by NodeId; a chain rides beside each pushed record, outside the
+//! signature, see [`PushEntry::cert`], and is learnt before the record is
+//! judged) and refuses holders without one and names the certificate does
+//! not permit.
 //!
 //! # Budget
 //!
@@ -186,8 +188,40 @@ pub enum Event {
 }
 
 /// The trust policy checked on every record before it is stored.
+///
+/// The default methods are open mode's answers; the `secured` mode
+/// ([`crate::trust::Secured`]) overrides them. The directory owns the
+/// policy (boxed), the node reaches it through [`Directory::trust`] and
+/// [`Directory::trust_mut`] to learn certificates and ask who is enrolled.
 pub trait Trust {
     fn admit(&self, rec: &Record) -> Result<(), Refusal>;
+
+    /// Whether only enrolled devices take part (packets carry a MAC
+    /// trailer, certificates travel with records).
+    fn secured(&self) -> bool {
+        false
+    }
+
+    /// Whether `id` may take part at all (hellos, routes, records).
+    fn enrolled(&self, _id: &NodeId) -> bool {
+        true
+    }
+
+    /// Verify and cache a certificate chain (DER) that arrived on the
+    /// mesh; returns the NodeId it is for, or why it was refused.
+    fn learn_cert(&mut self, _chain: &[u8]) -> Result<NodeId, String> {
+        Err("open mode takes no certificates".into())
+    }
+
+    /// The chain to pass on with `id`'s records, if known and small
+    /// enough for the wire.
+    fn chain_of(&self, _id: &NodeId) -> Option<&[u8]> {
+        None
+    }
+
+    /// The wall-clock time (Unix seconds) against which certificates are
+    /// judged.
+    fn set_now(&mut self, _unix_s: u64) {}
 }
 
 /// Open mode: zero configuration, every verified record is admitted.

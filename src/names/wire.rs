@@ -30,6 +30,19 @@ pub struct PushEntry {
     pub remaining_ms: u32,
     #[n(1)]
     pub record: SignedRecord,
+    /// Secured mode: the holder's certificate chain (DER, leaf first, at
+    /// most [`crate::trust::MAX_WIRE_CHAIN`] bytes). Outside the signed
+    /// record because a certificate authenticates itself; absent in open
+    /// mode, which then encodes exactly as before the field existed.
+    #[cbor(n(2), with = "minicbor::bytes")]
+    pub cert: Option<Vec<u8>>,
+}
+
+impl PushEntry {
+    /// Bytes this entry adds to a push (an estimate within a few bytes).
+    pub fn wire_len(&self) -> usize {
+        self.record.wire_len() + 6 + self.cert.as_ref().map_or(0, |c| c.len() + 3)
+    }
 }
 
 /// One `(name, holder)` in a summary: its key and version.
@@ -96,6 +109,13 @@ impl Bounded for NamesMsg {
                 {
                     return bad("record too large");
                 }
+                if entries.iter().any(|e| {
+                    e.cert
+                        .as_ref()
+                        .is_some_and(|c| c.len() > crate::trust::MAX_WIRE_CHAIN)
+                }) {
+                    return bad("certificate chain too large");
+                }
             }
             NamesMsg::Digest { .. } => {}
             NamesMsg::Buckets { hashes } if hashes.len() != BUCKETS => return bad("buckets"),
@@ -138,13 +158,18 @@ impl Bounded for SignedRecord {
 }
 
 /// Pack push entries into messages under [`MAX_MSG`] bytes and
-/// [`MAX_PUSH`] entries each.
+/// [`MAX_PUSH`] entries each. An entry whose record and certificate
+/// together would not fit one message goes without its certificate (the
+/// receiver gets it from the holder's neighbours instead).
 pub fn pack_push(entries: Vec<PushEntry>) -> Vec<NamesMsg> {
     let mut out = Vec::new();
     let mut cur: Vec<PushEntry> = Vec::new();
     let mut bytes = 0;
-    for e in entries {
-        let len = e.record.wire_len() + 6;
+    for mut e in entries {
+        if e.wire_len() > MAX_MSG {
+            e.cert = None;
+        }
+        let len = e.wire_len();
         if !cur.is_empty() && (bytes + len > MAX_MSG || cur.len() == MAX_PUSH) {
             out.push(NamesMsg::Push {
                 entries: std::mem::take(&mut cur),

@@ -113,6 +113,11 @@ pub enum Event {
     },
     /// The directory changed or refused something (see [`crate::names::Event`]).
     Directory(crate::names::Event),
+    /// Secured mode: a device presented a certificate that was refused.
+    CertRefused {
+        from: NodeId,
+        reason: String,
+    },
 }
 
 /// A neighbour as tools show it.
@@ -180,6 +185,20 @@ pub struct Stats {
     pub flood_relayed: u64,
     pub seqno_requests_sent: u64,
     pub neighbour_losses: u64,
+    /// Secured mode: link-local packets whose MAC trailer was missing,
+    /// wrong or replayed (dropped).
+    #[serde(default)]
+    pub rx_auth_failed: u64,
+    /// Secured mode: authenticated packets from devices without a valid
+    /// certificate (dropped; they were sent ours).
+    #[serde(default)]
+    pub rx_unenrolled: u64,
+    /// Secured mode: device certificates learnt from certificate packets.
+    #[serde(default)]
+    pub certs_learned: u64,
+    /// Secured mode: certificate packets whose chain did not verify.
+    #[serde(default)]
+    pub certs_refused: u64,
 }
 
 impl Stats {
@@ -203,6 +222,10 @@ impl Stats {
         self.flood_relayed += o.flood_relayed;
         self.seqno_requests_sent += o.seqno_requests_sent;
         self.neighbour_losses += o.neighbour_losses;
+        self.rx_auth_failed += o.rx_auth_failed;
+        self.rx_unenrolled += o.rx_unenrolled;
+        self.certs_learned += o.certs_learned;
+        self.certs_refused += o.certs_refused;
     }
 }
 

@@ -29,6 +29,9 @@ mod names;
 #[cfg(test)]
 mod names_tests;
 mod routing;
+mod secure;
+#[cfg(test)]
+mod secure_tests;
 #[cfg(test)]
 mod tests;
 
@@ -106,6 +109,8 @@ pub struct Node {
     /// The directory of names, and the neighbours it was told about.
     dir: Directory,
     names_nbrs: BTreeSet<NodeId>,
+    /// Secured mode (`None`: open mode).
+    secure: Option<secure::Secure>,
 }
 
 /// Bound on remembered seqno requests.
@@ -132,6 +137,7 @@ impl Node {
         Node {
             dir,
             names_nbrs: BTreeSet::new(),
+            secure: None,
             routes: RouteTable::new(id, seqno, config.base_station),
             ident,
             id,
@@ -270,7 +276,7 @@ impl Node {
         if !self.ifaces.contains_key(&iface) {
             return;
         }
-        let (hdr, body) = match Header::parse(data) {
+        let (mut hdr, mut body) = match Header::parse(data) {
             Ok(x) => x,
             Err(_) => {
                 self.stats.rx_malformed += 1;
@@ -280,6 +286,29 @@ impl Node {
         if hdr.src == self.id {
             // Our own multicast looped back.
             return;
+        }
+        if self.secure.is_some() && !hdr.ty.is_routed() {
+            // Secured mode: authenticate before trusting anything in it.
+            let Some(inner) = self.open(data) else {
+                return;
+            };
+            (hdr, body) = match Header::parse(inner) {
+                Ok(x) => x,
+                Err(_) => {
+                    self.stats.rx_malformed += 1;
+                    return;
+                }
+            };
+            if hdr.ty == PacketType::Cert {
+                if self.on_cert(now, iface, from, hdr.src, body).is_err() {
+                    self.stats.rx_malformed += 1;
+                }
+                return;
+            }
+            if !self.is_enrolled(&hdr.src) {
+                self.unenrolled(now, iface, from, hdr.src);
+                return;
+            }
         }
         let key = if hdr.ty.is_routed() {
             match self.nbrs.key_by_addr(iface, from) {
@@ -328,7 +357,8 @@ impl Node {
                     PacketType::Data => self.on_data(now, key, &hdr, data),
                     PacketType::Flood => self.on_flood(now, key, &hdr, data),
                     PacketType::Names => self.on_names(now, key, body),
-                    PacketType::Hello => Ok(()),
+                    // Open mode takes no certificates.
+                    PacketType::Hello | PacketType::Cert => Ok(()),
                 }
             }
         };
@@ -360,6 +390,7 @@ impl Node {
         body: &[u8],
     ) {
         let pkt = Header::link(ty, flags, self.id, seq).to_packet(body);
+        let pkt = self.seal(pkt);
         self.fwd.enqueue(
             Transmit {
                 iface,

@@ -436,6 +436,7 @@ impl Node {
             self.requests_seen
                 .retain(|_, (_, at)| now.saturating_since(*at) < ms(5000));
             self.requested.retain(|_, (_, until)| *until > now);
+            self.secure_housekeeping();
         }
     }
 

@@ -45,6 +45,8 @@ pub(crate) struct World {
     pub bytes_by_type: BTreeMap<u8, u64>,
     /// Drop every packet of this type (wire number) sent to this node.
     pub drop_type_to: Option<(u8, usize)>,
+    /// Keep a copy of every packet put on the air: (from, to, bytes).
+    pub capture: Option<Vec<(usize, usize, Vec<u8>)>>,
 }
 
 impl World {
@@ -93,6 +95,7 @@ impl World {
             event_times: Vec::new(),
             bytes_by_type: BTreeMap::new(),
             drop_type_to: None,
+            capture: None,
         };
         for i in 0..n {
             w.nodes[i].handle(
@@ -142,6 +145,9 @@ impl World {
                     continue;
                 }
                 let at = now + self.latency;
+                if let Some(c) = &mut self.capture {
+                    c.push((i, j, t.data.clone()));
+                }
                 self.push(at, Ev::Deliver(i, j, t.data.clone()));
             }
         }
@@ -199,6 +205,20 @@ impl World {
 
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// Hand node `to` a datagram now, as if `from` had sent it.
+    pub fn inject(&mut self, from: usize, to: usize, data: Vec<u8>) {
+        let now = self.now;
+        self.nodes[to].handle(
+            now,
+            Input::Receive {
+                iface: IfaceId(0),
+                from: addr(from),
+                data,
+            },
+        );
+        self.drain(to);
     }
 
     pub fn kill(&mut self, i: usize) {

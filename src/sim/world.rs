@@ -68,7 +68,8 @@ fn type_index(t: PacketType) -> usize {
         PacketType::Ack => 3,
         PacketType::Data => 4,
         PacketType::Flood => 5,
-        PacketType::Names => 6,
+        // Certificates ride with the directory (secured mode only).
+        PacketType::Names | PacketType::Cert => 6,
     }
 }
 

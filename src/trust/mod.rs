@@ -29,8 +29,10 @@
 //!
 //! Not covered: revocation (certificates are short-lived instead: the
 //! default device certificate lasts a year, an incident CA can issue
-//! per-shift certificates), and the transport of certificates over the
-//! mesh (the node's job: the cache takes whatever arrives).
+//! per-shift certificates). Certificates travel on the mesh by the node
+//! (`node/secure.rs`): with directory records and in a link-local
+//! certificate packet to a new neighbour; the cache takes whatever
+//! arrives and verifies.
 
 pub mod ca;
 // The operator's face: it reads and writes the CA's files and reads the
@@ -45,7 +47,9 @@ mod secured;
 mod tests;
 
 pub use mac::{MacKey, MacState};
-pub use secured::{MAX_CACHED, MAX_CHAIN, MAX_CHAIN_BYTES, MAX_ROOTS, PeerCert, Secured};
+pub use secured::{
+    MAX_CACHED, MAX_CHAIN, MAX_CHAIN_BYTES, MAX_ROOTS, MAX_WIRE_CHAIN, PeerCert, Secured,
+};
 
 /// Errors of the trust layer.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]

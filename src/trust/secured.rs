@@ -26,6 +26,11 @@ pub const MAX_CHAIN: usize = 4;
 /// Largest input to [`Secured::add_peer_cert`] and [`Secured::add_root`]
 /// (PEM included; a device certificate is ~400 bytes of DER).
 pub const MAX_CHAIN_BYTES: usize = 8192;
+/// Largest chain (DER) that rides the mesh, in a directory push or a
+/// certificate packet: it must fit one packet beside its header and MAC
+/// trailer. A device with a longer chain (deep sub-CAs) is never learnt by
+/// others: shorten the chain.
+pub const MAX_WIRE_CHAIN: usize = 1100;
 
 /// What a verified device certificate grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,8 +70,18 @@ struct Root {
 pub struct Secured {
     roots: Vec<Root>,
     anchors: Vec<TrustAnchor<'static>>,
-    cache: BTreeMap<NodeId, PeerCert>,
+    cache: BTreeMap<NodeId, Cached>,
+    /// This device, whose certificate is never evicted.
+    own: Option<NodeId>,
     now: u64,
+}
+
+/// A verified certificate and the chain it came in (DER, leaf first), so
+/// that it can be passed on.
+#[derive(Debug)]
+struct Cached {
+    cert: PeerCert,
+    chain: Vec<u8>,
 }
 
 /// The certificates in `input`: PEM (any number of CERTIFICATE blocks,
@@ -210,37 +225,55 @@ impl Secured {
             expiry,
         };
         self.now = now;
-        self.insert(id, entry);
+        let chain = chain.iter().flat_map(|c| c.iter().copied()).collect();
+        self.insert(id, entry, chain);
         Ok(id)
     }
 
-    fn insert(&mut self, id: NodeId, entry: PeerCert) {
+    /// [`Self::add_peer_cert`] for this device's own certificate, which is
+    /// then never evicted from the cache (its records must keep passing
+    /// [`Trust::admit`]) and is what [`Trust::chain_of`] gives for it.
+    pub fn set_own(&mut self, der_or_pem: &[u8], now_unix_s: u64) -> Result<NodeId, TrustError> {
+        let id = self.add_peer_cert(der_or_pem, now_unix_s)?;
+        self.own = Some(id);
+        Ok(id)
+    }
+
+    /// This device's NodeId, if [`Self::set_own`] was given its certificate.
+    pub fn own(&self) -> Option<NodeId> {
+        self.own
+    }
+
+    fn insert(&mut self, id: NodeId, entry: PeerCert, chain: Vec<u8>) {
         if let Some(old) = self.cache.get(&id) {
-            if old.not_before > entry.not_before {
+            if old.cert.not_before > entry.not_before {
                 return;
             }
         } else if self.cache.len() >= MAX_CACHED {
             let now = self.now;
-            self.cache.retain(|_, c| c.expiry > now);
+            let own = self.own;
+            self.cache
+                .retain(|id, c| c.cert.expiry > now || Some(*id) == own);
             if self.cache.len() >= MAX_CACHED {
                 let victim = self
                     .cache
                     .iter()
-                    .min_by_key(|(id, c)| (c.expiry, **id))
+                    .filter(|(id, _)| Some(**id) != own)
+                    .min_by_key(|(id, c)| (c.cert.expiry, **id))
                     .map(|(id, _)| *id);
                 if let Some(v) = victim {
                     self.cache.remove(&v);
                 }
             }
         }
-        self.cache.insert(id, entry);
+        self.cache.insert(id, Cached { cert: entry, chain });
     }
 
     /// Tell the trust layer the wall-clock time (Unix seconds); forgets
     /// certificates that have expired by then.
     pub fn set_now(&mut self, now_unix_s: u64) {
         self.now = now_unix_s;
-        self.cache.retain(|_, c| c.expiry > now_unix_s);
+        self.cache.retain(|_, c| c.cert.expiry > now_unix_s);
     }
 
     /// Whether `id` holds a valid certificate: the node takes hellos and
@@ -251,7 +284,18 @@ impl Secured {
 
     /// What `id`'s certificate grants, while it is valid.
     pub fn peer(&self, id: &NodeId) -> Option<&PeerCert> {
-        self.cache.get(id).filter(|c| c.expiry > self.now)
+        self.cache
+            .get(id)
+            .map(|c| &c.cert)
+            .filter(|c| c.expiry > self.now)
+    }
+
+    /// The chain `id` presented (DER, leaf first), while it is valid.
+    pub fn chain(&self, id: &NodeId) -> Option<&[u8]> {
+        self.cache
+            .get(id)
+            .filter(|c| c.cert.expiry > self.now)
+            .map(|c| c.chain.as_slice())
     }
 
     /// Cached certificates (expired ones included until [`Self::set_now`]).
@@ -265,6 +309,28 @@ impl Secured {
 }
 
 impl Trust for Secured {
+    fn secured(&self) -> bool {
+        true
+    }
+
+    fn enrolled(&self, id: &NodeId) -> bool {
+        self.is_enrolled(id)
+    }
+
+    /// Verified at the last `now` given ([`Trust::set_now`]).
+    fn learn_cert(&mut self, chain: &[u8]) -> Result<NodeId, String> {
+        self.add_peer_cert(chain, self.now)
+            .map_err(|e| e.to_string())
+    }
+
+    fn chain_of(&self, id: &NodeId) -> Option<&[u8]> {
+        self.chain(id).filter(|c| c.len() <= MAX_WIRE_CHAIN)
+    }
+
+    fn set_now(&mut self, unix_s: u64) {
+        Secured::set_now(self, unix_s);
+    }
+
     /// Refuses holders without a valid certificate, a record whose agency
     /// is not the certificate's (an empty agency is allowed), and names no
     /// permitted pattern matches. A release is admitted from any enrolled

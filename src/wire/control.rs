@@ -173,6 +173,21 @@ pub struct AckEntry {
     pub seq: u32,
 }
 
+/// Secured mode: the sender's certificate chain (DER, leaf first), sent
+/// by unicast to a neighbour that is not yet enrolled here, or that asked.
+/// Hellos never carry a certificate (they stay small); this packet goes
+/// once per new neighbour, and again with backoff while it stays unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
+#[cbor(array)]
+pub struct CertMsg {
+    /// Empty when the sender has no certificate (it can only listen).
+    #[cbor(n(0), with = "minicbor::bytes")]
+    pub chain: Vec<u8>,
+    /// The sender does not know the receiver's certificate: send yours.
+    #[n(1)]
+    pub want: bool,
+}
+
 /// Bounds checked after decoding (minicbor bounds allocation by input size,
 /// but our own limits are tighter).
 pub trait Bounded {
@@ -205,6 +220,14 @@ impl Bounded for Update {
 }
 impl Bounded for Request {
     fn check(&self) -> Result<(), WireError> {
+        Ok(())
+    }
+}
+impl Bounded for CertMsg {
+    fn check(&self) -> Result<(), WireError> {
+        if self.chain.len() > crate::trust::MAX_WIRE_CHAIN {
+            return Err(WireError::Body("certificate chain too large".into()));
+        }
         Ok(())
     }
 }

@@ -17,8 +17,11 @@
 //! |  body                             |
 //! ```
 //!
-//! Link-local packets (hello, route update, requests, acks) travel one hop
-//! and omit the destination: 24 bytes of header. Routed packets carry it: 40.
+//! Link-local packets (hello, route update, requests, acks, directory,
+//! certificates) travel one hop and omit the destination: 24 bytes of
+//! header. Routed packets carry it: 40. In secured mode every link-local
+//! packet ends with a 24-byte MAC trailer ([`crate::trust::mac`]) after
+//! the body; open mode has none.
 //! Control bodies are deterministic CBOR (minicbor, see [`control`]); data
 //! bodies are fixed-layout (a one-byte protocol number, then the payload).
 //!
@@ -67,6 +70,9 @@ pub enum PacketType {
     Ack = 4,
     /// Directory gossip between neighbours (`names::NamesMsg`).
     Names = 5,
+    /// Secured mode: a device's certificate chain, to a new neighbour
+    /// ([`control::CertMsg`]). Never sent in open mode.
+    Cert = 6,
     /// Unicast data relayed hop by hop.
     Data = 16,
     /// Group data flooded through the mesh.
@@ -81,6 +87,7 @@ impl PacketType {
             3 => PacketType::Request,
             4 => PacketType::Ack,
             5 => PacketType::Names,
+            6 => PacketType::Cert,
             16 => PacketType::Data,
             17 => PacketType::Flood,
             other => return Err(WireError::UnknownType(other)),

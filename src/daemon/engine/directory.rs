@@ -85,8 +85,13 @@ impl Engine {
             }
             NamesCommand::Claim(req, tx) => {
                 let r = self.node.claim(now, &req.name, req.exclusive);
-                if r.is_ok() {
-                    tracing::info!(name = %req.name, exclusive = req.exclusive, "claimed");
+                match &r {
+                    Ok(()) => {
+                        tracing::info!(name = %req.name, exclusive = req.exclusive, "claimed")
+                    }
+                    Err(e) => {
+                        tracing::info!(name = %req.name, reason = %e, "claim refused")
+                    }
                 }
                 let _ = tx.send(self.done(r));
             }

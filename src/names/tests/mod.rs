@@ -49,6 +49,7 @@ fn push_of(signed: SignedRecord, remaining_ms: u32) -> NamesMsg {
         entries: vec![PushEntry {
             remaining_ms,
             record: signed,
+            cert: None,
         }],
     }
 }

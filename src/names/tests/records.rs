@@ -84,10 +84,13 @@ fn a_record() -> impl Strategy<Value = Record> {
 }
 
 fn a_msg() -> impl Strategy<Value = NamesMsg> {
-    let entry = (any::<u32>(), signed_bytes()).prop_map(|(remaining_ms, record)| PushEntry {
-        remaining_ms,
-        record,
-    });
+    let cert = proptest::option::of(proptest::collection::vec(any::<u8>(), 0..64));
+    let entry =
+        (any::<u32>(), signed_bytes(), cert).prop_map(|(remaining_ms, record, cert)| PushEntry {
+            remaining_ms,
+            record,
+            cert,
+        });
     let summ =
         (any::<u64>(), any::<u64>()).prop_map(|(key, version)| SummaryEntry { key, version });
     prop_oneof![
@@ -289,6 +292,7 @@ fn pushes_are_packed_under_the_packet_size() {
         .map(|i| PushEntry {
             remaining_ms: u32::MAX,
             record: record(&a, &format!("name-{i}"), i).sign(&a).unwrap(),
+            cert: None,
         })
         .collect();
     let msgs = pack_push(entries);
@@ -316,4 +320,39 @@ fn keys_differ_by_name_and_holder() {
     assert_ne!(record_key("engine-3", &a), record_key("engine-4", &a));
     assert_eq!(record_key("engine-3", &a), record_key("engine-3", &a));
     let _ = NodeId::default();
+}
+
+/// Open mode's pushes are byte for byte what they were before the
+/// certificate field: a two-element array per entry.
+#[test]
+fn push_without_cert_encodes_as_before() {
+    let a = ident(0);
+    let signed = record(&a, "engine-3", 1).sign(&a).unwrap();
+    let e = PushEntry {
+        remaining_ms: 7,
+        record: signed.clone(),
+        cert: None,
+    };
+    let bytes = minicbor::to_vec(&e).unwrap();
+    let mut old = Vec::new();
+    let mut enc = minicbor::Encoder::new(&mut old);
+    enc.array(2)
+        .unwrap()
+        .u32(7)
+        .unwrap()
+        .encode(&signed)
+        .unwrap();
+    assert_eq!(bytes, old);
+    let back: PushEntry = minicbor::decode(&bytes).unwrap();
+    assert_eq!(back, e);
+    // A chain too large for one message is left out when packing.
+    let big = PushEntry {
+        cert: Some(vec![0; crate::trust::MAX_WIRE_CHAIN]),
+        ..e
+    };
+    let msgs = pack_push(vec![big]);
+    let NamesMsg::Push { entries } = &msgs[0] else {
+        panic!("push")
+    };
+    assert_eq!(entries[0].cert, None);
 }
