@@ -565,7 +565,34 @@ impl Directory {
                 }
             }
         }
+        self.told_by_release(&name, holder, &before);
         self.maybe_take_handover(now, &name, holder);
+    }
+
+    /// A rival that lost an exclusive role to us may have withdrawn before
+    /// its live claim ever reached us: its release (no hand-over token, a
+    /// tenure that began no earlier than ours) is then how we learn of the
+    /// conflict, so the winner is told too.
+    fn told_by_release(&mut self, name: &str, holder: NodeId, before: &super::store::Standing) {
+        if holder == self.id || before.losers.contains(&holder) {
+            return;
+        }
+        let Some(ours) = self.local.get(name).filter(|c| c.exclusive) else {
+            return;
+        };
+        let rival = self.store.get(name, &holder).is_some_and(|e| {
+            e.rec.released
+                && e.rec.exclusive
+                && e.rec.handover.is_none()
+                && e.rec.epoch_ms >= ours.epoch_ms
+        });
+        if rival {
+            self.event(Event::ExclusiveConflict {
+                name: name.to_string(),
+                winner: self.id,
+                loser: holder,
+            });
+        }
     }
 
     /// A record of ours from an earlier life (we restarted): make sure our

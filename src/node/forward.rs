@@ -117,7 +117,12 @@ impl Forwarder {
             }
             return Some(t);
         }
-        self.other.pop_front().or_else(|| self.bulk.pop_front())
+        self.other.pop_front()
+    }
+
+    /// The next directory packet, once nothing else waits.
+    pub(super) fn dequeue_bulk(&mut self) -> Option<Transmit> {
+        self.bulk.pop_front()
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {

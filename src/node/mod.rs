@@ -220,9 +220,17 @@ impl Node {
 
     /// The next transmission, highest priority first.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
-        let t = self
-            .fwd
-            .dequeue(now, &self.config.timers, &mut self.stats)?;
+        let t = match self.fwd.dequeue(now, &self.config.timers, &mut self.stats) {
+            Some(t) => t,
+            // Directory gossip is sealed as it leaves, not as it is queued:
+            // it waits behind everything else, and a MAC counter far older
+            // than the packets sent meanwhile would look like a replay.
+            None => {
+                let mut t = self.fwd.dequeue_bulk()?;
+                t.data = self.seal(std::mem::take(&mut t.data));
+                t
+            }
+        };
         self.stats.tx_packets += 1;
         self.stats.tx_bytes += t.data.len() as u64;
         if t.class == Class::Protocol {

@@ -7,7 +7,7 @@
 use std::cmp::Reverse;
 use std::time::Duration;
 
-use super::{Directory, remaining_ms};
+use super::{Directory, push_entry};
 use crate::identity::NodeId;
 use crate::names::wire::{MAX_PUSH, PushEntry};
 use crate::time::Instant;
@@ -95,10 +95,7 @@ impl Directory {
         let push: Vec<PushEntry> = recent
             .into_iter()
             .take(want)
-            .map(|e| PushEntry {
-                remaining_ms: remaining_ms(e.remaining(now)),
-                record: e.signed.clone(),
-            })
+            .map(|e| push_entry(self.trust.as_ref(), now, e))
             .collect();
         if push.is_empty() {
             return false;
