@@ -74,5 +74,27 @@ fn hundred_node_mesh_meets_the_targets() {
             r.flood_rebroadcast_ratio
         ),
     );
+    // The directory (issue "The directory and trust", point 1).
+    want(
+        r.name_propagation_ms_p95.is_some_and(|x| x <= 1000.0),
+        format!(
+            "name_propagation_ms_p95 {:?} <= 1000",
+            r.name_propagation_ms_p95
+        ),
+    );
+    want(
+        r.directory_converged_ms.is_some_and(|x| x <= 2000.0),
+        format!(
+            "directory_converged_ms {:?} <= 2000",
+            r.directory_converged_ms
+        ),
+    );
+    want(
+        r.command_holders_after_merge == Some(1),
+        format!(
+            "command_holders_after_merge {:?} == 1",
+            r.command_holders_after_merge
+        ),
+    );
     assert!(failed.is_empty(), "targets missed: {failed:#?}");
 }
