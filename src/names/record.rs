@@ -285,6 +285,18 @@ impl SignedRecord {
         Ok(rec)
     }
 
+    /// Name, holder and version as the body claims them, *unverified*: only
+    /// for deciding that a copy is not newer than what is stored (then it
+    /// is dropped unread; a forged claim can only make us drop a copy we
+    /// did not need). Anything newer goes through [`SignedRecord::open`].
+    pub fn peek(&self) -> Option<(String, NodeId, u64)> {
+        if self.body.len() > MAX_BODY {
+            return None;
+        }
+        let rec: Record = control::decode(&self.body).ok()?;
+        Some((rec.name, rec.holder, rec.version))
+    }
+
     /// Bytes this record takes inside a message (for packing packets).
     pub fn wire_len(&self) -> usize {
         self.body.len() + 64 + 6

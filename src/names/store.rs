@@ -88,12 +88,20 @@ pub struct Standing {
     pub losers: BTreeSet<NodeId>,
 }
 
+/// `(store generation, valid until, (digest, count))`.
+type CachedDigest = (u64, Instant, ([u8; 16], u32));
+
 #[derive(Debug, Default)]
 pub struct Store {
     limits: Limits,
     entries: BTreeMap<(String, NodeId), Entry>,
     keys: BTreeSet<(u64, String, NodeId)>,
     holders: BTreeMap<NodeId, HolderState>,
+    /// Bumped on every insert and removal: the digest cache's key.
+    generation: u64,
+    /// `(generation, valid until, digest)`: hellos ask for the digest many
+    /// times a second and it only changes with the table or a lease end.
+    digest_cache: std::cell::Cell<Option<CachedDigest>>,
 }
 
 /// Tenure order for exclusive claims: the earliest epoch wins, then the
@@ -210,6 +218,7 @@ impl Store {
             self.keys.insert((key, rec.name.clone(), rec.holder));
         }
         let token = rec.handover.as_ref().and_then(|t| t.open().ok());
+        self.generation = self.generation.wrapping_add(1);
         self.entries.insert(
             id,
             Entry {
@@ -257,6 +266,7 @@ impl Store {
 
     fn remove(&mut self, id: &(String, NodeId)) {
         if let Some(e) = self.entries.remove(id) {
+            self.generation = self.generation.wrapping_add(1);
             self.keys.remove(&(e.key, id.0.clone(), id.1));
             if let Some(st) = self.holders.get_mut(&id.1) {
                 st.count = st.count.saturating_sub(1);
@@ -366,6 +376,27 @@ impl Store {
     }
 
     pub fn digest(&self, now: Instant) -> ([u8; 16], u32) {
+        if let Some((g, until, d)) = self.digest_cache.get()
+            && g == self.generation
+            && now < until
+        {
+            return d;
+        }
+        let d = self.digest_uncached(now);
+        // Valid until the next live lease ends (the set of live pairs
+        // changes then, with no insert or removal).
+        let until = self
+            .entries
+            .values()
+            .filter(|e| e.live(now))
+            .map(|e| e.expires)
+            .min()
+            .unwrap_or(Instant::MAX);
+        self.digest_cache.set(Some((self.generation, until, d)));
+        d
+    }
+
+    fn digest_uncached(&self, now: Instant) -> ([u8; 16], u32) {
         let mut h = Sha256::new();
         let mut count = 0u32;
         for (k, v) in self.live_pairs(now) {

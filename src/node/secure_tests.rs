@@ -7,11 +7,13 @@
 use super::Node;
 use super::tests::World;
 use crate::names::{Event as DirEvent, NamesError, Presence, Refusal};
+use crate::names::{NamesMsg, Record};
 use crate::time::ms;
 use crate::trust::ca::{self, CaFiles};
 use crate::trust::mac::TRAILER_LEN;
 use crate::trust::{MacKey, MacState, Secured};
-use crate::wire::PacketType;
+use crate::wire::control;
+use crate::wire::{Header, PacketType};
 
 /// 2026-01-01T00:00:00Z, and a little later as the test's wall clock.
 const T0: u64 = 1_767_225_600;
@@ -238,13 +240,24 @@ fn tampered_replayed_and_unsealed_packets_are_dropped() {
     w.inject(0, 1, mac.seal(sender, &open));
     assert_eq!(w.nodes[1].stats().rx_auth_failed, base + 3);
     assert_eq!(version(&w), newest);
-    // 5. ...or re-seals it with a byte of the record changed: the record's
-    // signature fails.
-    let rejected = w.nodes[1].directory().stats().records_rejected;
+    // 5. ...or re-seals it with a byte of the record changed: a copy that
+    // does not claim to be newer is dropped unread (the stored version
+    // stands); one whose version was raised fails the record's signature.
     let mut bad = open.clone();
     let mid = 24 + (bad.len() - 24) / 2;
     bad[mid] ^= 0x01;
     w.inject(0, 1, mac.seal(sender, &bad));
+    assert_eq!(version(&w), newest);
+    let rejected = w.nodes[1].directory().stats().records_rejected;
+    let NamesMsg::Push { mut entries } = NamesMsg::decode(&open[24..]).expect("a push") else {
+        panic!("not a push");
+    };
+    let mut rec: Record = control::decode(&entries[0].record.body).expect("record");
+    rec.version = newest + 1;
+    entries[0].record.body = control::encode(&rec);
+    let forged = Header::link(PacketType::Names, 0, sender, 0)
+        .to_packet(&NamesMsg::Push { entries }.encode());
+    w.inject(0, 1, mac.seal(sender, &forged));
     assert_eq!(
         w.nodes[1].directory().stats().records_rejected,
         rejected + 1

@@ -86,7 +86,8 @@ pub struct SimArgs {
     /// Route check interval in ms [default: 50 up to 200 nodes, else 1000].
     #[arg(long)]
     pub check_ms: Option<f64>,
-    /// Skip the directory phase (probe claims, partition, heal).
+    /// The mesh core alone: no names claimed at boot, no directory phase
+    /// (probe claims, partition, heal).
     #[arg(long)]
     pub no_names: bool,
     /// Print the report as JSON.

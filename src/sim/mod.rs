@@ -58,7 +58,8 @@ pub struct RunOptions {
     pub duration_s: Option<f64>,
     /// Route check interval; default 50 ms up to 200 nodes, else 1 s.
     pub check_ms: Option<f64>,
-    /// Run the directory phase (probe claims, partition and heal).
+    /// Names claimed at boot and the directory phase (probe claims,
+    /// partition and heal); off = the mesh core alone.
     pub names: bool,
     pub quiet: bool,
     /// Report the host's wall time (`false`: `wall_ms` is 0, for byte-identical output).

@@ -148,6 +148,7 @@ impl Sim {
         let avg_degree = graph.avg_degree(&all);
         let mut rng = Rng::new(opts.seed ^ 0x5157_4c41_5445_0001);
         let mut world = World::new(spec, &preset, opts.loss, opts.seed)?;
+        world.boot_claims = opts.names;
         let check_ms = opts
             .check_ms
             .unwrap_or(if n <= 200 { 50.0 } else { 1000.0 });

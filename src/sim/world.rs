@@ -177,6 +177,9 @@ pub struct World<H> {
     pub outbox: Vec<(Instant, usize, Event)>,
     pub events: u64,
     pub livelock_guards: u64,
+    /// Every device claims its own name when it boots (off: the mesh core
+    /// alone, `--no-names`).
+    pub boot_claims: bool,
 }
 
 impl<H> World<H> {
@@ -236,6 +239,7 @@ impl<H> World<H> {
             outbox: Vec::new(),
             events: 0,
             livelock_guards: 0,
+            boot_claims: true,
         };
         w.rebuild_links();
         Ok(w)
@@ -398,7 +402,9 @@ impl<H> World<H> {
         }
         // Every device claims its own name at power-on, as `callsign up
         // --name` does; a scenario name the directory refuses is skipped.
-        let _ = node.claim(now, &self.spec.nodes[i].name, false);
+        if self.boot_claims {
+            let _ = node.claim(now, &self.spec.nodes[i].name, false);
+        }
         sn.node = Some(node);
         self.after(i);
     }
