@@ -29,6 +29,16 @@ pub fn seqno_newer(a: u16, b: u16) -> bool {
     d != 0 && d < 0x8000
 }
 
+/// Whether candidate `c` may be selected against feasibility distance `fd`
+/// (RFC 8966 §3.5.1): a newer seqno, or the same with a strictly smaller
+/// advertised metric. Every route selection goes through it.
+fn feasible(fd: Option<(u16, u16)>, c: &Candidate) -> bool {
+    match fd {
+        None => true,
+        Some((s, m)) => seqno_newer(c.seqno, s) || (c.seqno == s && c.adv_metric < m),
+    }
+}
+
 /// One neighbour's advertisement for a destination.
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -360,8 +370,16 @@ impl RouteTable {
     }
 
     /// Someone asked us for seqno `want` of `dest`: switch to the cheapest
-    /// usable candidate that carries it (feasible by its newer seqno), even
-    /// if an older-seqno route is cheaper, so the answer can travel on.
+    /// usable *feasible* candidate that carries it, even if an older-seqno
+    /// route is cheaper, so the answer can travel on.
+    ///
+    /// The feasibility test is not implied by the seqno: the asker knows
+    /// only its own feasibility distance, and ours may already be at `want`
+    /// (a request for seqno 10 reaching a node that advertised seqno 10
+    /// before it starved). A candidate carrying seqno 10 with a metric no
+    /// better than ours may then be a route through us, and taking it would
+    /// close a loop: it is left to the normal selection, and the node keeps
+    /// asking for a newer seqno.
     pub fn select_seqno(&mut self, dest: &NodeId, want: u16) -> Option<Change> {
         let src = self.sources.get_mut(dest)?;
         if src
@@ -371,10 +389,15 @@ impl RouteTable {
             return None;
         }
         let prev = src.selected;
+        let fd = src.fd;
         let best = src
             .cands
             .iter()
-            .filter(|c| c.link_cost != INFINITY && (c.seqno == want || seqno_newer(c.seqno, want)))
+            .filter(|c| {
+                c.link_cost != INFINITY
+                    && (c.seqno == want || seqno_newer(c.seqno, want))
+                    && feasible(fd, c)
+            })
             .map(|c| Selected {
                 via: c.via,
                 seqno: c.seqno,
@@ -399,16 +422,12 @@ impl RouteTable {
         let src = self.sources.get_mut(dest)?;
         let prev = src.selected;
         let fd = src.fd;
-        let feasible = |c: &Candidate| match fd {
-            None => true,
-            Some((s, m)) => seqno_newer(c.seqno, s) || (c.seqno == s && c.adv_metric < m),
-        };
         let mut best: Option<Selected> = None;
         let mut current: Option<Selected> = None;
         for c in src
             .cands
             .iter()
-            .filter(|c| c.link_cost != INFINITY && feasible(c))
+            .filter(|c| c.link_cost != INFINITY && feasible(fd, c))
         {
             let metric = (c.adv_metric as u32 + c.link_cost as u32).min(INFINITY as u32 - 1) as u16;
             let s = Selected {

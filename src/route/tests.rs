@@ -112,3 +112,28 @@ fn a_requested_seqno_is_selected_even_when_an_older_route_is_cheaper() {
     assert_eq!(t.selected(&id(9)).unwrap().via, via(2));
     assert!(t.select_seqno(&id(9), 6).is_none(), "already answered");
 }
+
+#[test]
+fn a_requested_seqno_does_not_override_feasibility() {
+    let now = Instant::ZERO;
+    let mut t = RouteTable::new(id(0), 1, false);
+    // We route to 9 at seqno 5 and advertise metric 512: our FD is (5, 512).
+    t.update(now, via(1), &entry(9, 5, 256), 256, HOLD);
+    let e = t.entry_for(&id(9)).unwrap();
+    t.advertised(&e);
+    // Our next hop goes; neighbour 2 offers seqno 5 at a metric no better
+    // than ours: it may be routing through us (on our old advertisement).
+    t.update(now, via(2), &entry(9, 5, 800), 256, HOLD);
+    t.link_down(via(1));
+    assert!(t.selected(&id(9)).is_none());
+    // A neighbour whose FD is older asks through us for seqno 5: the
+    // offered route carries it, but taking it could close a loop.
+    assert!(
+        t.select_seqno(&id(9), 5).is_none(),
+        "unfeasible route selected"
+    );
+    assert!(t.selected(&id(9)).is_none());
+    // Seqno 6 is newer than our FD: feasible, and taken for the request.
+    t.update(now, via(2), &entry(9, 6, 800), 256, HOLD);
+    assert_eq!(t.selected(&id(9)).unwrap().seqno, 6);
+}
