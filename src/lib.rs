@@ -9,12 +9,16 @@
 //! | [`link`] | neighbours, hellos, ETX | routes |
 //! | [`route`] | Babel-style distance vector | sockets, clocks |
 //! | [`flood`] | duplicate suppression, MPR relay selection | sockets, clocks |
-//! | [`node`] | the composed sans-IO state machine, forwarding | sockets, clocks, threads |
+//! | [`names`] | the directory: signed records, leases, exclusive roles, gossip | sockets, clocks, routes |
+//! | [`node`] | the composed sans-IO state machine, forwarding, the directory's transport | sockets, clocks, threads |
 //! | [`trust`] | `secured` mode: agency CA, device certificates, packet MACs | sockets, clocks (files only in `trust::cli`) |
 //! | [`sim`] | deterministic discrete-event network | real sockets |
 //! | `daemon` (feature `daemon`) | tokio shell: UDP, HTTP API, CLI | protocol logic |
 //!
-//! Everything from `identity` to `node` is sans-IO: time is an argument
+//! Everything from `identity` to `node`, `names` and `trust` included, is
+//! sans-IO (`trust::ca::init` draws a new CA key from the OS, and
+//! `trust::cli` reads and writes files: the operator's tools, not the
+//! protocol): time is an argument
 //! ([`time::Instant`]), randomness is a seeded [`rng::Rng`], and the only
 //! entry point for drivers is [`node::Node`].
 
