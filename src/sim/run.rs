@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 mod names;
+mod names_debug;
 
 use names::{NamesHook, NamesPhase};
 

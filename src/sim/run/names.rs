@@ -22,7 +22,7 @@ const PARTITION_LEN: Duration = Duration::from_secs(12);
 /// Claims in the halves, this long after the cut.
 const PARTITION_CLAIMS_AFTER: Duration = Duration::from_secs(4);
 /// After the heal, directories get this long to become equal.
-const HEAL_WAIT: Duration = Duration::from_secs(15);
+pub(super) const HEAL_WAIT: Duration = Duration::from_secs(15);
 const DIR_CHECK: Duration = Duration::from_millis(50);
 
 /// The phase's hooks, carried by [`Hook::Names`].
@@ -265,22 +265,6 @@ impl Sim {
             }
         }
         self.names.command_holders = Some(commanders.len());
-        if std::env::var("CALLSIGN_SIM_DEBUG").is_ok() && now.as_micros() % 500_000 < 50_000 {
-            let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
-            for &i in &live {
-                if let Some(n) = self.world.nodes[i].node.as_ref() {
-                    *counts
-                        .entry(n.directory().store().digest(now).1)
-                        .or_default() += 1;
-                }
-            }
-            eprintln!(
-                "{:.1} s after heal: {} digests, records per node {counts:?}, {} command holders",
-                ms_between(healed, now) / 1000.0,
-                digests.len(),
-                commanders.len()
-            );
-        }
         if digests.len() == 1 && commanders.len() == 1 {
             self.names.converged_ms = Some(round3(ms_between(healed, now)));
             return;
@@ -290,75 +274,8 @@ impl Sim {
             self.world
                 .schedule(now + DIR_CHECK, Hook::Names(NamesHook::Check));
         }
-        if std::env::var("CALLSIGN_SIM_DEBUG").is_ok()
-            && (since >= HEAL_WAIT
-                || (since >= Duration::from_secs(3) && since < Duration::from_millis(3050)))
-        {
-            let mut by: BTreeMap<([u8; 16], u32), Vec<usize>> = BTreeMap::new();
-            for &i in &live {
-                if let Some(n) = self.world.nodes[i].node.as_ref() {
-                    by.entry(n.directory().store().digest(now))
-                        .or_default()
-                        .push(i);
-                }
-            }
-            for ((_, c), v) in &by {
-                eprintln!(
-                    "directory of {c} records at {} nodes: {:?}",
-                    v.len(),
-                    &v[..v.len().min(12)]
-                );
-            }
-            eprintln!("command holders {commanders:?}");
-            let key = |i: usize| -> BTreeSet<(String, NodeId, u64)> {
-                self.world.nodes[i]
-                    .node
-                    .as_ref()
-                    .map_or(BTreeSet::new(), |n| {
-                        n.directory()
-                            .store()
-                            .entries()
-                            .filter(|e| e.live(now))
-                            .map(|e| (e.rec.name.clone(), e.rec.holder, e.rec.version))
-                            .collect()
-                    })
-            };
-            if let (Some(a), Some(b)) = (by.values().next(), by.values().nth(1)) {
-                let (ka, kb) = (key(a[0]), key(b[0]));
-                eprintln!(
-                    "only at n{}: {:?}",
-                    a[0],
-                    ka.difference(&kb).collect::<Vec<_>>()
-                );
-                eprintln!(
-                    "only at n{}: {:?}",
-                    b[0],
-                    kb.difference(&ka).collect::<Vec<_>>()
-                );
-                for &i in a {
-                    let Some(n) = self.world.nodes[i].node.as_ref() else {
-                        continue;
-                    };
-                    let nbs: Vec<String> = n
-                        .neighbours(now)
-                        .iter()
-                        .map(|nb| {
-                            let j = self.world.index(&nb.id).unwrap_or(usize::MAX);
-                            let c = self
-                                .world
-                                .nodes
-                                .get(j)
-                                .and_then(|x| x.node.as_ref())
-                                .map(|x| x.directory().store().digest(now).1);
-                            format!(
-                                "n{j} usable={} etx={:.2} rx={:.2} count={c:?}",
-                                nb.usable, nb.etx, nb.rx_ratio
-                            )
-                        })
-                        .collect();
-                    eprintln!("n{i}: {nbs:?} stats {:?}", n.directory().stats());
-                }
-            }
+        if std::env::var("CALLSIGN_SIM_DEBUG").is_ok() {
+            self.debug_directories(now, healed, &live, &commanders);
         }
     }
 
