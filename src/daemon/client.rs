@@ -183,6 +183,7 @@ pub fn status(a: &ClientArgs) -> Result<ExitCode, Error> {
         "base station  {}",
         if s.base_station { "yes" } else { "no" }
     );
+    println!("trust         {}", s.trust);
     println!(
         "interfaces    {}",
         if ifaces.is_empty() {
