@@ -257,7 +257,7 @@ impl Default for NamesConfig {
     fn default() -> Self {
         NamesConfig {
             lease: Duration::from_secs(1200),
-            // A backstop: digests ride every hello when the node carries
+            // A backstop: digests ride the hellos when the node carries
             // the directory (`gossip::sync`); a bare directory (its own
             // tests) relies on these alone.
             digest_interval: Duration::from_secs(10),

@@ -263,8 +263,8 @@ impl Node {
                 })
                 .collect()
         });
-        let (hash, count) = self.dir.hello_digest(now);
-        let dir = Some(control::DirDigest { hash, count });
+        let ((hash, count), recent) = self.dir.hello_digest(now);
+        let dir = (recent || with_ihu).then_some(control::DirDigest { hash, count });
         let hello = Hello {
             dir,
             interval_ms: interval.as_millis() as u32,

@@ -19,7 +19,7 @@ use crate::names::{Dest, Entry, NamesConfig, NamesError, Position, Presence, Pro
 use crate::time::Instant;
 use crate::wire::{PacketType, WireError, flags};
 
-/// The directory settings of a node: digests ride every hello, so the
+/// The directory settings of a node: digests ride the hellos, so the
 /// periodic anti-entropy digest is only a slow backstop.
 pub fn names_config() -> NamesConfig {
     NamesConfig {

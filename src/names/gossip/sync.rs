@@ -1,7 +1,8 @@
-//! Digests in hellos: every multicast hello carries the sender's short
-//! directory digest (9 bytes), so two neighbours whose directories differ
-//! find out within a hello interval instead of at the next anti-entropy
-//! round, for no extra packet. This replaces most periodic digests: those
+//! Digests in hellos: a multicast hello carries the sender's short
+//! directory digest (9 bytes) for 10 s after its directory changed, and
+//! with every neighbour list otherwise, so a neighbour that missed the
+//! change finds out within a hello interval instead of at the next
+//! anti-entropy round, for no extra packet. This replaces most periodic digests: those
 //! stay as a slow backstop (`NamesConfig::digest_interval`).
 
 use std::cmp::Reverse;
@@ -34,10 +35,17 @@ pub fn short(hash: &[u8; 16], count: u32) -> (u32, u32) {
 
 impl Directory {
     /// Our short digest now, for the next hello.
-    pub fn hello_digest(&mut self, now: Instant) -> (u32, u32) {
+    /// Our short digest now, and whether it changed within [`RECENT`]:
+    /// then every hello carries it (a neighbour that missed the change
+    /// is behind, and it is the side that acts); otherwise only the
+    /// hellos that carry the neighbour list do.
+    pub fn hello_digest(&mut self, now: Instant) -> ((u32, u32), bool) {
         self.note_digest(now);
         let (hash, count) = self.digest_now;
-        short(&hash, count)
+        (
+            short(&hash, count),
+            now.saturating_since(self.digest_changed) < RECENT,
+        )
     }
 
     /// A neighbour's hello said its short digest is `(hash, count)`.
