@@ -168,6 +168,7 @@ impl Node {
         n.routing_cost = cost;
         if flip {
             self.mpr_dirty = true;
+            self.names_nbrs_dirty = true;
             n.usable_since = if cost == INFINITY { Instant::MAX } else { now };
             if old == INFINITY {
                 // The link just became usable: give the neighbour our table
@@ -494,6 +495,7 @@ impl Node {
     /// A neighbour is gone (dead, or its interface went down).
     pub(super) fn neighbour_gone(&mut self, now: Instant, key: LinkKey) {
         self.stats.neighbour_losses += 1;
+        self.names_nbrs_dirty = true;
         self.push_event(Event::NeighbourDown {
             id: key.id,
             iface: key.iface,

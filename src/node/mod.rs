@@ -109,6 +109,9 @@ pub struct Node {
     /// The directory of names, and the neighbours it was told about.
     dir: Directory,
     names_nbrs: BTreeSet<NodeId>,
+    /// A link became usable or unusable, or a neighbour went: the
+    /// directory's neighbour set must be recomputed.
+    names_nbrs_dirty: bool,
     /// Secured mode (`None`: open mode).
     secure: Option<secure::Secure>,
 }
@@ -137,6 +140,7 @@ impl Node {
         Node {
             dir,
             names_nbrs: BTreeSet::new(),
+            names_nbrs_dirty: false,
             secure: None,
             routes: RouteTable::new(id, seqno, config.base_station),
             ident,

@@ -134,8 +134,12 @@ impl Node {
     }
 
     /// Keep the directory's neighbours equal to the nodes we have a usable
-    /// (two-way) link to: a one-way neighbour would drop our digest.
+    /// (two-way) link to: a one-way neighbour would drop our digest. Runs
+    /// only after a link's usability changed, not on every input.
     pub(super) fn sync_names_neighbours(&mut self, now: Instant) {
+        if !std::mem::take(&mut self.names_nbrs_dirty) {
+            return;
+        }
         let usable: BTreeSet<NodeId> = self
             .nbrs
             .iter()
