@@ -287,6 +287,48 @@ impl Net {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// Run the CLI in a node's namespace (on the host for `None`), whatever
+    /// its exit: (success, stdout then stderr).
+    pub fn run(&self, node: Option<&str>, args: &[&str]) -> (bool, String) {
+        let out = match node {
+            Some(n) => Command::new("ip")
+                .args(["netns", "exec", &self.node(n).ns, bin()])
+                .args(args)
+                .output(),
+            None => Command::new(bin()).args(args).output(),
+        }
+        .expect("run the CLI");
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
+    /// Holders of `name` as `node`'s `callsign whois --json` lists them:
+    /// (holder id, hops). Empty when the name does not resolve.
+    pub fn whois(&self, node: &str, name: &str) -> Vec<(String, Option<u64>)> {
+        let Some(out) = self.cli(node, &["whois", name, "--json"]) else {
+            return Vec::new();
+        };
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        (
+                            r["holder"].as_str().unwrap_or_default().to_string(),
+                            r["hops"].as_u64(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The holder ids of `name` at `node`.
+    pub fn holders(&self, node: &str, name: &str) -> Vec<String> {
+        self.whois(node, name).into_iter().map(|h| h.0).collect()
+    }
+
     /// Run the CLI in a node's namespace; stdout on success.
     pub fn cli(&self, name: &str, args: &[&str]) -> Option<String> {
         let n = self.node(name);

@@ -8,43 +8,9 @@
 #[path = "../field-tests/harness.rs"]
 mod harness;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::{Net, Scenario, enabled, figure, serial, wait_for};
-
-/// Holders of `name` as `node`'s `callsign whois --json` lists them:
-/// (holder id, hops). Empty when the name does not resolve.
-fn whois(net: &Net, node: &str, name: &str) -> Vec<(String, Option<u64>)> {
-    let Some(out) = net.cli(node, &["whois", name, "--json"]) else {
-        return Vec::new();
-    };
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    (
-                        r["holder"].as_str().unwrap_or_default().to_string(),
-                        r["hops"].as_u64(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Run the CLI in `node`'s namespace: (success, stdout + stderr).
-fn run(net: &Net, node: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new("ip")
-        .args(["netns", "exec", &net.node(node).ns, harness::bin()])
-        .args(args)
-        .output()
-        .expect("run the CLI");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
 
 const LEASE_S: u64 = 15;
 
@@ -69,20 +35,19 @@ fn line5_whois_and_lease() {
     }
     let n5 = net.node("n5").id.to_string();
     let ok = wait_for(Duration::from_secs(6), || {
-        whois(&net, "n1", "medic-12") == vec![(n5.clone(), Some(4))]
+        net.whois("n1", "medic-12") == vec![(n5.clone(), Some(4))]
     });
     let ms = t0.elapsed().as_millis();
     assert!(
         ok.is_some(),
         "n1 does not resolve medic-12 to n5 at 4 hops: {:?}",
-        whois(&net, "n1", "medic-12")
+        net.whois("n1", "medic-12")
     );
     figure("line5_whois_ms", ms);
     assert!(ms <= 3000, "whois took {ms} ms");
     // `ping NAME` goes through the directory too.
-    let (ok, out) = run(
-        &net,
-        "n1",
+    let (ok, out) = net.run(
+        Some("n1"),
         &[
             "ping",
             "medic-12",
@@ -98,7 +63,7 @@ fn line5_whois_and_lease() {
     net.kill("n5");
     let killed = Instant::now();
     let gone = wait_for(Duration::from_secs(LEASE_S + 5), || {
-        whois(&net, "n1", "medic-12").is_empty()
+        net.whois("n1", "medic-12").is_empty()
     });
     let gone_ms = killed.elapsed().as_millis();
     assert!(
@@ -113,7 +78,7 @@ fn line5_whois_and_lease() {
         gone_ms <= u128::from(LEASE_S) * 1000 + 250,
         "name outlived its lease: {gone_ms} ms"
     );
-    let (ok, out) = run(&net, "n1", &["whois", "medic-12"]);
+    let (ok, out) = net.run(Some("n1"), &["whois", "medic-12"]);
     assert!(!ok && out.contains("no one holds"), "{out}");
 }
 
@@ -132,36 +97,36 @@ fn line5_exclusive_handover() {
         wait_for(Duration::from_secs(5), || net.full_mesh(&all)).is_some(),
         "line5 did not converge"
     );
-    let (ok, out) = run(&net, "n1", &["claim", "command", "--exclusive"]);
+    let (ok, out) = net.run(Some("n1"), &["claim", "command", "--exclusive"]);
     assert!(ok, "n1 claim command: {out}");
     let n1 = net.node("n1").id.to_string();
     let n3 = net.node("n3").id.to_string();
     let seen = wait_for(Duration::from_secs(3), || {
-        whois(&net, "n5", "command").iter().any(|h| h.0 == n1)
+        net.holders("n5", "command").contains(&n1)
     });
     assert!(seen.is_some(), "n5 never saw n1 take command");
-    let (ok, out) = run(&net, "n5", &["claim", "command", "--exclusive"]);
+    let (ok, out) = net.run(Some("n5"), &["claim", "command", "--exclusive"]);
     assert!(
         !ok && out.contains("held by"),
         "n5's claim was not refused: {out}"
     );
 
-    let (ok, out) = run(&net, "n1", &["handover", "command", "--to", "n3"]);
+    let (ok, out) = net.run(Some("n1"), &["handover", "command", "--to", "n3"]);
     assert!(ok, "hand-over: {out}");
     let t = Instant::now();
     let moved = wait_for(Duration::from_secs(5), || {
         all.iter()
-            .all(|n| whois(&net, n, "command").iter().map(|h| &h.0).eq([&n3]))
+            .all(|n| net.holders(n, "command") == vec![n3.clone()])
     });
     assert!(
         moved.is_some(),
         "hand-over not seen mesh-wide: {:?}",
         all.iter()
-            .map(|n| whois(&net, n, "command"))
+            .map(|n| net.whois(n, "command"))
             .collect::<Vec<_>>()
     );
     figure("line5_handover_mesh_wide_ms", t.elapsed().as_millis());
-    let (ok, out) = run(&net, "n3", &["status", "--json"]);
+    let (ok, out) = net.run(Some("n3"), &["status", "--json"]);
     assert!(
         ok && out.contains("\"command\""),
         "n3 does not hold command: {out}"

@@ -21,36 +21,6 @@ use harness::{Net, Scenario, enabled, figure, serial, wait_for};
 
 const ENROLLED: [&str; 4] = ["n1", "n2", "n3", "n4"];
 
-fn whois(net: &Net, node: &str, name: &str) -> Vec<String> {
-    let Some(out) = net.cli(node, &["whois", name, "--json"]) else {
-        return Vec::new();
-    };
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| r["holder"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Run the CLI in `node`'s namespace (or on the host for `None`):
-/// (success, stdout + stderr).
-fn run(net: &Net, node: Option<&str>, args: &[&str]) -> (bool, String) {
-    let out = match node {
-        Some(n) => Command::new("ip")
-            .args(["netns", "exec", &net.node(n).ns, harness::bin()])
-            .args(args)
-            .output(),
-        None => Command::new(harness::bin()).args(args).output(),
-    }
-    .expect("run the CLI");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
 fn stat(net: &Net, node: &str, key: &str) -> u64 {
     net.json(node, "status")
         .and_then(|s| s["stats"][key].as_u64())
@@ -69,8 +39,7 @@ fn line5_secured() {
     let _g = serial();
     let mut net = Net::build(&Scenario::load("line5"));
     let ca = net.tmp.join("ca");
-    let (ok, out) = run(
-        &net,
+    let (ok, out) = net.run(
         None,
         &["ca", "init", "--agency", "Metro Fire", "--out", p(&ca)],
     );
@@ -86,8 +55,7 @@ fn line5_secured() {
         };
         let key = net.node(name).dir.join("device.key");
         let cert = net.tmp.join(format!("{name}.pem"));
-        let (ok, out) = run(
-            &net,
+        let (ok, out) = net.run(
             None,
             &[
                 "ca",
@@ -109,8 +77,7 @@ fn line5_secured() {
     // A device certificate for another device's key is refused at start.
     let wrong = net.tmp.join("n1.pem");
     let dir5 = net.node("n5").dir.clone();
-    let (ok, out) = run(
-        &net,
+    let (ok, out) = net.run(
         Some("n5"),
         &[
             "up",
@@ -158,7 +125,7 @@ fn line5_secured() {
         ENROLLED.iter().all(|a| {
             ENROLLED
                 .iter()
-                .all(|b| whois(&net, a, b) == vec![net.node(b).id.to_string()])
+                .all(|b| net.holders(a, b) == vec![net.node(b).id.to_string()])
         })
     });
     assert!(
@@ -172,7 +139,7 @@ fn line5_secured() {
     std::thread::sleep(Duration::from_secs(3));
     let n5 = net.node("n5").id;
     for name in ENROLLED {
-        assert!(whois(&net, name, "n5").is_empty(), "{name} resolves n5");
+        assert!(net.holders(name, "n5").is_empty(), "{name} resolves n5");
         let routes = net.routes(name);
         assert!(!routes.contains_key(&n5), "{name} has a route to n5");
         assert!(
@@ -192,18 +159,18 @@ fn line5_secured() {
 
     // 3. n3's certificate does not permit command: the claim fails with
     // the reason, and nobody sees n3 hold it.
-    let (ok, out) = run(&net, Some("n3"), &["claim", "command", "--exclusive"]);
+    let (ok, out) = net.run(Some("n3"), &["claim", "command", "--exclusive"]);
     assert!(
         !ok && out.contains("not permitted"),
         "n3 claimed command: {out}"
     );
-    let (ok, out) = run(&net, Some("n1"), &["claim", "command", "--exclusive"]);
+    let (ok, out) = net.run(Some("n1"), &["claim", "command", "--exclusive"]);
     assert!(ok, "n1 claim command: {out}");
     let n1 = net.node("n1").id.to_string();
     let seen = wait_for(Duration::from_secs(3), || {
         ENROLLED
             .iter()
-            .all(|n| whois(&net, n, "command") == vec![n1.clone()])
+            .all(|n| net.holders(n, "command") == vec![n1.clone()])
     });
     assert!(seen.is_some(), "command is not n1's everywhere");
 
@@ -236,7 +203,7 @@ fn line5_secured() {
         .spawn()
         .expect("python3");
     std::thread::sleep(Duration::from_millis(300));
-    let (ok, out) = run(&net, Some("n1"), &["claim", "engine-1"]);
+    let (ok, out) = net.run(Some("n1"), &["claim", "engine-1"]);
     assert!(ok, "n1 claim engine-1: {out}");
     let out = py.wait_with_output().expect("python3");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -256,8 +223,8 @@ fn line5_secured() {
         "secured_n2_replay_and_tamper_dropped",
         stat(&net, "n2", "rx_auth_failed") - before,
     );
-    assert_eq!(whois(&net, "n2", "engine-1"), vec![n1.clone()]);
-    assert_eq!(whois(&net, "n2", "command"), vec![n1.clone()]);
+    assert_eq!(net.holders("n2", "engine-1"), vec![n1.clone()]);
+    assert_eq!(net.holders("n2", "command"), vec![n1.clone()]);
     // The refusals are logged with their reason.
     let log3 = net.log("n3");
     assert!(

@@ -485,13 +485,7 @@ impl Engine {
             .collect();
         dto::Status {
             id: self.node.id(),
-            names: self
-                .node
-                .directory()
-                .held()
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect(),
+            names: self.held_names(),
             base_station: self.node.config().base_station,
             interfaces,
             neighbours: self.node.neighbours(now).len(),

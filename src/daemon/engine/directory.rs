@@ -130,14 +130,18 @@ impl Engine {
         r.map_err(|e| e.to_string())?;
         Ok(dto::NamesDone {
             ok: true,
-            held: self
-                .node
-                .directory()
-                .held()
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect(),
+            held: self.held_names(),
         })
+    }
+
+    /// The names this node holds in the directory.
+    pub(super) fn held_names(&self) -> Vec<String> {
+        self.node
+            .directory()
+            .held()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
     }
 
     fn record(&self, now: Instant, h: &Holder) -> dto::NameRecord {
