@@ -239,6 +239,10 @@ fn opt(v: Option<f64>, unit: &str) -> String {
     v.map_or("-".to_string(), |x| format!("{x:.1} {unit}"))
 }
 
+fn p50_p95(p50: Option<f64>, p95: Option<f64>) -> String {
+    format!("{} / {}", opt(p50, "ms"), opt(p95, "ms"))
+}
+
 /// The readable summary: the world, a line per phase, the key figures.
 pub fn print_summary(r: &Report) {
     let world = match &r.scenario {
@@ -308,19 +312,11 @@ pub fn print_summary(r: &Report) {
         ("converged_ms", opt(r.converged_ms, "ms")),
         (
             "route_repair_ms p50/p95",
-            format!(
-                "{} / {}",
-                opt(r.route_repair_ms_p50, "ms"),
-                opt(r.route_repair_ms_p95, "ms")
-            ),
+            p50_p95(r.route_repair_ms_p50, r.route_repair_ms_p95),
         ),
         (
             "route_repair_idle_ms p50/p95",
-            format!(
-                "{} / {}",
-                opt(r.route_repair_idle_ms_p50, "ms"),
-                opt(r.route_repair_idle_ms_p95, "ms")
-            ),
+            p50_p95(r.route_repair_idle_ms_p50, r.route_repair_idle_ms_p95),
         ),
         (
             "control_bits_per_s_per_node",
@@ -343,11 +339,7 @@ pub fn print_summary(r: &Report) {
         ),
         (
             "name_propagation_ms p50/p95",
-            format!(
-                "{} / {}",
-                opt(r.name_propagation_ms_p50, "ms"),
-                opt(r.name_propagation_ms_p95, "ms")
-            ),
+            p50_p95(r.name_propagation_ms_p50, r.name_propagation_ms_p95),
         ),
         (
             "directory_converged_ms",
