@@ -24,6 +24,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod floor;
 pub mod flood;
 pub mod identity;
 pub mod link;
