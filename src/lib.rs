@@ -24,8 +24,8 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-pub mod floor;
 pub mod flood;
+pub mod floor;
 pub mod identity;
 pub mod link;
 pub mod names;

@@ -326,6 +326,7 @@ fn access_time_over_four_hops() {
         let mut access = Vec::new();
         let mut denied = Vec::new();
         let (mut yielded, mut won) = (0, 0);
+        let mut overlap = Vec::new();
         for seed in 0..200 {
             let mut w = World::line(5, seed);
             w.hop_loss = loss;
@@ -339,6 +340,11 @@ fn access_time_over_four_hops() {
                 denied.push(t.saturating_since(T0).as_secs_f64() * 1e3);
             } else if w.talkers() == vec![4] {
                 yielded += 1;
+                let g = w.first_event(0, T0, |e| *e == FloorEvent::Granted);
+                let r = w.first_event(0, T0, |e| matches!(e, FloorEvent::Revoked { .. }));
+                if let (Some(g), Some(r)) = (g, r) {
+                    overlap.push(r.saturating_since(g).as_secs_f64() * 1e3);
+                }
             } else {
                 won += 1;
             }
@@ -348,13 +354,16 @@ fn access_time_over_four_hops() {
         println!(
             "{:.0} % hop loss, 4 hops: PTT access p50 {:.1} ms, p95 {:.1} ms; press on a busy floor: \
              denied {} of 200 (p50 {:.1} ms, p95 {:.1} ms), granted then yielded to the talker {yielded}, \
-             took the floor {won}",
+             took the floor {won}; talked over the talker for p50 {:.1} ms, p95 {:.1} ms \
+             (no voice frames in this world: a member hearing the talker is denied at once)",
             loss * 100.0,
             pct(&mut access, 0.5),
             p95,
             denied.len(),
             pct(&mut denied, 0.5),
             pct(&mut denied, 0.95),
+            pct(&mut overlap, 0.5),
+            pct(&mut overlap, 0.95),
         );
         assert!(p95 <= 150.0, "{p95}");
         if loss == 0.0 {
@@ -503,4 +512,37 @@ fn queues_are_bounded() {
         e += 1;
     }
     assert_eq!(e, MAX_EVENTS);
+}
+
+#[test]
+fn a_member_hearing_the_talker_is_denied_even_when_every_deny_is_lost() {
+    let mut w = World::line(5, 9);
+    w.press(4, Priority::Normal);
+    w.run_until(T0);
+    w.drop_kind = Some(|m| matches!(m, FloorMsg::Deny { .. }));
+    let burst = w.floors[4].burst().expect("talking");
+    // Member 0 heard the talker's last voice frame just before pressing;
+    // none arrives while it waits (a pause): at the end of its request
+    // time the talker is still fresh, so it is refused.
+    let now = w.now;
+    assert!(w.floors[0].handle_voice(now, id(4), burst));
+    w.press(0, Priority::Normal);
+    w.run_for(ms(500));
+    assert_eq!(w.talkers(), vec![4]);
+    assert_eq!(
+        w.first_event(0, T0, |e| matches!(e, FloorEvent::Denied { .. })),
+        Some(T0 + uncontested())
+    );
+    // A voice frame of the talker while a request waits refuses it at once.
+    let at = w.now;
+    w.press(0, Priority::Normal);
+    assert!(w.floors[0].pending());
+    assert!(w.floors[0].handle_voice(at, id(4), burst));
+    assert!(!w.floors[0].pending() && !w.floors[0].may_transmit());
+    w.run_for(ms(1));
+    assert_eq!(
+        w.first_event(0, at, |e| matches!(e, FloorEvent::Denied { .. })),
+        Some(at)
+    );
+    assert_eq!(w.first_event(0, T0, |e| *e == FloorEvent::Granted), None);
 }
