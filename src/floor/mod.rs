@@ -42,7 +42,8 @@
 //!   cross.
 //! - **Time limit.** After `max_talk` the talker gets `TimeLimit` and
 //!   releases the floor.
-//! - **Repair.** The talker repeats `Taken` every `taken_repeat`; a listener
+//! - **Repair.** The talker repeats `Taken` twice `4 × request_wait` apart
+//!   after the grant, then every `taken_repeat`; a listener
 //!   that hears nothing of its talker for `listen_hold` (a lost `Release`)
 //!   returns to idle. A member that missed `Taken` learns the talker from the
 //!   voice frames themselves ([`Floor::handle_voice`]): each frame carries
@@ -411,7 +412,7 @@ impl Floor {
                     burst,
                     prio,
                     since,
-                    next_taken: now + self.cfg.taken_repeat,
+                    next_taken: self.next_taken(now, since),
                 };
                 self.send_taken(burst, prio);
             }
@@ -658,13 +659,25 @@ impl Floor {
             burst,
             prio,
             since: now,
-            next_taken: now + self.cfg.taken_repeat,
+            next_taken: self.next_taken(now, now),
         };
         self.talker = None;
         self.contender = None;
         self.denied.clear();
         self.event(FloorEvent::Granted);
         self.send_taken(burst, prio);
+    }
+
+    /// When to repeat `Taken`: twice soon after the grant (a lost first
+    /// `Taken` would leave a second talker or a deaf listener for a whole
+    /// repeat interval), then every `taken_repeat`.
+    fn next_taken(&self, now: Instant, since: Instant) -> Instant {
+        let gap = self.cfg.request_wait * 4;
+        if now < since + gap * 2 {
+            now + gap.min(self.cfg.taken_repeat)
+        } else {
+            now + self.cfg.taken_repeat
+        }
     }
 
     fn end_burst(&mut self, burst: u32) {

@@ -434,7 +434,7 @@ fn late_joiner_learns_the_talker_from_the_next_voice_frame() {
     // A second source of the same priority is not mixed in.
     assert!(!w.floors[4].handle_voice(now, id(2), burst ^ 1));
     // The next repeated Taken brings the name.
-    w.run_until(Instant::from_millis(1300));
+    w.run_until(Instant::from_millis(1500));
     assert_eq!(
         w.floors[4].talker(),
         Some((id(0), "unit-0", Priority::Normal))
@@ -450,15 +450,25 @@ fn late_joiner_learns_the_talker_from_the_next_voice_frame() {
 
 #[test]
 fn lost_taken_and_lost_release_are_repaired() {
-    // Taken lost to member 3 for the first 0.5 s: the 1 s repeat repairs it.
+    // Taken lost to member 3 for the first 0.5 s (the grant at 120 ms and
+    // both early repeats): the next repeat, 1 s later, repairs it.
     let mut w = World::line(5, 7);
     w.deaf.insert(3);
     w.press(0, Priority::Normal);
     w.run_until(Instant::from_millis(500));
     assert_eq!(w.floors[3].talker(), None);
     w.deaf.clear();
-    w.run_until(Instant::from_millis(1200));
+    w.run_until(Instant::from_millis(1400));
+    assert_eq!(w.floors[3].talker(), None);
+    w.run_until(Instant::from_millis(1500));
     assert_eq!(w.floors[3].talker().map(|t| t.0), Some(id(0)));
+    let takens = w
+        .sent
+        .iter()
+        .filter(|(_, i, m)| *i == 0 && matches!(m, FloorMsg::Taken { .. }))
+        .map(|(t, _, _)| t.as_micros() / 1000)
+        .collect::<Vec<_>>();
+    assert_eq!(takens, vec![120, 280, 440, 1440]);
 
     // Every Release lost: listeners fall back to idle after `listen_hold`.
     w.drop_kind = Some(|m| matches!(m, FloorMsg::Release { .. }));
