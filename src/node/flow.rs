@@ -174,6 +174,8 @@ impl Node {
     /// Send one voice frame of the flow `label` to `dst`. `seq` is the
     /// frame's number in the flow (the receiver's [`Event::VoiceFrame`]
     /// carries it). A frame without a route is dropped and counted.
+    /// Labels are the caller's (random, agreed in call signalling); a
+    /// relayed flow that happens to use the same label here is replaced.
     pub fn send_voice(
         &mut self,
         now: Instant,

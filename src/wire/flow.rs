@@ -177,7 +177,7 @@ impl<'a> FlowPacket<'a> {
             }
             ty::ACK => {
                 let n = buf.len().saturating_sub(6);
-                if buf.len() < 8 || n % 2 != 0 || n / 2 > MAX_ACK_SEQS {
+                if buf.len() < 8 || !n.is_multiple_of(2) || n / 2 > MAX_ACK_SEQS {
                     return Err(WireError::Body(format!("flow ack of {} bytes", buf.len())));
                 }
                 let seqs = buf[6..]
@@ -256,7 +256,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn packet() -> impl Strategy<Value = (u8, [u8; 16], [u8; 16], u8, bool, u32, u16, Vec<u8>)> {
+    /// Kind, src, dst, hop limit, ack wanted, label, seq, payload.
+    type Fields = (u8, [u8; 16], [u8; 16], u8, bool, u32, u16, Vec<u8>);
+
+    fn packet() -> impl Strategy<Value = Fields> {
         (
             0u8..4,
             any::<[u8; 16]>(),
