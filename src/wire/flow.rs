@@ -312,7 +312,11 @@ mod tests {
                 d[0] = VERSION;
                 d[1] = t;
             }
-            let _ = FlowPacket::decode(&d);
+            if let Ok(p) = FlowPacket::decode(&d) {
+                // What decodes re-encodes to a packet that decodes the same.
+                let again = p.encode();
+                prop_assert_eq!(FlowPacket::decode(&again), Ok(p));
+            }
         }
 
         #[test]
