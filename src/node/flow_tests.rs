@@ -312,3 +312,48 @@ fn residual_loss_over_twenty_seeds() {
         );
     }
 }
+
+#[test]
+fn secured_line_carries_a_flow_without_mac_trailers() {
+    use crate::trust::ca;
+    use crate::trust::{MacKey, MacState, Secured};
+    const T0: u64 = 1_767_225_600;
+    let now_s = T0 + 3600;
+    let fire = ca::init_from_secret("Metro Fire", 3650, T0, &[7; 32]).expect("ca");
+    let mut s = Secured::new();
+    s.add_root(fire.cert_pem.as_bytes()).expect("root");
+    let der = s.roots_der().next().expect("der").to_vec();
+    let key = MacKey::derive(b"incident 42", [der.as_slice()]);
+    let mut w = line(3, VoiceProtection::Arq, 33);
+    for n in &mut w.nodes {
+        let mut s = Secured::new();
+        s.add_root(fire.cert_pem.as_bytes()).expect("root");
+        let roles = vec!["engine-*".to_string()];
+        let pem = ca::issue(&fire, n.identity().public_key(), &roles, 30, T0).expect("issue");
+        s.set_own(pem.as_bytes(), now_s).expect("own cert");
+        n.enable_secured(s, MacState::new(key.clone(), 1))
+            .expect("secured");
+        n.set_wall_clock(Instant::ZERO, now_s * 1000);
+    }
+    w.run_for(ms(3000));
+    assert_eq!(w.path(0, 2), Some(vec![0, 1, 2]));
+    w.capture = Some(Vec::new());
+    for seq in 0..50u16 {
+        send(&mut w, 0, 2, seq);
+        w.run_for(ms(20));
+    }
+    w.run_for(ms(100));
+    assert_eq!(received(&w, 2).len(), 50);
+    let cap = w.capture.take().unwrap_or_default();
+    let compressed = cap.iter().filter(|(_, _, d)| d[1] == ty::FRAME);
+    assert!(
+        compressed
+            .clone()
+            .all(|(_, _, d)| d.len() == FRAME_HEADER_LEN + PAYLOAD.len())
+    );
+    assert!(compressed.count() >= 90);
+    for n in &w.nodes {
+        assert_eq!(n.stats().rx_auth_failed, 0);
+        assert_eq!(n.stats().voice_retransmissions, 0);
+    }
+}
