@@ -8,6 +8,7 @@ use callsign::identity::{Identity, NodeId};
 use callsign::node::{Config, IfaceId, Input, Node};
 use callsign::time::Instant;
 use callsign::wire::control::{self, Hello, Ihu, Request, RouteEntry, Update};
+use callsign::wire::flow::FlowPacket;
 use callsign::wire::{Header, PacketType, VERSION};
 use proptest::prelude::*;
 
@@ -69,6 +70,30 @@ fn samples() -> Vec<Vec<u8>> {
         Header::link(PacketType::Request, 0, src, 0).to_packet(&control::encode(&Request::Table)),
         Header::routed(PacketType::Data, 1, src, NodeId([1; 16]), 3).to_packet(&[0, 1, 2]),
         Header::routed(PacketType::Flood, 0, src, NodeId([1; 16]), 3).to_packet(b"x"),
+        FlowPacket::Full {
+            src,
+            dst: NodeId([1; 16]),
+            hop_limit: 32,
+            ack_req: true,
+            label: 9,
+            seq: 1,
+            payload: b"voice",
+        }
+        .encode(),
+        FlowPacket::Frame {
+            hop_limit: 32,
+            ack_req: true,
+            label: 9,
+            seq: 2,
+            payload: b"voice",
+        }
+        .encode(),
+        FlowPacket::Miss { label: 9 }.encode(),
+        FlowPacket::Ack {
+            label: 9,
+            seqs: vec![1, 2],
+        }
+        .encode(),
     ]
 }
 
@@ -85,7 +110,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_real_packets_never_panic(which in 0usize..5, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
+    fn mutated_real_packets_never_panic(which in 0usize..9, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
         let (mut n, now) = node();
         // A real hello first, so later packets come from a known neighbour.
         feed(&mut n, now, from(), samples()[0].clone());
@@ -98,6 +123,17 @@ proptest! {
         if let Some(b) = p.get_mut(0) {
             *b = VERSION;
         }
+        feed(&mut n, now, from(), p);
+    }
+
+    #[test]
+    fn arbitrary_flow_packets_from_a_neighbour_never_panic(ty in 7u8..11, body in proptest::collection::vec(any::<u8>(), 0..80)) {
+        let (mut n, now) = node();
+        feed(&mut n, now, from(), samples()[0].clone());
+        // A real full frame first, so compressed frames find their label.
+        feed(&mut n, now, from(), samples()[5].clone());
+        let mut p = vec![VERSION, ty];
+        p.extend_from_slice(&body);
         feed(&mut n, now, from(), p);
     }
 }

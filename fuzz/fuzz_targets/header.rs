@@ -1,5 +1,6 @@
 #![no_main]
 //! The packet header view and parser: any bytes give a value or an error.
+use callsign::wire::flow::FlowPacket;
 use callsign::wire::{Header, Packet};
 use libfuzzer_sys::fuzz_target;
 
@@ -10,5 +11,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok((h, body)) = Header::parse(data) {
         // What parses re-emits to the same bytes.
         assert_eq!(h.to_packet(body), data);
+    }
+    if let Ok(f) = FlowPacket::decode(data) {
+        // A decoded flow packet re-encodes to a packet that decodes the same.
+        let again = f.encode();
+        assert_eq!(FlowPacket::decode(&again).ok(), Some(f));
     }
 });

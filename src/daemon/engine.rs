@@ -304,6 +304,7 @@ impl Engine {
                 tracing::debug!(src = %src.short(), proto, "data for an unknown protocol dropped");
             }
             Event::FloodDelivered { .. } => {}
+            Event::VoiceFrame { .. } => {}
             Event::Undeliverable { dst, seq } => {
                 tracing::debug!(dst = %dst.short(), seq, "undeliverable")
             }

@@ -118,6 +118,15 @@ pub enum Event {
         from: NodeId,
         reason: String,
     },
+    /// A voice frame of a flow addressed to this node (each `(label,
+    /// seq)` once).
+    VoiceFrame {
+        src: NodeId,
+        label: u32,
+        seq: u16,
+        hops: u8,
+        payload: Vec<u8>,
+    },
 }
 
 /// A neighbour as tools show it.
@@ -199,6 +208,25 @@ pub struct Stats {
     /// Secured mode: certificate packets whose chain did not verify.
     #[serde(default)]
     pub certs_refused: u64,
+    /// Voice frames this node originated ([`super::Node::send_voice`]).
+    #[serde(default)]
+    pub voice_sent: u64,
+    /// Voice frames relayed for others (first copies only).
+    #[serde(default)]
+    pub voice_relayed: u64,
+    /// Voice frames delivered to this node's driver.
+    #[serde(default)]
+    pub voice_delivered: u64,
+    /// Hop-by-hop voice retransmissions (ARQ).
+    #[serde(default)]
+    pub voice_retransmissions: u64,
+    /// Voice retransmissions given up: they would have left more than
+    /// the deadline after the frame's first send.
+    #[serde(default)]
+    pub voice_dropped_late: u64,
+    /// Compressed voice frames for a label this node did not know.
+    #[serde(default)]
+    pub voice_label_misses: u64,
 }
 
 impl Stats {
@@ -226,6 +254,12 @@ impl Stats {
         self.rx_unenrolled += o.rx_unenrolled;
         self.certs_learned += o.certs_learned;
         self.certs_refused += o.certs_refused;
+        self.voice_sent += o.voice_sent;
+        self.voice_relayed += o.voice_relayed;
+        self.voice_delivered += o.voice_delivered;
+        self.voice_retransmissions += o.voice_retransmissions;
+        self.voice_dropped_late += o.voice_dropped_late;
+        self.voice_label_misses += o.voice_label_misses;
     }
 }
 
@@ -299,6 +333,20 @@ pub struct Timers {
     /// Voice frames older than this in a queue are dropped, not sent.
     #[serde(with = "ms_serde")]
     pub voice_max_queue_delay: Duration,
+    /// Hop-by-hop protection of voice flows.
+    pub voice_protection: VoiceProtection,
+}
+
+/// Hop-by-hop protection of voice flow frames ([`super::Node::send_voice`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VoiceProtection {
+    /// Each frame is sent once per hop (the baseline).
+    None,
+    /// Each hop asks for an acknowledgement and retransmits a lost frame
+    /// (at most twice, within 40 ms of its first send).
+    #[default]
+    Arq,
 }
 
 impl Default for Timers {
@@ -337,6 +385,7 @@ impl Timers {
             ack_failure_suspects: true,
             pending_timeout: Duration::from_millis(3000),
             voice_max_queue_delay: Duration::from_millis(100),
+            voice_protection: VoiceProtection::Arq,
         }
     }
 
@@ -364,6 +413,7 @@ impl Timers {
             ack_failure_suspects: false,
             pending_timeout: Duration::from_millis(3000),
             voice_max_queue_delay: Duration::from_millis(100),
+            voice_protection: VoiceProtection::Arq,
         }
     }
 }

@@ -23,6 +23,9 @@
 //! never opens a socket and draws all randomness from its seeded [`Rng`].
 
 mod api;
+mod flow;
+#[cfg(test)]
+mod flow_tests;
 mod forward;
 mod hello;
 mod names;
@@ -81,6 +84,8 @@ pub struct Node {
     nbrs: Neighbours,
     routes: RouteTable,
     fwd: Forwarder,
+    /// Voice flows: labels, hop-by-hop ARQ state.
+    flows: flow::Flows,
     flood_seen: DupCache,
     events: VecDeque<Event>,
     stats: Stats,
@@ -150,6 +155,7 @@ impl Node {
             ifaces: BTreeMap::new(),
             nbrs: Neighbours::default(),
             fwd: Forwarder::default(),
+            flows: flow::Flows::default(),
             flood_seen: DupCache::new(DUP_CACHE),
             events: VecDeque::new(),
             stats: Stats::default(),
@@ -265,6 +271,7 @@ impl Node {
             consider(Some(self.neighbour_deadline(n)));
         }
         consider(self.fwd.next_deadline());
+        consider(self.flows.next_deadline());
         consider(self.dir.poll_timeout());
         Some(t)
     }
@@ -286,6 +293,11 @@ impl Node {
         self.stats.rx_packets += 1;
         self.stats.rx_bytes += data.len() as u64;
         if !self.ifaces.contains_key(&iface) {
+            return;
+        }
+        // Voice flows have their own compact headers (and no MAC).
+        if wire::flow::is_flow(data) {
+            self.on_flow(now, iface, from, data);
             return;
         }
         let (mut hdr, mut body) = match Header::parse(data) {
@@ -388,6 +400,7 @@ impl Node {
         }
         self.routing_timers(now);
         self.forward_timers(now);
+        self.flow_timers(now);
         self.names_timers(now);
     }
 

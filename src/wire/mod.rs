@@ -25,12 +25,18 @@
 //! Control bodies are deterministic CBOR (minicbor, see [`control`]); data
 //! bodies are fixed-layout (a one-byte protocol number, then the payload).
 //!
+//! Voice flows (types 7 to 10, [`flow`]) start with the same version and
+//! type bytes but are not [`PacketType`]s: a compressed frame is version,
+//! type, hop limit, label (u32), frame seq (u16), 9 bytes in all, then the
+//! payload; `FlowFull` is the routed header plus label and frame seq.
+//!
 //! Parsing never panics: [`Packet::new_checked`] validates lengths once, and
 //! [`Header::parse`] returns a [`WireError`] for any malformed input. The
 //! proptest suite feeds arbitrary bytes to every decoder, and the fuzz targets
 //! under `fuzz/` do the same with coverage guidance.
 
 pub mod control;
+pub mod flow;
 
 use crate::identity::NodeId;
 
