@@ -6,6 +6,23 @@
 //! there), DTX on (nothing but a comfort-noise update every 400 ms while
 //! the talker is silent). `expected_loss_pct` tells the encoder how much
 //! of its rate to spend on FEC; the lab's figures set the default.
+//!
+//! PESQ-WB of `callsign voice-lab` over 18 s of synthetic speech (24 kbit/s,
+//! 20 ms jitter, Bernoulli loss, mean of seeds 1-3, scored by
+//! `field-tests/tools/pesq_wb.py`):
+//!
+//! | frame loss | 0 % | 5 % | 10 % | 20 % |
+//! |---|---|---|---|---|
+//! | FEC on, expected loss 5 % (default) | 3.31 | 3.00 | 2.67 | 1.97 |
+//! | FEC off, expected loss 5 % | 4.07 | 2.65 | 1.95 | 1.46 |
+//! | FEC off, expected loss 0 % | 4.17 | 2.23 | 1.64 | 1.25 |
+//!
+//! FEC costs about 0.8 MOS on a clean link (its copy of the previous frame
+//! takes bits from the current one) and gains 0.35 to 0.7 from 5 % loss
+//! up; expected loss 5 % was the best single setting among 1, 2, 3, 5, 10
+//! and 20 %. Where a receiver reports its loss, feeding it to
+//! [`Encoder::set_expected_loss`] (0 turns the FEC copy off) beats any
+//! fixed value.
 
 use super::{AudioError, FRAME_SAMPLES, SAMPLE_RATE};
 
@@ -34,7 +51,7 @@ impl Default for EncoderConfig {
         EncoderConfig {
             bitrate: 24_000,
             fec: true,
-            expected_loss_pct: 10,
+            expected_loss_pct: 5,
             dtx: true,
         }
     }
