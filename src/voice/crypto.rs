@@ -176,6 +176,7 @@ impl MediaKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn pair() -> (MediaKeys, MediaKeys) {
         let a = KeyShare::new([1; 32]);
@@ -255,6 +256,20 @@ mod tests {
                 MediaKeys::derive(&ours, &bad, b"c", true).err(),
                 Some(VoiceError::LowOrderPoint)
             );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn open_is_total(label in any::<u32>(), index in any::<u64>(), bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let (_, b) = pair();
+            prop_assert!(b.open(label, index, &bytes).is_err());
+        }
+
+        #[test]
+        fn seal_open_round_trip(label in any::<u32>(), index in any::<u64>(), plain in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let (a, b) = pair();
+            prop_assert_eq!(b.open(label, index, &a.seal(label, index, &plain)), Ok(plain));
         }
     }
 }
