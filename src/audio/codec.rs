@@ -13,7 +13,7 @@
 //!
 //! | frame loss | 0 % | 5 % | 10 % | 20 % |
 //! |---|---|---|---|---|
-//! | FEC on, expected loss 5 % (default) | 3.31 | 3.00 | 2.67 | 1.97 |
+//! | FEC on, expected loss 5 % (default) | 3.31 | 3.00 | 2.67 | 1.96 |
 //! | FEC off, expected loss 5 % | 4.07 | 2.65 | 1.95 | 1.46 |
 //! | FEC off, expected loss 0 % | 4.17 | 2.23 | 1.64 | 1.25 |
 //!
