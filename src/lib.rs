@@ -12,8 +12,10 @@
 //! | [`names`] | the directory: signed records, leases, exclusive roles, gossip | sockets, clocks, routes |
 //! | [`node`] | the composed sans-IO state machine, forwarding, the directory's transport | sockets, clocks, threads |
 //! | [`trust`] | `secured` mode: agency CA, device certificates, packet MACs | sockets, clocks (files only in `trust::cli`) |
+//! | [`voice`] | voice payloads: media keys, frame layout, jitter buffer | sockets, clocks, codecs |
 //! | [`sim`] | deterministic discrete-event network | real sockets |
 //! | `daemon` (feature `daemon`) | tokio shell: UDP, HTTP API, CLI | protocol logic |
+//! | `audio` (feature `daemon`) | Opus codec (libopus), WAV files, the offline loss lab | the network |
 //!
 //! Everything from `identity` to `node`, `names` and `trust` included, is
 //! sans-IO (`trust::ca::init` draws a new CA key from the OS, and
@@ -38,9 +40,15 @@ pub mod route;
 pub mod sim;
 pub mod time;
 pub mod trust;
+pub mod voice;
 pub mod wire;
 
 // The shell: clocks, sockets, files and threads are its job.
 #[cfg(feature = "daemon")]
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod daemon;
+
+// The codec (C libopus), WAV files and the offline loss lab.
+#[cfg(feature = "daemon")]
+#[allow(clippy::disallowed_types)]
+pub mod audio;

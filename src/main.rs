@@ -23,6 +23,10 @@ enum Command {
     #[cfg(feature = "daemon")]
     #[command(flatten)]
     Net(callsign::daemon::cli::NetCommand),
+    /// Offline voice pipeline over a WAV file: Opus, loss, jitter buffer,
+    /// FEC/PLC; writes what the listener would hear.
+    #[cfg(feature = "daemon")]
+    VoiceLab(callsign::audio::lab::LabArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +38,8 @@ fn main() -> ExitCode {
             .map_err(Into::into),
         #[cfg(feature = "daemon")]
         Command::Net(cmd) => callsign::daemon::cli::run(cmd),
+        #[cfg(feature = "daemon")]
+        Command::VoiceLab(args) => callsign::audio::lab::cli_run(args),
     };
     match result {
         Ok(code) => code,
