@@ -174,6 +174,14 @@ impl Call {
         }
     }
 
+    /// Still ringing: the ring timeout applies.
+    fn rings(&self) -> bool {
+        matches!(
+            self.state,
+            CallState::Dialing | CallState::Ringing | CallState::Incoming
+        )
+    }
+
     fn is_ended(&self) -> bool {
         self.state == CallState::Ended
     }
@@ -389,10 +397,11 @@ impl Calls {
                 step(now, &mut tx.retx, &mut out);
                 now < tx.retx.give_up
             });
-            if !call.is_ended() && call.ring_deadline.is_some_and(|d| now >= d) {
+            if call.rings() && call.ring_deadline.is_some_and(|d| now >= d) {
                 ring_over = true;
             }
             let expired = call.ended.is_some_and(|e| now >= e + linger);
+            let outgoing = call.outgoing;
             for (to, b) in out {
                 self.send(to, b);
             }
@@ -404,9 +413,12 @@ impl Calls {
                 self.bye(now, id);
                 self.end_call(now, id, "no ACK from the caller", None);
             }
-            if ring_over {
+            if ring_over && outgoing {
                 self.cancel_branches(now, id, None);
                 self.end_call(now, id, "no answer", Some(480));
+            } else if ring_over {
+                self.final_response(now, id, 480);
+                self.end_call(now, id, "not answered", None);
             } else {
                 self.check_failed(now, id);
             }
@@ -431,7 +443,7 @@ impl Calls {
             for tx in &c.txs {
                 at(tx.retx.next.min(tx.retx.give_up));
             }
-            if let Some(d) = c.ring_deadline.filter(|_| !c.is_ended()) {
+            if let Some(d) = c.ring_deadline.filter(|_| c.rings()) {
                 at(d);
             }
             if let Some(e) = c.ended {
@@ -569,7 +581,10 @@ impl Calls {
             next_branch: 0,
             offer_body: Vec::new(),
             branches: Vec::new(),
-            ring_deadline: None,
+            // A little past the caller's own ring timeout, so that its
+            // CANCEL normally comes first; this only covers a caller that
+            // vanished.
+            ring_deadline: Some(now + self.cfg.ring_timeout + self.cfg.t1 * 8),
             invite: Some(msg.clone()),
             last_response: Some(ringing.clone()),
             final_retx: None,

@@ -454,6 +454,88 @@ fn calls_survive_lossy_signalling() {
 }
 
 #[test]
+fn unanswered_call_gives_up_after_ring_timeout() {
+    let mut w = World::new(&["alice", "bob"], 11);
+    let now = w.now;
+    let c = w.agents[0].dial(now, "bob", &[node(2)], offer(1)).unwrap();
+    w.run(ms(29_000));
+    assert!(!w.has(0, |e| matches!(e, CallEvent::Failed { .. })));
+    w.run(ms(2_000));
+    assert!(w.has(
+        0,
+        |e| matches!(e, CallEvent::Failed { call, code: 480, .. } if *call == c)
+    ));
+    assert_eq!(w.count_sent(0, "CANCEL"), 1);
+    assert!(w.has(
+        1,
+        |e| matches!(e, CallEvent::Ended { reason, .. } if reason == "cancelled")
+    ));
+}
+
+#[test]
+fn callee_stops_ringing_when_the_caller_vanished() {
+    let mut w = World::new(&["alice", "bob"], 12);
+    let now = w.now;
+    w.agents[0].dial(now, "bob", &[node(2)], offer(1)).unwrap();
+    w.run(ms(200));
+    let inc = w.incoming(1).unwrap();
+    // From now on nothing reaches the caller, nor comes from it.
+    w.loss = 1.0;
+    w.run(ms(40_000));
+    assert!(w.has(
+        1,
+        |e| matches!(e, CallEvent::Ended { call, .. } if *call == inc)
+    ));
+    assert_eq!(w.agents[1].call(inc).unwrap().state, CallState::Ended);
+}
+
+#[test]
+fn long_call_outlives_the_ring_timeout_and_callee_hangs_up() {
+    let mut w = World::new(&["alice", "bob"], 13);
+    let now = w.now;
+    let c = w.agents[0].dial(now, "bob", &[node(2)], offer(1)).unwrap();
+    w.run(ms(200));
+    let inc = w.incoming(1).unwrap();
+    let now = w.now;
+    w.agents[1].answer(now, inc, offer(2)).unwrap();
+    w.run(ms(120_000));
+    assert_eq!(w.agents[0].call(c).unwrap().state, CallState::Active);
+    assert_eq!(w.agents[1].call(inc).unwrap().state, CallState::Active);
+    assert_eq!(w.events[0].len(), 2, "{:?}", w.events[0]);
+    // Nothing is repeated while the call is up.
+    assert_eq!(w.agents[0].poll_timeout(), None);
+    assert_eq!(w.agents[1].poll_timeout(), None);
+    let now = w.now;
+    w.agents[1].hangup(now, inc).unwrap();
+    w.run(ms(500));
+    assert!(w.has(
+        0,
+        |e| matches!(e, CallEvent::Ended { reason, .. } if reason == "remote hangup")
+    ));
+    assert_eq!(
+        w.agents[0].call(c).unwrap().end_reason.as_deref(),
+        Some("remote hangup")
+    );
+    assert_eq!(w.agents[0].hangup(w.now, c), Err(SessionError::WrongState));
+}
+
+#[test]
+fn longest_names_fit_one_control_packet() {
+    let long = "a".repeat(crate::names::record::MAX_NAME_LEN);
+    let mut w = World::new(&[&long, &long], 14);
+    let now = w.now;
+    w.agents[0].dial(now, &long, &[node(2)], offer(1)).unwrap();
+    w.run(ms(200));
+    let inc = w.incoming(1).unwrap();
+    let now = w.now;
+    w.agents[1].answer(now, inc, offer(2)).unwrap();
+    w.run(ms(200));
+    assert!(w.has(0, |e| matches!(e, CallEvent::Answered { .. })));
+    let longest = w.sent.iter().map(|(_, _, t)| t.len()).max().unwrap();
+    assert!(longest <= crate::node::MAX_PAYLOAD, "{longest}");
+}
+
+#[test]
 fn sdp_round_trip_and_errors() {
     let o = offer(0xdead_beef);
     let text = sdp::encode(&o);
@@ -529,6 +611,48 @@ proptest! {
         bytes.truncate(cut.max(1));
         let mut c = Calls::new(node(1), "alice".into(), CallConfig::default());
         let _ = c.handle(Instant::from_millis(1), node(2), &bytes);
+        c.handle_timeout(Instant::from_millis(600));
+    }
+}
+
+proptest! {
+    // rsip parses headers on demand: feed each header a hostile value.
+    #[test]
+    fn hostile_header_values_never_panic(
+        which in 0usize..9,
+        value in "[ -~\u{80}-\u{10ff}]{0,80}",
+    ) {
+        let lines = [
+            "INVITE sip:alice@mesh SIP/2.0",
+            "Via: SIP/2.0/UDP x.mesh;branch=z9hG4bKx",
+            "Max-Forwards: 70",
+            "From: <sip:bob@mesh>;tag=t",
+            "To: <sip:alice@mesh>",
+            "Call-ID: 0.1@x",
+            "CSeq: 1 INVITE",
+            "Content-Type: application/sdp",
+            "Reason: SIP;cause=200",
+        ];
+        let mut text = String::new();
+        for (i, l) in lines.iter().enumerate() {
+            if i == which {
+                let (name, _) = l.split_once(' ').unwrap_or((l, ""));
+                if i == 0 {
+                    text.push_str(&value);
+                } else {
+                    text.push_str(name);
+                    text.push(' ');
+                    text.push_str(&value);
+                }
+            } else {
+                text.push_str(l);
+            }
+            text.push_str("\r\n");
+        }
+        let body = sdp::encode(&offer(1));
+        text.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        let mut c = Calls::new(node(1), "alice".into(), CallConfig::default());
+        let _ = c.handle(Instant::from_millis(1), node(2), text.as_bytes());
         c.handle_timeout(Instant::from_millis(600));
     }
 }
