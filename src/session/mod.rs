@@ -34,6 +34,8 @@ pub mod sdp;
 pub mod sip;
 
 #[cfg(test)]
+mod overlay_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
