@@ -656,3 +656,55 @@ proptest! {
         c.handle_timeout(Instant::from_millis(600));
     }
 }
+
+proptest! {
+    #[test]
+    fn sdp_round_trips(
+        label in any::<u32>(),
+        key in any::<[u8; 32]>(),
+        sig in proptest::collection::vec(any::<u8>(), 64),
+        pt in 96u8..=127,
+        bitrate in 6000u32..=510_000,
+    ) {
+        let mut key_sig = [0u8; 64];
+        key_sig.copy_from_slice(&sig);
+        let o = MediaOffer { label, key, key_sig, opus_pt: pt, bitrate };
+        prop_assert_eq!(sdp::parse(sdp::encode(&o).as_bytes()), Ok(o));
+    }
+
+    #[test]
+    fn sip_messages_round_trip(
+        request in any::<bool>(),
+        method in 0usize..4,
+        code in 100u16..700,
+        from_name in "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?",
+        to_name in "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?",
+        call_id in "[0-9a-f]{1,16}\\.[0-9a-f]{1,16}@[0-9a-f]{32}",
+        tag in "[0-9a-z]{1,20}",
+        to_tag in proptest::option::of("[0-9a-z]{1,20}"),
+        cseq in 1u32..1_000_000,
+        elsewhere in any::<bool>(),
+        with_body in any::<bool>(),
+    ) {
+        let m = [sip::Method::Invite, sip::Method::Ack, sip::Method::Bye, sip::Method::Cancel][method];
+        let msg = sip::Msg {
+            start: if request {
+                sip::Start::Request { method: m, user: to_name.clone() }
+            } else {
+                sip::Start::Response { code }
+            },
+            call_id,
+            cseq,
+            cseq_method: m,
+            branch: format!("z9hG4bK{tag}.1"),
+            via_host: sip::Msg::node_host(node(3)),
+            from_name,
+            from_tag: tag,
+            to_name,
+            to_tag,
+            reason: elsewhere.then(|| sip::REASON_ELSEWHERE.to_string()),
+            body: if with_body { sdp::encode(&offer(4)).into_bytes() } else { Vec::new() },
+        };
+        prop_assert_eq!(sip::Msg::decode(&msg.encode(Some(("x", node(3))))), Ok(msg));
+    }
+}
