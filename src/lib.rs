@@ -34,6 +34,7 @@ pub mod names;
 pub mod node;
 pub mod rng;
 pub mod route;
+pub mod session;
 // The simulator measures its own wall time (`wall_ms`); the rest of it is
 // as deterministic as the core.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]

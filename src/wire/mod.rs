@@ -305,6 +305,8 @@ pub mod proto {
     pub const ECHO_REQUEST: u8 = 1;
     /// Overlay echo reply.
     pub const ECHO_REPLY: u8 = 2;
+    /// SIP call signalling between daemons (`session`).
+    pub const SIP: u8 = 3;
 }
 
 #[cfg(test)]
