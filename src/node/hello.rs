@@ -252,17 +252,33 @@ impl Node {
         if let Some(i) = self.ifaces.get_mut(&iface) {
             i.next_hello = next;
         }
+        // The neighbours on this interface first (a receiver takes the
+        // first entry naming it as its own link's), then those heard on
+        // our other interfaces: without them a node whose links are on
+        // separate interfaces (a truck with two radios, veth pairs) looks
+        // like a dead end, is never chosen as a flood relay, and floods
+        // stop at it.
+        // The neighbours on this interface first (the receiver reads its
+        // link cost from the entry naming it), then those heard on our
+        // other interfaces: without them a node whose links are on
+        // separate interfaces (a truck with two radios, veth pairs) looks
+        // like a dead end, is never chosen as a flood relay, and floods
+        // stop at it.
         let ihu = with_ihu.then(|| {
-            self.nbrs
-                .iter()
-                .filter(|n| n.key.iface == iface)
-                .take(control::MAX_LIST)
-                .map(|n| Ihu {
-                    id: n.key.id,
-                    rxcost: n.rxcost(),
-                    mpr: n.mpr,
-                })
-                .collect()
+            let mut listed = std::collections::BTreeSet::new();
+            let mut out: Vec<Ihu> = Vec::new();
+            for here in [true, false] {
+                for n in self.nbrs.iter().filter(|n| (n.key.iface == iface) == here) {
+                    if out.len() < control::MAX_LIST && listed.insert(n.key.id) {
+                        out.push(Ihu {
+                            id: n.key.id,
+                            rxcost: n.rxcost(),
+                            mpr: here && n.mpr,
+                        });
+                    }
+                }
+            }
+            out
         });
         let ((hash, count), recent) = self.dir.hello_digest(now);
         let dir = (recent || with_ihu).then_some(control::DirDigest { hash, count });

@@ -495,3 +495,29 @@ fn tuning_1000() {
     let req: u64 = w.nodes.iter().map(|n| n.stats().seqno_requests_sent).sum();
     eprintln!("  seqno requests {req}");
 }
+
+/// A flooded packet reaches every node of a line: each relay was chosen
+/// as a multipoint relay by the node it heard the packet from.
+#[test]
+fn flood_crosses_a_line_of_five() {
+    let mut w = World::line(5, 9);
+    w.run_for(ms(3000));
+    let group = crate::identity::NodeId::from_public_key(&[7; 32]);
+    for k in 0..10u8 {
+        let now = w.now();
+        w.nodes[0]
+            .flood(now, group, Class::Voice, &[k; 40])
+            .expect("flood");
+        w.drain(0);
+        w.run_for(ms(20));
+    }
+    w.run_for(ms(200));
+    for at in 1..5 {
+        let got = w
+            .events
+            .iter()
+            .filter(|(i, e)| *i == at && matches!(e, Event::FloodDelivered { .. }))
+            .count();
+        assert_eq!(got, 10, "node {at} got {got} of 10 floods");
+    }
+}
