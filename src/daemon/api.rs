@@ -45,6 +45,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/handover", post(handover))
         .route("/v1/presence", post(presence))
         .route("/v1/events", get(events));
+    r = super::voice_api::routes(r);
     if state.bench {
         r = r
             .route("/v1/bench/send", post(bench_send))
@@ -53,12 +54,12 @@ pub fn router(state: ApiState) -> Router {
     r.with_state(state)
 }
 
-fn error(code: StatusCode, msg: impl Into<String>) -> Response {
+pub(super) fn error(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }
 
 /// Ask the engine and wait for its answer.
-async fn ask<T>(
+pub(super) async fn ask<T>(
     s: &ApiState,
     make: impl FnOnce(oneshot::Sender<T>) -> Command,
 ) -> Result<T, Response> {

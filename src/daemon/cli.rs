@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::config::{self, FileConfig, Settings, TimerPreset};
-use super::{client, names_client};
+use super::{client, names_client, voice_client};
 use crate::identity::NodeId;
 
 #[derive(Subcommand, Debug)]
 pub enum NetCommand {
     /// Join the mesh: run the daemon on every usable interface.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// This node: id, names, interfaces, neighbour and route counts, uptime.
     Status(ClientArgs),
     /// Each neighbour: id, names, interface, address, ETX, last heard.
@@ -35,6 +35,23 @@ pub enum NetCommand {
     Handover(HandoverArgs),
     /// Set this node's presence: available, busy, emergency, off-duty.
     Presence(PresenceArgs),
+    /// Call the holders of a name (all ring; the first to answer gets the call).
+    Call(CallArgs),
+    /// Answer the ringing call.
+    Answer(AnswerArgs),
+    /// End a call (or stop ringing, or decline).
+    Hangup(HangupArgs),
+    /// Calls in progress and recently ended, with their audio figures.
+    Calls(ClientArgs),
+    /// Push to talk on a talkgroup: wait for the permit, send, release.
+    Ptt(PttArgs),
+    /// Join a talkgroup and show who talks (record with --record).
+    Listen(ListenArgs),
+    /// Talkgroups this node is in: talker, floor state, access times.
+    Talkgroups(ClientArgs),
+    /// Emergency: pre-empt the floor on every talkgroup and flag this node
+    /// (presence emergency, position) in the directory.
+    Mayday(MaydayArgs),
     /// Benchmark traffic (needs a daemon started with --bench).
     #[command(hide = true, subcommand)]
     Bench(BenchCommand),
@@ -92,6 +109,110 @@ pub struct UpArgs {
     /// Secured mode: the incident secret keying the packet MAC.
     #[arg(long, value_name = "FILE")]
     pub incident_secret_file: Option<PathBuf>,
+    /// Mesh protection of call audio: arq (hop-by-hop retransmission
+    /// within a 40 ms deadline) or none (the baseline) [default: arq].
+    #[arg(long, value_name = "MODE", value_parser = ["arq", "none"])]
+    pub voice_protection: Option<String>,
+    /// A talkgroup to join at start (repeatable), e.g. fireground-1.
+    #[arg(long = "talkgroup", value_name = "TG")]
+    pub talkgroups: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CallArgs {
+    /// The name to call, e.g. medic-12.
+    pub name: String,
+    /// Send this 16 kHz mono WAV (default: silence).
+    #[arg(long, value_name = "IN.wav")]
+    pub wav: Option<PathBuf>,
+    /// Record what the far end says (WAV, 16 kHz mono).
+    #[arg(long, value_name = "OUT.wav")]
+    pub record: Option<PathBuf>,
+    /// Hang up this many seconds after the answer (default: when the WAV
+    /// has been sent, or Ctrl-C).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Give up if nobody answers within this many seconds.
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub ring_timeout: u64,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AnswerArgs {
+    /// The call to answer [default: the ringing one].
+    #[arg(long, value_name = "ID")]
+    pub call: Option<u64>,
+    #[arg(long, value_name = "IN.wav")]
+    pub wav: Option<PathBuf>,
+    #[arg(long, value_name = "OUT.wav")]
+    pub record: Option<PathBuf>,
+    /// Stay on the call this many seconds, then hang up and print the
+    /// figures (default: answer and return).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct HangupArgs {
+    /// The call to end [default: the current one].
+    #[arg(long, value_name = "ID")]
+    pub call: Option<u64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PttArgs {
+    /// The talkgroup, e.g. fireground-1 (joined if need be).
+    pub talkgroup: String,
+    /// What to say: a 16 kHz mono WAV, sent from the talk permit on.
+    #[arg(long, value_name = "IN.wav")]
+    pub wav: Option<PathBuf>,
+    /// normal, command or emergency (pre-empts a lower-priority talker).
+    #[arg(long, default_value = "normal", value_parser = ["normal", "command", "emergency"])]
+    pub priority: String,
+    /// Release after this many seconds (default: at the end of the WAV).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ListenArgs {
+    pub talkgroup: String,
+    /// Record every burst heard (WAV, 16 kHz mono).
+    #[arg(long, value_name = "OUT.wav")]
+    pub record: Option<PathBuf>,
+    /// Stop after this many seconds (default: Ctrl-C).
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Stay in the talkgroup after this command ends.
+    #[arg(long)]
+    pub stay: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct MaydayArgs {
+    /// Join this talkgroup first (default: every talkgroup joined).
+    #[arg(long, value_name = "TG")]
+    pub talkgroup: Option<String>,
+    /// What to say after the permit (16 kHz mono WAV).
+    #[arg(long, value_name = "IN.wav")]
+    pub wav: Option<PathBuf>,
+    /// Position to flag in the directory (degrees).
+    #[arg(long, requires = "lon", allow_negative_numbers = true)]
+    pub lat: Option<f64>,
+    #[arg(long, requires = "lat", allow_negative_numbers = true)]
+    pub lon: Option<f64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 #[derive(Args, Debug)]
@@ -197,7 +318,7 @@ pub enum BenchCommand {
 pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cmd {
         NetCommand::Up(args) => {
-            let settings = settings(args).map_err(|e| e.to_string())?;
+            let settings = settings(*args).map_err(|e| e.to_string())?;
             init_logging(&settings.log);
             super::up(settings).map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
@@ -212,6 +333,14 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Release(a) => names_client::release(&a),
         NetCommand::Handover(a) => names_client::handover(&a),
         NetCommand::Presence(a) => names_client::presence(&a),
+        NetCommand::Call(a) => voice_client::call(&a),
+        NetCommand::Answer(a) => voice_client::answer(&a),
+        NetCommand::Hangup(a) => voice_client::hangup(&a),
+        NetCommand::Calls(a) => voice_client::calls(&a),
+        NetCommand::Ptt(a) => voice_client::ptt(&a),
+        NetCommand::Listen(a) => voice_client::listen(&a),
+        NetCommand::Talkgroups(a) => voice_client::talkgroups(&a),
+        NetCommand::Mayday(a) => voice_client::mayday(&a),
         NetCommand::Bench(b) => client::bench(&b),
     }
 }
@@ -261,6 +390,13 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         )
         .into());
     }
+    let mut timers = config::timers_with(preset, profile.timers.as_ref())?;
+    match a.voice_protection.or(f.voice_protection).as_deref() {
+        None => {}
+        Some("arq") => timers.voice_protection = crate::node::VoiceProtection::Arq,
+        Some("none") => timers.voice_protection = crate::node::VoiceProtection::None,
+        Some(o) => return Err(format!("voice_protection {o:?}: arq or none").into()),
+    }
     Ok(Settings {
         names: pick(a.names, f.names),
         name_lease: std::time::Duration::from_secs(lease),
@@ -277,13 +413,14 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         },
         port: a.port.or(f.port).unwrap_or(config::DEFAULT_PORT),
         cost_weight: profile.cost_weight.unwrap_or(256).max(1),
-        timers: config::timers_with(preset, profile.timers.as_ref())?,
+        timers,
         peers,
         log: a.log.or(f.log).unwrap_or_else(|| "info".into()),
         bench: a.bench || f.bench.unwrap_or(false),
         trust_roots: pick_paths(a.trust_roots, f.trust_root),
         cert: a.cert.or(f.cert),
         incident_secret_file: a.incident_secret_file.or(f.incident_secret_file),
+        talkgroups: pick(a.talkgroups, f.talkgroups),
     })
 }
 

@@ -254,10 +254,10 @@ pub fn routes(a: &ClientArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(super) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static PING_FD: AtomicI32 = AtomicI32::new(-1);
 
-extern "C" fn on_sigint(_: libc::c_int) {
+pub(super) extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let fd = PING_FD.load(Ordering::SeqCst);
     if fd >= 0 {

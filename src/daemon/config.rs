@@ -66,6 +66,9 @@ pub struct FileConfig {
     /// the packet MAC (with the roots). Without it the key comes from the
     /// roots alone, which are public.
     pub incident_secret_file: Option<PathBuf>,
+    pub talkgroups: Option<Vec<String>>,
+    /// "arq" or "none" (see `callsign up --help`).
+    pub voice_protection: Option<String>,
 }
 
 /// Timer presets of the core.
@@ -112,6 +115,8 @@ pub struct Settings {
     pub trust_roots: Vec<PathBuf>,
     pub cert: Option<PathBuf>,
     pub incident_secret_file: Option<PathBuf>,
+    /// Talkgroups joined at start.
+    pub talkgroups: Vec<String>,
 }
 
 impl Settings {

@@ -185,6 +185,39 @@ pub enum ApiEvent {
         from: NodeId,
         reason: String,
     },
+    /// A call for this node is ringing.
+    CallIncoming {
+        call: u64,
+        from: String,
+        node: NodeId,
+    },
+    /// A callee's phone is ringing (each forked holder reports).
+    CallRinging {
+        call: u64,
+        by: NodeId,
+    },
+    CallAnswered {
+        call: u64,
+        by: NodeId,
+    },
+    /// `state` is "ended" or "failed" (with the SIP `code`).
+    CallEnded {
+        call: u64,
+        state: String,
+        code: Option<u16>,
+        reason: String,
+    },
+    /// Floor control: granted, denied, revoked, time_limit, taken, idle;
+    /// `who` is the holder, pre-empter or new talker where there is one.
+    Floor {
+        talkgroup: String,
+        event: String,
+        who: Option<String>,
+    },
+    /// This node declared a mayday.
+    Mayday {
+        node: NodeId,
+    },
 }
 
 impl ApiEvent {
@@ -201,6 +234,12 @@ impl ApiEvent {
             ApiEvent::HandoverReceived { .. } => "handover_received",
             ApiEvent::NameWithdrawn { .. } => "name_withdrawn",
             ApiEvent::NameRejected { .. } => "name_rejected",
+            ApiEvent::CallIncoming { .. } => "call_incoming",
+            ApiEvent::CallRinging { .. } => "call_ringing",
+            ApiEvent::CallAnswered { .. } => "call_answered",
+            ApiEvent::CallEnded { .. } => "call_ended",
+            ApiEvent::Floor { .. } => "floor",
+            ApiEvent::Mayday { .. } => "mayday",
         }
     }
 }
@@ -316,4 +355,139 @@ pub struct NamesDone {
     pub ok: bool,
     /// The names this node holds after the change.
     pub held: Vec<String>,
+}
+
+/// Body of `POST /v1/calls`: call the holders of `name`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DialRequest {
+    pub name: String,
+    /// A 16 kHz mono WAV to send (default: silence).
+    #[serde(default)]
+    pub wav: Option<std::path::PathBuf>,
+    /// Record what the far end sends here (WAV).
+    #[serde(default)]
+    pub record: Option<std::path::PathBuf>,
+}
+
+/// Body of `POST /v1/answer`: the ringing call (`call`, or the first one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AnswerRequest {
+    #[serde(default)]
+    pub call: Option<u64>,
+    #[serde(default)]
+    pub wav: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub record: Option<std::path::PathBuf>,
+}
+
+/// Body of `POST /v1/hangup`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HangupRequest {
+    #[serde(default)]
+    pub call: Option<u64>,
+}
+
+/// A call as `GET /v1/calls` lists it. Times count from when it began here.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Call {
+    pub id: u64,
+    /// "out" (we dialled) or "in".
+    pub direction: String,
+    /// The name dialled, or the caller's name.
+    pub name: String,
+    /// The node at the other end, once known.
+    pub peer: Option<NodeId>,
+    /// dialing, ringing, active, ended, failed.
+    pub state: String,
+    /// SIP status of a failure: 404 unknown name, 480 unreachable, 486 busy.
+    pub code: Option<u16>,
+    pub reason: Option<String>,
+    pub ringing_ms: Option<u64>,
+    pub answered_ms: Option<u64>,
+    pub age_ms: u64,
+    pub media: Option<MediaStats>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MediaStats {
+    pub frames_sent: u64,
+    pub frame_ms: u64,
+    /// Frames that failed end-to-end authentication.
+    pub rejected: u64,
+    pub source: Option<String>,
+    pub source_ended: bool,
+    pub rx: RxStats,
+}
+
+/// The receiving side of a stream.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RxStats {
+    pub received: u64,
+    pub played: u64,
+    pub concealed: u64,
+    pub fec: u64,
+    pub late_dropped: u64,
+    pub jitter_target_ms: u64,
+    /// Capture to playout (the sender's timestamp; sound-card buffers excluded).
+    pub m2e_p50_ms: Option<u64>,
+    pub m2e_p95_ms: Option<u64>,
+    /// Longest time between two arriving frames.
+    pub max_gap_ms: u64,
+    pub loss_pct: f64,
+    pub recording: Option<String>,
+}
+
+/// Body of `POST /v1/talkgroups/{name}/listen`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListenRequest {
+    #[serde(default)]
+    pub record: Option<std::path::PathBuf>,
+}
+
+/// Body of `POST /v1/talkgroups/{name}/ptt`: press (released when the WAV ends).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PttRequest {
+    #[serde(default)]
+    pub wav: Option<std::path::PathBuf>,
+    /// normal, command or emergency.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+/// Body of `POST /v1/mayday`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MaydayRequest {
+    /// Join this talkgroup first.
+    #[serde(default)]
+    pub talkgroup: Option<String>,
+    #[serde(default)]
+    pub wav: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub lat: Option<f64>,
+    #[serde(default)]
+    pub lon: Option<f64>,
+    #[serde(default)]
+    pub accuracy_m: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Talker {
+    pub node: NodeId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Talkgroup {
+    pub name: String,
+    pub talker: Option<Talker>,
+    pub transmitting: bool,
+    pub requesting: bool,
+    pub last_outcome: Option<String>,
+    /// Press-to-permit times of this node's grants.
+    pub access_count: usize,
+    pub access_p50_ms: Option<u64>,
+    pub access_p95_ms: Option<u64>,
+    pub bursts_heard: u64,
+    pub recording: Option<String>,
+    pub rx: RxStats,
 }

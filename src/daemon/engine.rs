@@ -11,9 +11,14 @@ use std::time::Duration;
 use tokio::io::ReadBuf;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+mod calls;
 mod directory;
+mod media;
+mod talkgroups;
 
+pub use calls::CallCommand;
 pub use directory::NamesCommand;
+pub use talkgroups::TalkgroupCommand;
 
 use super::clock;
 use super::config::Settings;
@@ -66,6 +71,15 @@ pub enum Command {
         reply: oneshot::Sender<dto::BenchRecv>,
     },
     Names(NamesCommand),
+    Calls(CallCommand),
+    Talkgroups(TalkgroupCommand),
+}
+
+/// Calls and talkgroups, and the 20 ms media clock while either has audio.
+struct Voice {
+    calls: calls::CallsFace,
+    talkgroups: talkgroups::TalkgroupsFace,
+    tick: Option<tokio::time::Interval>,
 }
 
 #[derive(Default)]
@@ -92,6 +106,7 @@ pub struct Engine {
     /// `--iface` names not found, so the wait is logged once.
     missing: BTreeSet<String>,
     buf: Vec<u8>,
+    voice: Voice,
 }
 
 enum Wake {
@@ -100,10 +115,17 @@ enum Wake {
     Cmd(Option<Command>),
     Timer,
     Rescan,
+    Media,
 }
 
 impl Engine {
     pub fn new(node: Node, settings: Settings, events: broadcast::Sender<ApiEvent>) -> Self {
+        let id = node.id();
+        let my_name = settings
+            .names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| id.short());
         let mut names = BTreeMap::new();
         for (name, id) in &settings.peers {
             names.entry(*id).or_insert_with(Vec::new).push(name.clone());
@@ -121,18 +143,41 @@ impl Engine {
             failed: BTreeSet::new(),
             missing: BTreeSet::new(),
             buf: vec![0; 65536],
+            voice: Voice {
+                calls: calls::CallsFace::new(crate::session::Calls::new(
+                    id,
+                    my_name,
+                    crate::session::CallConfig {
+                        // Call-IDs of a restarted daemon must not repeat.
+                        instance: clock::now().as_micros(),
+                        ..crate::session::CallConfig::default()
+                    },
+                )),
+                talkgroups: talkgroups::TalkgroupsFace::default(),
+                tick: None,
+            },
         }
     }
 
     pub async fn run(mut self, mut cmds: mpsc::Receiver<Command>, mut stop: oneshot::Receiver<()>) {
         let mut rescan = tokio::time::interval(Duration::from_secs(1));
         rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        for tg in self.settings.talkgroups.clone() {
+            if let Err((_, e)) = self.join(clock::now(), &tg, None) {
+                tracing::warn!(talkgroup = %tg, "cannot join: {e}");
+            }
+        }
         loop {
             let now = clock::now();
-            let wait = self
-                .node
-                .poll_timeout()
-                .map_or(Duration::from_secs(60), |t| t.saturating_since(now));
+            let wait = [
+                self.node.poll_timeout(),
+                self.voice.calls.calls.poll_timeout(),
+                self.voice.talkgroups.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(Duration::from_secs(60), |t| t.saturating_since(now));
             let wake_at = tokio::time::Instant::now() + wait.min(Duration::from_secs(60));
             let wake = tokio::select! {
                 biased;
@@ -141,6 +186,7 @@ impl Engine {
                 c = cmds.recv() => Wake::Cmd(c),
                 _ = tokio::time::sleep_until(wake_at) => Wake::Timer,
                 _ = rescan.tick() => Wake::Rescan,
+                _ = media_tick(&mut self.voice.tick) => Wake::Media,
             };
             match wake {
                 Wake::Stop | Wake::Cmd(None) => break,
@@ -150,10 +196,32 @@ impl Engine {
                 }
                 Wake::Cmd(Some(c)) => self.on_command(c),
                 Wake::Timer => {
-                    self.node.handle(clock::now(), Input::Timeout);
+                    let now = clock::now();
+                    self.node.handle(now, Input::Timeout);
+                    self.flush();
+                    if self
+                        .voice
+                        .calls
+                        .calls
+                        .poll_timeout()
+                        .is_some_and(|t| t <= now)
+                    {
+                        self.voice.calls.calls.handle_timeout(now);
+                        self.pump_calls(now);
+                    }
+                    self.floors_timeout(now);
                     self.flush();
                 }
                 Wake::Rescan => self.rescan(),
+                Wake::Media => {
+                    let now = clock::now();
+                    self.tick_calls(now);
+                    self.tick_talkgroups(now);
+                    self.flush();
+                    if !self.voice.calls.active() && !self.voice.talkgroups.active() {
+                        self.voice.tick = None;
+                    }
+                }
             }
         }
         tracing::info!("stopped");
@@ -204,6 +272,26 @@ impl Engine {
     /// Put every queued transmit on the wire and handle every event.
     fn flush(&mut self) {
         let now = clock::now();
+        self.flush_transmits();
+        while let Some(e) = self.node.poll_event() {
+            self.on_event(now, e);
+        }
+    }
+
+    /// Start the 20 ms media clock (a no-op while it runs).
+    fn ensure_tick(&mut self) {
+        if self.voice.tick.is_none() {
+            let mut iv = tokio::time::interval(Duration::from_millis(media::FRAME_MS));
+            // A late tick is caught up: the source and the playout both
+            // keep real time.
+            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            self.voice.tick = Some(iv);
+        }
+    }
+
+    /// Put every queued transmit on the wire.
+    fn flush_transmits(&mut self) {
+        let now = clock::now();
         while let Some(t) = self.node.poll_transmit(now) {
             let Some(s) = self.socks.get(&t.iface.0) else {
                 self.stats.tx_errors += 1;
@@ -213,9 +301,6 @@ impl Engine {
                 self.stats.tx_errors += 1;
                 tracing::debug!(iface = %s.info.name, dst = ?t.dst, "send failed: {e}");
             }
-        }
-        while let Some(e) = self.node.poll_event() {
-            self.on_event(now, e);
         }
     }
 
@@ -300,13 +385,31 @@ impl Engine {
             Event::Delivered { proto, payload, .. } if proto == BENCH_PROTO => {
                 self.bench_record(now, &payload)
             }
+            Event::Delivered {
+                src,
+                proto,
+                payload,
+                ..
+            } if proto == crate::wire::proto::SIP => self.on_sip(now, src, &payload),
             Event::Delivered { src, proto, .. } => {
                 tracing::debug!(src = %src.short(), proto, "data for an unknown protocol dropped");
             }
-            Event::FloodDelivered { .. } => {}
-            Event::VoiceFrame { .. } => {}
+            Event::VoiceFrame {
+                src,
+                label,
+                seq,
+                payload,
+                ..
+            } => self.on_call_frame(now, src, label, seq, &payload),
+            Event::FloodDelivered {
+                src,
+                group,
+                payload,
+                ..
+            } => self.on_group_packet(now, src, group, &payload),
             Event::Undeliverable { dst, seq } => {
-                tracing::debug!(dst = %dst.short(), seq, "undeliverable")
+                tracing::debug!(dst = %dst.short(), seq, "undeliverable");
+                self.calls_undeliverable(now, dst);
             }
             Event::Directory(e) => self.on_directory(e),
             Event::CertRefused { from, reason } => {
@@ -376,6 +479,8 @@ impl Engine {
                 }
             }
             Command::Names(c) => self.on_names_command(c),
+            Command::Calls(c) => self.on_call_command(c),
+            Command::Talkgroups(c) => self.on_talkgroup_command(c),
         }
     }
 
@@ -624,6 +729,16 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// The next media tick, or never when no audio is flowing.
+async fn media_tick(tick: &mut Option<tokio::time::Interval>) {
+    match tick {
+        Some(iv) => {
+            iv.tick().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }
 

@@ -13,6 +13,7 @@
 //! | `dto` | the API's JSON types (docs/API.md) |
 //! | `client` | a small HTTP/1.1 client and the CLI's output |
 //! | `names_client` | the directory's CLI clients |
+//! | `voice_api`, `voice_client` | the API and CLI of calls and talkgroups |
 
 mod api;
 pub mod cli;
@@ -25,6 +26,8 @@ mod ifaces;
 mod names_client;
 mod net;
 mod store;
+mod voice_api;
+mod voice_client;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;

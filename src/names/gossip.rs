@@ -408,6 +408,11 @@ impl Directory {
     /// Replace agency, unit, talkgroups, presence and position. Checked
     /// by building a record with it: a profile that would make records
     /// invalid or too large is refused.
+    /// The attributes copied into our records.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
     pub fn set_profile(&mut self, now: Instant, profile: Profile) -> Result<(), NamesError> {
         let old = std::mem::replace(&mut self.profile, profile);
         let probe = LocalClaim {

@@ -87,6 +87,10 @@ impl Node {
         self.pump_names(now);
     }
 
+    pub fn profile(&self) -> &Profile {
+        self.dir.profile()
+    }
+
     pub fn set_profile(&mut self, now: Instant, profile: Profile) -> Result<(), NamesError> {
         let r = self.dir.set_profile(now, profile);
         self.pump_names(now);

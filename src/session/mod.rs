@@ -71,6 +71,8 @@ pub struct MediaOffer {
     pub key: [u8; 32],
     /// Ed25519 signature of the device key over [`Self::signing_bytes`].
     pub key_sig: [u8; 64],
+    /// The sender's Ed25519 device key (its hash is the sender's NodeId).
+    pub device_key: [u8; 32],
     /// RTP payload type of Opus (dynamic, 96..=127).
     pub opus_pt: u8,
     /// Opus bit rate, bit/s.

@@ -193,6 +193,7 @@ fn offer(label: u32) -> MediaOffer {
         label,
         key: [1; 32],
         key_sig: [2; 64],
+        device_key: [3; 32],
         opus_pt: 111,
         bitrate: 24000,
     }

@@ -13,7 +13,11 @@
 //! a=fmtp:111 useinbandfec=1;maxaveragebitrate=24000;stereo=0
 //! a=callsign-flow:<label, decimal>
 //! a=callsign-key:<X25519 public key, 64 hex> <Ed25519 signature, 128 hex>
+//! a=callsign-device:<Ed25519 device key, 64 hex>
 //! ```
+//!
+//! The device key lets the far end check the signature without a
+//! directory record of the sender: its hash must be the sender's NodeId.
 //!
 //! The port is 9 (discard), as WebRTC writes it when the transport is
 //! negotiated elsewhere: port 0 would mean "stream rejected" (RFC 3264 §6)
@@ -43,11 +47,13 @@ pub fn encode(offer: &MediaOffer) -> String {
          a=rtpmap:{pt} opus/48000/2\r\n\
          a=fmtp:{pt} useinbandfec=1;maxaveragebitrate={};stereo=0\r\n\
          a=callsign-flow:{}\r\n\
-         a=callsign-key:{} {}\r\n",
+         a=callsign-key:{} {}\r\n\
+         a=callsign-device:{}\r\n",
         offer.bitrate,
         offer.label,
         hex(&offer.key),
         hex(&offer.key_sig),
+        hex(&offer.device_key),
     )
 }
 
@@ -62,6 +68,7 @@ pub fn parse(body: &[u8]) -> Result<MediaOffer, SessionError> {
     let mut fmtp: Option<(u8, &str)> = None;
     let mut label: Option<u32> = None;
     let mut key: Option<([u8; 32], [u8; 64])> = None;
+    let mut device: Option<[u8; 32]> = None;
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
         if let Some(m) = line.strip_prefix("m=") {
@@ -89,6 +96,8 @@ pub fn parse(body: &[u8]) -> Result<MediaOffer, SessionError> {
             let k: [u8; 32] = unhex(k).ok_or(SessionError::BadSdp("key hex"))?;
             let s: [u8; 64] = unhex(s).ok_or(SessionError::BadSdp("key signature hex"))?;
             key = Some((k, s));
+        } else if let Some(a) = line.strip_prefix("a=callsign-device:") {
+            device = Some(unhex(a.trim()).ok_or(SessionError::BadSdp("device key hex"))?);
         }
     }
     let pt = pt.ok_or(SessionError::BadSdp("no audio m= line"))?;
@@ -116,10 +125,12 @@ pub fn parse(body: &[u8]) -> Result<MediaOffer, SessionError> {
     };
     let label = label.ok_or(SessionError::BadSdp("no callsign-flow"))?;
     let (key, key_sig) = key.ok_or(SessionError::BadSdp("no callsign-key"))?;
+    let device_key = device.ok_or(SessionError::BadSdp("no callsign-device"))?;
     Ok(MediaOffer {
         label,
         key,
         key_sig,
+        device_key,
         opus_pt: pt,
         bitrate,
     })

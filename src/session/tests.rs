@@ -17,6 +17,7 @@ fn offer(label: u32) -> MediaOffer {
         label,
         key: [label as u8; 32],
         key_sig: [7; 64],
+        device_key: [9; 32],
         opus_pt: 111,
         bitrate: 24000,
     }
@@ -668,7 +669,7 @@ proptest! {
     ) {
         let mut key_sig = [0u8; 64];
         key_sig.copy_from_slice(&sig);
-        let o = MediaOffer { label, key, key_sig, opus_pt: pt, bitrate };
+        let o = MediaOffer { label, key, key_sig, device_key: key, opus_pt: pt, bitrate };
         prop_assert_eq!(sdp::parse(sdp::encode(&o).as_bytes()), Ok(o));
     }
 
