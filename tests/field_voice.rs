@@ -71,7 +71,7 @@ fn line5_call_and_ptt() {
     figure("line5_m2e_p50_ms", p50);
     figure("line5_m2e_p95_ms", p95);
     let score = voice::pesq_wb(&speech, &r.recording);
-    eprintln!("callee's view: {}", r.callee);
+    eprintln!("the callee's view: {}", r.callee);
     figure("line5_call_pesq_wb", format!("{score:.2}"));
     assert!(score >= 4.0, "PESQ-WB {score:.2} < 4.0");
     assert!(p95 <= 150, "mouth-to-ear p95 {p95} ms > 150");
@@ -150,6 +150,8 @@ fn lossy_three_hops_call() {
         let r = voice::call(&net, "n1", "n4", "medic-12", &speech, protection);
         let score = voice::pesq_wb(&speech, &r.recording);
         let loss = r.callee["media"]["rx"]["loss_pct"].as_f64().unwrap_or(-1.0);
+        eprintln!("{protection}: the callee's media: {}", r.callee["media"]);
+        eprintln!("{protection}: the caller's media: {}", r.caller["media"]);
         figure(
             &format!("lossy3_{protection}_pesq_wb"),
             format!("{score:.2}"),

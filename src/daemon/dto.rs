@@ -412,6 +412,8 @@ pub struct Call {
 pub struct MediaStats {
     pub frames_sent: u64,
     pub frame_ms: u64,
+    /// The loss our encoder plans its in-band FEC for (from the far end's stream).
+    pub expected_loss_pct: u8,
     /// Frames that failed end-to-end authentication.
     pub rejected: u64,
     pub source: Option<String>,
@@ -427,6 +429,9 @@ pub struct RxStats {
     pub concealed: u64,
     pub fec: u64,
     pub late_dropped: u64,
+    /// Playout held a slot to lengthen the buffer / skipped a frame to shorten it.
+    pub stretched: u64,
+    pub skipped: u64,
     pub jitter_target_ms: u64,
     /// Capture to playout (the sender's timestamp; sound-card buffers excluded).
     pub m2e_p50_ms: Option<u64>,

@@ -44,7 +44,7 @@ pub const MAX_LABELS: usize = 1024;
 /// retransmission state (it gets the unprotected baseline).
 pub const MAX_VOICE_UNACKED: usize = 512;
 /// Retransmissions of one frame per hop.
-pub const MAX_VOICE_RETX: u8 = 2;
+pub const MAX_VOICE_RETX: u8 = 3;
 /// No retransmission later than this after the hop first sent the frame.
 pub const VOICE_DEADLINE: Duration = Duration::from_millis(40);
 /// Retransmission timeout before a link's round trip is measured, and its

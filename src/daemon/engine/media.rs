@@ -88,6 +88,8 @@ pub struct Tx {
     /// Frame slots since the stream began (DTX-skipped ones included).
     pub index: u64,
     pub sent: u64,
+    /// The loss the encoder plans its FEC for now.
+    pub expected_loss_pct: u8,
 }
 
 impl Tx {
@@ -102,6 +104,7 @@ impl Tx {
             enc,
             index: 0,
             sent: 0,
+            expected_loss_pct,
         })
     }
 
@@ -126,6 +129,11 @@ impl Tx {
     }
 
     pub fn set_expected_loss(&mut self, pct: u8) {
+        if pct == self.expected_loss_pct {
+            return;
+        }
+        tracing::debug!(from = self.expected_loss_pct, to = pct, "expected loss");
+        self.expected_loss_pct = pct;
         if let Err(e) = self.enc.set_expected_loss(pct) {
             tracing::debug!("cannot set the expected loss: {e}");
         }
@@ -147,6 +155,8 @@ pub struct Rx {
     window: (u64, u64, Option<u64>),
     /// The last frame heard was a DTX frame.
     last_dtx: bool,
+    /// A full loss window has been measured.
+    measured: bool,
     pub loss_pct: f64,
 }
 
@@ -171,6 +181,7 @@ impl Rx {
             max_gap_ms: 0,
             window: (0, 0, None),
             last_dtx: false,
+            measured: false,
             loss_pct: 0.0,
         })
     }
@@ -202,6 +213,12 @@ impl Rx {
         self.jb.push(now, index, b);
     }
 
+    /// The loss of the last full window, in whole percent (None before one).
+    pub fn loss_report(&self) -> Option<u8> {
+        self.measured
+            .then(|| self.loss_pct.round().clamp(0.0, 100.0) as u8)
+    }
+
     /// Loss over windows of 50 frames. Slots missing between two frames
     /// of speech are loss; a gap next to a DTX frame (the encoder's "send
     /// nothing" packet, which the sender keeps one of every 20 slots) is
@@ -220,6 +237,7 @@ impl Rx {
         *last = Some(index);
         if *heard >= 50 {
             self.loss_pct = 100.0 * (1.0 - *heard as f64 / (*span).max(1) as f64).max(0.0);
+            self.measured = true;
             let keep = *last;
             self.window = (0, 0, keep);
         }
@@ -286,6 +304,8 @@ impl Rx {
             concealed: j.concealed,
             fec: j.fec,
             late_dropped: j.late_dropped,
+            stretched: j.stretched,
+            skipped: j.skipped,
             jitter_target_ms: u64::from(j.target_ms),
             m2e_p50_ms: pct(0.50),
             m2e_p95_ms: pct(0.95),
