@@ -422,6 +422,55 @@ fn ptt_floor_on_line5() {
         assert!(pre <= 100, "emergency access {pre} ms");
     });
 
+    // Mayday from n4 while n2 talks: n2 is pre-empted, and n1's directory
+    // shows n4 in emergency with its position.
+    std::thread::scope(|sc| {
+        let talker = sc.spawn(|| {
+            net.run(
+                Some("n2"),
+                &["ptt", "fireground-1", "--duration", "4", "--json"],
+            )
+        });
+        let on = wait_for(Duration::from_secs(2), || tg("n2")["transmitting"] == true);
+        assert!(on.is_some(), "n2 never got the floor");
+        let (ok, out) = net.run(
+            Some("n4"),
+            &[
+                "mayday",
+                "--lat",
+                "45.5017",
+                "--lon",
+                "-73.5673",
+                "--duration",
+                "0.5",
+                "--json",
+            ],
+        );
+        assert!(ok, "mayday: {out}");
+        let (_, out2) = talker.join().expect("talker");
+        assert!(
+            out2.contains("pre-empted"),
+            "n2 was not pre-empted by the mayday: {out2}"
+        );
+    });
+    let n4 = net.node("n4").id.to_string();
+    let flagged = wait_for(Duration::from_secs(3), || {
+        net.json("n1", "names")
+            .and_then(|v| v.as_array().cloned())
+            .is_some_and(|rs| {
+                rs.iter().any(|r| {
+                    r["holder"] == n4.as_str()
+                        && r["presence"] == "emergency"
+                        && !r["position"].is_null()
+                })
+            })
+    });
+    assert!(
+        flagged.is_some(),
+        "n4's mayday is not flagged in n1's directory"
+    );
+    figure("ptt_mayday_flagged_at_n1_ms", flagged.unwrap().as_millis());
+
     // Late entry: n1 talks 6 s of speech; n3 joins 2 s in and hears it.
     std::thread::scope(|sc| {
         let talker = sc.spawn(|| {

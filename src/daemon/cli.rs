@@ -113,6 +113,9 @@ pub struct UpArgs {
     /// within a 40 ms deadline) or none (the baseline) [default: arq].
     #[arg(long, value_name = "MODE", value_parser = ["arq", "none"])]
     pub voice_protection: Option<String>,
+    /// Push-to-talk transmit time limit in seconds [default: 30].
+    #[arg(long, value_name = "S")]
+    pub ptt_time_limit: Option<u64>,
     /// A talkgroup to join at start (repeatable), e.g. fireground-1.
     #[arg(long = "talkgroup", value_name = "TG")]
     pub talkgroups: Vec<String>,
@@ -211,6 +214,10 @@ pub struct MaydayArgs {
     pub lat: Option<f64>,
     #[arg(long, requires = "lat", allow_negative_numbers = true)]
     pub lon: Option<f64>,
+    /// Hold the floor this many seconds (the WAV's length when shorter),
+    /// then release it; the presence stays `emergency` until changed.
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    pub duration: f64,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -421,6 +428,12 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         cert: a.cert.or(f.cert),
         incident_secret_file: a.incident_secret_file.or(f.incident_secret_file),
         talkgroups: pick(a.talkgroups, f.talkgroups),
+        ptt_time_limit: std::time::Duration::from_secs(
+            a.ptt_time_limit
+                .or(f.ptt_time_limit)
+                .unwrap_or(30)
+                .clamp(1, 600),
+        ),
     })
 }
 

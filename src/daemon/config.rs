@@ -69,6 +69,8 @@ pub struct FileConfig {
     pub talkgroups: Option<Vec<String>>,
     /// "arq" or "none" (see `callsign up --help`).
     pub voice_protection: Option<String>,
+    /// Seconds (1..=600).
+    pub ptt_time_limit: Option<u64>,
 }
 
 /// Timer presets of the core.
@@ -117,6 +119,8 @@ pub struct Settings {
     pub incident_secret_file: Option<PathBuf>,
     /// Talkgroups joined at start.
     pub talkgroups: Vec<String>,
+    /// Push-to-talk transmit time limit.
+    pub ptt_time_limit: std::time::Duration,
 }
 
 impl Settings {

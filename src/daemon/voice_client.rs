@@ -397,19 +397,44 @@ pub fn mayday(a: &MaydayArgs) -> Result<ExitCode, Error> {
         lon: a.lon,
         accuracy_m: None,
     };
-    let (ts, raw): (Vec<dto::Talkgroup>, _) = get_json(
+    let (ts, _): (Vec<dto::Talkgroup>, _) = get_json(
         a.client.api,
         "POST",
         "/v1/mayday",
         Some(&serde_json::to_string(&req)?),
     )?;
+    eprintln!(
+        "MAYDAY declared: presence emergency in the directory, emergency press on {}",
+        ts.iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    catch_sigint();
+    let t0 = Instant::now();
+    // Hold the floors until the time is up, every WAV has been sent, or Ctrl-C.
+    let mut held = ts;
+    while t0.elapsed() < Duration::from_secs_f64(a.duration.max(0.0)) && !interrupted() {
+        std::thread::sleep(Duration::from_millis(50));
+        let (all, _): (Vec<dto::Talkgroup>, _) =
+            get_json(a.client.api, "GET", "/v1/talkgroups", None)?;
+        held = all
+            .into_iter()
+            .filter(|t| held.iter().any(|m| m.name == t.name))
+            .collect();
+        if held.iter().all(|t| !t.transmitting && !t.requesting) {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for t in &held {
+        let rel = format!("/v1/talkgroups/{}/release", t.name);
+        out.push(get_json::<dto::Talkgroup>(a.client.api, "POST", &rel, Some("{}"))?.0);
+    }
     if a.client.json {
-        println!("{}", raw.trim());
+        println!("{}", serde_json::to_string(&out)?);
     } else {
-        eprintln!(
-            "MAYDAY declared: presence emergency in the directory, floor pre-empted on every talkgroup"
-        );
-        tg_table(&ts);
+        tg_table(&out);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -168,7 +168,14 @@ impl Engine {
             let t = Talkgroup {
                 name: name.to_string(),
                 group: group_of(name),
-                floor: Floor::new(self.node.id(), my_name, FloorConfig::default()),
+                floor: Floor::new(
+                    self.node.id(),
+                    my_name,
+                    FloorConfig {
+                        max_talk: self.settings.ptt_time_limit,
+                        ..FloorConfig::default()
+                    },
+                ),
                 rx: Rx::new(record.as_deref()).map_err(|e| (400, e))?,
                 rx_burst: None,
                 ptt: None,
