@@ -52,6 +52,9 @@ pub enum NetCommand {
     /// Emergency: pre-empt the floor on every talkgroup and flag this node
     /// (presence emergency, position) in the directory.
     Mayday(MaydayArgs),
+    /// Sound cards: `callsign audio devices` lists them.
+    #[command(subcommand)]
+    Audio(AudioCommand),
     /// Benchmark traffic (needs a daemon started with --bench).
     #[command(hide = true, subcommand)]
     Bench(BenchCommand),
@@ -121,6 +124,34 @@ pub struct UpArgs {
     pub talkgroups: Vec<String>,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum AudioCommand {
+    /// Input and output devices by name (the default marked), for
+    /// --audio-in / --audio-out.
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Sound cards for a call: used when no WAV is given.
+#[derive(Args, Debug, Default)]
+pub struct AudioInArgs {
+    /// Talk from this capture device (a name from `callsign audio
+    /// devices`, or `default`) when no --wav is given.
+    #[arg(long, value_name = "NAME")]
+    pub audio_in: Option<String>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct AudioOutArgs {
+    /// Play what is heard on this playback device (or `default`) when no
+    /// --record is given.
+    #[arg(long, value_name = "NAME")]
+    pub audio_out: Option<String>,
+}
+
 #[derive(Args, Debug)]
 pub struct CallArgs {
     /// The name to call, e.g. medic-12.
@@ -139,6 +170,10 @@ pub struct CallArgs {
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub ring_timeout: u64,
     #[command(flatten)]
+    pub audio_in: AudioInArgs,
+    #[command(flatten)]
+    pub audio_out: AudioOutArgs,
+    #[command(flatten)]
     pub client: ClientArgs,
 }
 
@@ -155,6 +190,10 @@ pub struct AnswerArgs {
     /// figures (default: answer and return).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
+    #[command(flatten)]
+    pub audio_in: AudioInArgs,
+    #[command(flatten)]
+    pub audio_out: AudioOutArgs,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -178,9 +217,12 @@ pub struct PttArgs {
     /// normal, command or emergency (pre-empts a lower-priority talker).
     #[arg(long, default_value = "normal", value_parser = ["normal", "command", "emergency"])]
     pub priority: String,
-    /// Release after this many seconds (default: at the end of the WAV).
+    /// Release after this many seconds (default: at the end of the WAV;
+    /// with --audio-in, on Ctrl-C).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
+    #[command(flatten)]
+    pub audio_in: AudioInArgs,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -197,6 +239,8 @@ pub struct ListenArgs {
     /// Stay in the talkgroup after this command ends.
     #[arg(long)]
     pub stay: bool,
+    #[command(flatten)]
+    pub audio_out: AudioOutArgs,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -348,6 +392,7 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Listen(a) => voice_client::listen(&a),
         NetCommand::Talkgroups(a) => voice_client::talkgroups(&a),
         NetCommand::Mayday(a) => voice_client::mayday(&a),
+        NetCommand::Audio(AudioCommand::Devices { json }) => voice_client::audio_devices(json),
         NetCommand::Bench(b) => client::bench(&b),
     }
 }

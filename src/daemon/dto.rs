@@ -367,6 +367,13 @@ pub struct DialRequest {
     /// Record what the far end sends here (WAV).
     #[serde(default)]
     pub record: Option<std::path::PathBuf>,
+    /// Capture from this sound card (a name from `callsign audio devices`,
+    /// or `default`) when no `wav` is given.
+    #[serde(default)]
+    pub audio_in: Option<String>,
+    /// Play the far end on this sound card when no `record` is given.
+    #[serde(default)]
+    pub audio_out: Option<String>,
 }
 
 /// Body of `POST /v1/answer`: the ringing call (`call`, or the first one).
@@ -378,6 +385,11 @@ pub struct AnswerRequest {
     pub wav: Option<std::path::PathBuf>,
     #[serde(default)]
     pub record: Option<std::path::PathBuf>,
+    /// As in `DialRequest`: sound cards, when no WAV is given.
+    #[serde(default)]
+    pub audio_in: Option<String>,
+    #[serde(default)]
+    pub audio_out: Option<String>,
 }
 
 /// Body of `POST /v1/hangup`.
@@ -440,6 +452,9 @@ pub struct RxStats {
     pub max_gap_ms: u64,
     pub loss_pct: f64,
     pub recording: Option<String>,
+    /// The sound card the stream plays on.
+    #[serde(default)]
+    pub playback: Option<String>,
 }
 
 /// Body of `POST /v1/talkgroups/{name}/listen`.
@@ -447,6 +462,9 @@ pub struct RxStats {
 pub struct ListenRequest {
     #[serde(default)]
     pub record: Option<std::path::PathBuf>,
+    /// Play the bursts on this sound card when no `record` is given.
+    #[serde(default)]
+    pub audio_out: Option<String>,
 }
 
 /// Body of `POST /v1/talkgroups/{name}/ptt`: press (released when the WAV ends).
@@ -454,6 +472,10 @@ pub struct ListenRequest {
 pub struct PttRequest {
     #[serde(default)]
     pub wav: Option<std::path::PathBuf>,
+    /// Talk from this sound card when no `wav` is given (released by
+    /// `/release`, the burst does not end on its own).
+    #[serde(default)]
+    pub audio_in: Option<String>,
     /// normal, command or emergency.
     #[serde(default)]
     pub priority: Option<String>,

@@ -163,7 +163,7 @@ impl Engine {
         let mut rescan = tokio::time::interval(Duration::from_secs(1));
         rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         for tg in self.settings.talkgroups.clone() {
-            if let Err((_, e)) = self.join(clock::now(), &tg, None) {
+            if let Err((_, e)) = self.join(clock::now(), &tg, None, None) {
                 tracing::warn!(talkgroup = %tg, "cannot join: {e}");
             }
         }

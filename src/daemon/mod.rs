@@ -25,6 +25,7 @@ mod engine;
 mod ifaces;
 mod names_client;
 mod net;
+pub mod sound;
 mod store;
 mod voice_api;
 mod voice_client;

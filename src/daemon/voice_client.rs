@@ -92,6 +92,8 @@ pub fn call(a: &CallArgs) -> Result<ExitCode, Error> {
         name: a.name.clone(),
         wav: abs(&a.wav)?,
         record: abs(&a.record)?,
+        audio_in: a.audio_in.audio_in.clone(),
+        audio_out: a.audio_out.audio_out.clone(),
     };
     let (c, _): (dto::Call, _) = get_json(
         a.client.api,
@@ -166,6 +168,8 @@ pub fn answer(a: &AnswerArgs) -> Result<ExitCode, Error> {
         call: a.call,
         wav: abs(&a.wav)?,
         record: abs(&a.record)?,
+        audio_in: a.audio_in.audio_in.clone(),
+        audio_out: a.audio_out.audio_out.clone(),
     };
     let (c, _): (dto::Call, _) = get_json(
         a.client.api,
@@ -278,6 +282,7 @@ pub fn ptt(a: &PttArgs) -> Result<ExitCode, Error> {
     check_wav(&a.wav)?;
     let req = dto::PttRequest {
         wav: abs(&a.wav)?,
+        audio_in: a.audio_in.audio_in.clone(),
         priority: Some(a.priority.clone()),
     };
     let path = format!("/v1/talkgroups/{}/ptt", a.talkgroup);
@@ -333,6 +338,7 @@ pub fn ptt(a: &PttArgs) -> Result<ExitCode, Error> {
 pub fn listen(a: &ListenArgs) -> Result<ExitCode, Error> {
     let req = dto::ListenRequest {
         record: abs(&a.record)?,
+        audio_out: a.audio_out.audio_out.clone(),
     };
     let path = format!("/v1/talkgroups/{}/listen", a.talkgroup);
     let (_, _): (dto::Talkgroup, _) = get_json(
@@ -435,6 +441,41 @@ pub fn mayday(a: &MaydayArgs) -> Result<ExitCode, Error> {
         println!("{}", serde_json::to_string(&out)?);
     } else {
         tg_table(&out);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `callsign audio devices`: the sound cards here (the daemon runs on this
+/// machine and opens them by name or id).
+pub fn audio_devices(json: bool) -> Result<ExitCode, Error> {
+    let d = super::sound::list()?;
+    if json {
+        println!("{}", serde_json::to_string(&d)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if d.inputs.is_empty() && d.outputs.is_empty() {
+        println!("no sound devices found (audio stays WAV files or silence)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = [("in", &d.inputs), ("out", &d.outputs)]
+        .into_iter()
+        .flat_map(|(dir, list)| {
+            list.iter().map(move |x| {
+                vec![
+                    dir.to_string(),
+                    x.name.clone(),
+                    x.id.clone().unwrap_or_else(|| "-".into()),
+                    if x.default { "*" } else { "" }.to_string(),
+                    x.config.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+        })
+        .collect();
+    table(&["DIR", "NAME", "ID", "DEFAULT", "FORMAT"], &rows);
+    for (what, list) in [("input", &d.inputs), ("output", &d.outputs)] {
+        if list.is_empty() {
+            println!("no {what} devices found");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

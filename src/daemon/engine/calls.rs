@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 
-use super::media::{FRAME_MS, Rx, Source, Tx};
+use super::media::{self, FRAME_MS, Rx, Source, Tx};
 use super::{Engine, clock};
 use crate::daemon::dto::{self, ApiEvent};
+use crate::daemon::sound;
 use crate::daemon::store;
 use crate::identity::{self, NodeId};
 use crate::node::Class;
@@ -65,6 +66,9 @@ struct CallMeta {
     their_offer: Option<MediaOffer>,
     wav: Option<PathBuf>,
     record: Option<PathBuf>,
+    /// Sound cards, used when no WAV is given.
+    audio_in: Option<String>,
+    audio_out: Option<String>,
     media: Option<CallMedia>,
     last_media: Option<dto::MediaStats>,
 }
@@ -137,8 +141,24 @@ impl Engine {
     }
 
     fn dial(&mut self, now: Instant, req: dto::DialRequest) -> Result<dto::Call, ApiErr> {
-        // Open the files first: a bad path is the caller's error, not a call.
-        Source::open(req.wav.as_deref()).map_err(|e| (400, e))?;
+        // Check the files and devices first: a bad path or an unknown
+        // sound card is the caller's error, not a call.
+        media::check(
+            req.wav.as_deref(),
+            req.audio_in.as_deref(),
+            sound::Dir::Input,
+        )
+        .map_err(|e| (400, e))?;
+        media::check(
+            req.record.as_deref(),
+            req.audio_out.as_deref(),
+            sound::Dir::Output,
+        )
+        .map_err(|e| (400, e))?;
+        // The WAV must also be one we can read.
+        if req.wav.is_some() {
+            Source::open(req.wav.as_deref(), None).map_err(|e| (400, e))?;
+        }
         let holders: Vec<NodeId> = self
             .node
             .whois(now, &req.name)
@@ -175,6 +195,8 @@ impl Engine {
                 their_offer: None,
                 wav: req.wav,
                 record: req.record,
+                audio_in: req.audio_in,
+                audio_out: req.audio_out,
                 media: None,
                 last_media: None,
             },
@@ -261,6 +283,8 @@ impl Engine {
         };
         m.wav = req.wav.or(m.wav.take());
         m.record = req.record.or(m.record.take());
+        m.audio_in = req.audio_in.or(m.audio_in.take());
+        m.audio_out = req.audio_out.or(m.audio_out.take());
         let media = start_media(m, &share, label, peer, &theirs, false).map_err(|e| (400, e))?;
         m.media = Some(media);
         m.share = Some(share);
@@ -382,6 +406,8 @@ impl Engine {
                         their_offer: Some(offer),
                         wav: None,
                         record: None,
+                        audio_in: None,
+                        audio_out: None,
                         media: None,
                         last_media: None,
                     },
@@ -585,8 +611,11 @@ fn start_media(
         tx_label: label,
         rx_label: theirs.label,
         keys,
-        tx: Tx::new(Source::open(m.wav.as_deref())?, INITIAL_LOSS_PCT)?,
-        rx: Rx::new(m.record.as_deref())?,
+        tx: Tx::new(
+            Source::open(m.wav.as_deref(), m.audio_in.as_deref())?,
+            INITIAL_LOSS_PCT,
+        )?,
+        rx: Rx::new(m.record.as_deref(), m.audio_out.as_deref())?,
         rx_index: FrameIndex::new(),
         rejected: 0,
     })

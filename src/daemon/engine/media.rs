@@ -1,6 +1,7 @@
-//! One direction of audio in the daemon: a source (WAV file or silence)
-//! through the Opus encoder, or the jitter buffer through the decoder into
-//! a sink (WAV file or nothing), with the figures the field tests read.
+//! One direction of audio in the daemon: a source (WAV file, sound card or
+//! silence) through the Opus encoder, or the jitter buffer through the
+//! decoder into a sink (WAV file, sound card or nothing), with the figures
+//! the field tests read.
 //! The engine calls `tick` on both every 20 ms; the frames themselves
 //! travel through the node (calls) or the flood (talkgroups).
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::audio::codec::{Decoder, Encoder, EncoderConfig};
 use crate::audio::wav;
 use crate::daemon::dto;
+use crate::daemon::sound;
 use crate::time::Instant;
 use crate::voice::jitter::{JitterBuffer, JitterConfig, Playout};
 
@@ -29,13 +31,31 @@ pub enum Source {
         samples: Vec<i16>,
         pos: usize,
     },
+    /// A capture device, 16 kHz mono (resampled if the card cannot).
+    Device(sound::Capture),
     Silence,
 }
 
+/// Check what a source or sink asks for without opening it: the WAV to
+/// read is there, the named device exists (the error lists those that do).
+pub fn check(wav: Option<&Path>, device: Option<&str>, dir: sound::Dir) -> Result<(), String> {
+    match (wav, device) {
+        (Some(p), _) if dir == sound::Dir::Input && !p.is_file() => {
+            Err(format!("{}: no such file", p.display()))
+        }
+        (None, Some(d)) => sound::check(d, dir),
+        _ => Ok(()),
+    }
+}
+
 impl Source {
-    pub fn open(path: Option<&Path>) -> Result<Source, String> {
+    /// A WAV given wins over a device; neither is silence.
+    pub fn open(path: Option<&Path>, device: Option<&str>) -> Result<Source, String> {
         let Some(p) = path else {
-            return Ok(Source::Silence);
+            return match device {
+                Some(d) => Ok(Source::Device(sound::Capture::open(d)?)),
+                None => Ok(Source::Silence),
+            };
         };
         let samples = wav::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
         if samples.len() > MAX_SOURCE_SAMPLES {
@@ -55,12 +75,16 @@ impl Source {
     /// The next 20 ms (silence after the end of a file).
     fn next(&mut self) -> [i16; FRAME] {
         let mut f = [0i16; FRAME];
-        if let Source::Wav { samples, pos, .. } = self {
-            let end = (*pos + FRAME).min(samples.len());
-            if let Some(s) = samples.get(*pos..end) {
-                f[..s.len()].copy_from_slice(s);
+        match self {
+            Source::Wav { samples, pos, .. } => {
+                let end = (*pos + FRAME).min(samples.len());
+                if let Some(s) = samples.get(*pos..end) {
+                    f[..s.len()].copy_from_slice(s);
+                }
+                *pos = end;
             }
-            *pos = end;
+            Source::Device(c) => c.read(&mut f),
+            Source::Silence => {}
         }
         f
     }
@@ -69,13 +93,14 @@ impl Source {
     pub fn ended(&self) -> bool {
         match self {
             Source::Wav { samples, pos, .. } => *pos >= samples.len(),
-            Source::Silence => false,
+            Source::Device(_) | Source::Silence => false,
         }
     }
 
     pub fn describe(&self) -> Option<String> {
         match self {
             Source::Wav { path, .. } => Some(path.display().to_string()),
+            Source::Device(c) => Some(format!("audio-in {}", c.name())),
             Source::Silence => None,
         }
     }
@@ -145,6 +170,8 @@ pub struct Rx {
     jb: JitterBuffer,
     dec: Decoder,
     sink: Option<(PathBuf, wav::WavWriter<std::io::BufWriter<std::fs::File>>)>,
+    /// A sound card to play to (when there is no recording).
+    playback: Option<sound::Playback>,
     pub received: u64,
     /// Capture-to-playout times of played frames, in ms.
     m2e: Vec<u32>,
@@ -161,7 +188,12 @@ pub struct Rx {
 }
 
 impl Rx {
-    pub fn new(record: Option<&Path>) -> Result<Rx, String> {
+    /// A recording given wins over a device; neither plays to nowhere.
+    pub fn new(record: Option<&Path>, device: Option<&str>) -> Result<Rx, String> {
+        let playback = match (record, device) {
+            (None, Some(d)) => Some(sound::Playback::open(d)?),
+            _ => None,
+        };
         let sink = match record {
             Some(p) => {
                 let f = std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -175,6 +207,7 @@ impl Rx {
             jb: JitterBuffer::new(JitterConfig::default()),
             dec: Decoder::new().map_err(|e| e.to_string())?,
             sink,
+            playback,
             received: 0,
             m2e: Vec::new(),
             last_arrival: None,
@@ -278,9 +311,13 @@ impl Rx {
             tracing::warn!(file = %path.display(), "recording stopped: {e}");
             self.sink = None;
         }
+        if let Some(p) = &mut self.playback {
+            p.write(&pcm);
+        }
     }
 
     pub fn finish(&mut self) {
+        self.playback = None;
         if let Some((path, w)) = self.sink.take()
             && let Err(e) = w.finish()
         {
@@ -312,6 +349,7 @@ impl Rx {
             max_gap_ms: self.max_gap_ms,
             loss_pct: self.loss_pct,
             recording: self.sink.as_ref().map(|(p, _)| p.display().to_string()),
+            playback: self.playback.as_ref().map(|p| p.name().to_string()),
         }
     }
 }

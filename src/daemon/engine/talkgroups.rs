@@ -112,7 +112,7 @@ impl Engine {
         let now = clock::now();
         match c {
             TalkgroupCommand::Join(name, req, tx) => {
-                let r = self.join(now, &name, req.record).map(tg_dto);
+                let r = self.join(now, &name, req.record, req.audio_out).map(tg_dto);
                 let _ = tx.send(r);
             }
             TalkgroupCommand::Leave(name, tx) => {
@@ -151,6 +151,7 @@ impl Engine {
         now: Instant,
         name: &str,
         record: Option<PathBuf>,
+        audio_out: Option<String>,
     ) -> Result<&Talkgroup, super::calls::ApiErr> {
         if !crate::names::record::valid_name(name) {
             return Err((400, format!("invalid talkgroup name {name:?}")));
@@ -176,7 +177,7 @@ impl Engine {
                         ..FloorConfig::default()
                     },
                 ),
-                rx: Rx::new(record.as_deref()).map_err(|e| (400, e))?,
+                rx: Rx::new(record.as_deref(), audio_out.as_deref()).map_err(|e| (400, e))?,
                 rx_burst: None,
                 ptt: None,
                 access_ms: Vec::new(),
@@ -187,12 +188,15 @@ impl Engine {
             tracing::info!(talkgroup = %name, "joined talkgroup");
             groups.insert(name.to_string(), t);
             self.publish_talkgroups(now);
-        } else if record.is_some() {
+        } else if record.is_some() || audio_out.is_some() {
             let t = groups
                 .get_mut(name)
                 .ok_or((500, "talkgroup vanished".to_string()))?;
+            // Open the new sink before closing the old one: a bad name
+            // leaves the talkgroup as it was.
+            let rx = Rx::new(record.as_deref(), audio_out.as_deref()).map_err(|e| (400, e))?;
             t.rx.finish();
-            t.rx = Rx::new(record.as_deref()).map_err(|e| (400, e))?;
+            t.rx = rx;
             t.record = record;
         }
         self.voice
@@ -232,8 +236,9 @@ impl Engine {
         req: dto::PttRequest,
     ) -> Result<dto::Talkgroup, super::calls::ApiErr> {
         let prio = priority(req.priority.as_deref().unwrap_or("normal")).map_err(|e| (400, e))?;
-        let src = Source::open(req.wav.as_deref()).map_err(|e| (400, e))?;
-        self.join(now, name, None)?;
+        let src =
+            Source::open(req.wav.as_deref(), req.audio_in.as_deref()).map_err(|e| (400, e))?;
+        self.join(now, name, None, None)?;
         let t = self
             .voice
             .talkgroups
@@ -275,7 +280,7 @@ impl Engine {
             );
         }
         if let Some(tg) = &req.talkgroup {
-            self.join(now, tg, None)?;
+            self.join(now, tg, None, None)?;
         }
         let names = self.voice.talkgroups.names();
         if names.is_empty() {
@@ -292,6 +297,7 @@ impl Engine {
                 &n,
                 dto::PttRequest {
                     wav: req.wav.clone(),
+                    audio_in: None,
                     priority: Some("emergency".into()),
                 },
             )?;
