@@ -183,6 +183,9 @@ pub struct LabArgs {
     /// Opus bit rate, bit/s.
     #[arg(long, default_value_t = 24_000)]
     pub bitrate: u32,
+    /// Turn discontinuous transmission off (every frame sent in silence).
+    #[arg(long)]
+    pub no_dtx: bool,
     /// Loss the encoder plans FEC for, percent.
     #[arg(long, default_value_t = EncoderConfig::default().expected_loss_pct)]
     pub expected_loss: u8,
@@ -204,7 +207,7 @@ pub fn cli_run(args: LabArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             bitrate: args.bitrate,
             fec: !args.no_fec,
             expected_loss_pct: args.expected_loss,
-            ..EncoderConfig::default()
+            dtx: !args.no_dtx,
         },
         loss_pct: args.loss.clamp(0.0, 100.0),
         seed: args.seed,

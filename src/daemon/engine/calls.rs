@@ -31,6 +31,11 @@ const INITIAL_LOSS_PCT: u8 = 0;
 /// measured yet). One byte, so a frame costs 16 bytes beyond UDP/IP: 9 of
 /// flow header, 2 of capture time, this, and the 4-byte tag.
 const NO_REPORT: u8 = 255;
+/// Opus bit rate of a call. At 24 kbit/s (the talkgroups' rate) Opus
+/// alone scores PESQ-WB 4.12 on the test speech and live 4-hop calls
+/// scored 3.98 to 4.14; 28 kbit/s gives 4.28 for 65-byte frames (32 kbit/s
+/// on the air with the 16 bytes of overhead).
+const CALL_BITRATE: u32 = 28_000;
 /// Highest expected loss the encoder is told: beyond it FEC cannot keep up
 /// and more of it only takes bits from the speech.
 const MAX_EXPECTED_LOSS: u8 = 30;
@@ -215,7 +220,7 @@ impl Engine {
             key_sig: [0; 64],
             device_key: self.node.identity().public_key(),
             opus_pt: 111,
-            bitrate: crate::audio::codec::EncoderConfig::default().bitrate,
+            bitrate: CALL_BITRATE,
         };
         offer.key_sig = self.node.identity().sign(&offer.signing_bytes(sip_call_id));
         offer
@@ -611,8 +616,10 @@ fn start_media(
         tx_label: label,
         rx_label: theirs.label,
         keys,
+        // Never above what the far end offered to receive.
         tx: Tx::new(
             Source::open(m.wav.as_deref(), m.audio_in.as_deref())?,
+            CALL_BITRATE.min(theirs.bitrate),
             INITIAL_LOSS_PCT,
         )?,
         rx: Rx::new(m.record.as_deref(), m.audio_out.as_deref())?,

@@ -118,8 +118,9 @@ pub struct Tx {
 }
 
 impl Tx {
-    pub fn new(src: Source, expected_loss_pct: u8) -> Result<Tx, String> {
+    pub fn new(src: Source, bitrate: u32, expected_loss_pct: u8) -> Result<Tx, String> {
         let enc = Encoder::new(EncoderConfig {
+            bitrate,
             expected_loss_pct,
             ..EncoderConfig::default()
         })

@@ -245,7 +245,12 @@ impl Engine {
             .groups
             .get_mut(name)
             .ok_or((500, "talkgroup vanished".to_string()))?;
-        let tx = Tx::new(src, PTT_EXPECTED_LOSS_PCT).map_err(|e| (500, e))?;
+        let tx = Tx::new(
+            src,
+            crate::audio::codec::EncoderConfig::default().bitrate,
+            PTT_EXPECTED_LOSS_PCT,
+        )
+        .map_err(|e| (500, e))?;
         t.ptt = Some(Ptt {
             tx,
             pressed: now,
