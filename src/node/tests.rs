@@ -521,3 +521,112 @@ fn flood_crosses_a_line_of_five() {
         assert_eq!(got, 10, "node {at} got {got} of 10 floods");
     }
 }
+
+/// A resend answer carries no range: it answers the request that was sent,
+/// not a gap found while it was on its way. That later gap stays wanted,
+/// or its routes are missing until the next periodic dump (a node two hops
+/// from a destination had no route to it for minutes at 10 % loss).
+#[test]
+fn gap_found_while_a_resend_is_answered_is_asked_for() {
+    use crate::wire::control::{self, Hello, Ihu, Request, RouteEntry, Update};
+    use crate::wire::{Header, PacketType, flags};
+    let me = Identity::from_secret(&[1; 32]);
+    let a = me.id();
+    let b = Identity::from_secret(&[2; 32]).id();
+    let c = Identity::from_secret(&[3; 32]).id();
+    let d = Identity::from_secret(&[4; 32]).id();
+    let mut now = Instant::ZERO;
+    let mut node = Node::new(me, Config::default(), now, 1);
+    node.handle(
+        now,
+        Input::IfaceUp {
+            iface: IfaceId(0),
+            cost_weight: 256,
+        },
+    );
+    let hello = |seq: u32, update_seq: u32| {
+        let body = control::encode(&Hello {
+            interval_ms: 200,
+            ihu: Some(vec![Ihu {
+                id: a,
+                rxcost: 256,
+                mpr: false,
+            }]),
+            update_seq,
+            ..Hello::default()
+        });
+        Header::link(PacketType::Hello, 0, b, seq).to_packet(&body)
+    };
+    let update = |fl: u8, dests: &[NodeId]| {
+        let entries = dests
+            .iter()
+            .map(|&dest| RouteEntry {
+                dest,
+                seqno: 7,
+                metric: if dest == b { 0 } else { 256 },
+                hops: u8::from(dest != b),
+                base: false,
+            })
+            .collect();
+        let body = control::encode(&Update { entries });
+        Header::link(PacketType::Update, fl, b, 0).to_packet(&body)
+    };
+    // Deliver `data` from B, run the node for `d`, return the resend
+    // requests it sent.
+    let step = |node: &mut Node, now: &mut Instant, data: Option<Vec<u8>>, d: Duration| {
+        if let Some(data) = data {
+            node.handle(
+                *now,
+                Input::Receive {
+                    iface: IfaceId(0),
+                    from: addr(1),
+                    data,
+                },
+            );
+        }
+        let until = *now + d;
+        let mut asked = Vec::new();
+        loop {
+            while let Some(t) = node.poll_transmit(*now) {
+                if let Ok((h, body)) = Header::parse(&t.data)
+                    && h.ty == PacketType::Request
+                    && let Ok(Request::Resend { from, to }) = control::decode(body)
+                {
+                    asked.push((from, to));
+                }
+            }
+            match node.poll_timeout() {
+                Some(t) if t <= until => {
+                    *now = t.max(*now);
+                    node.handle(*now, Input::Timeout);
+                }
+                _ => break,
+            }
+        }
+        *now = until;
+        asked
+    };
+    for seq in 1..=5 {
+        step(&mut node, &mut now, Some(hello(seq, 0)), ms(200));
+    }
+    step(
+        &mut node,
+        &mut now,
+        Some(update(flags::TABLE, &[b])),
+        ms(100),
+    );
+    assert!(node.route_to(&b).is_some());
+    // B's update 1 (about C) was lost; a hello shows it.
+    let asked = step(&mut node, &mut now, Some(hello(6, 1)), ms(1));
+    assert_eq!(asked, vec![(1, 1)]);
+    // Update 2 (about D) is lost too; the hello that shows it comes before
+    // the answer to the request for update 1.
+    assert!(step(&mut node, &mut now, Some(hello(7, 2)), ms(1)).is_empty());
+    step(&mut node, &mut now, Some(update(0, &[c])), ms(1));
+    assert!(node.route_to(&c).is_some());
+    // Update 2 is still wanted.
+    let asked = step(&mut node, &mut now, None, ms(300));
+    assert!(asked.iter().any(|&(_, to)| to == 2), "{asked:?}");
+    step(&mut node, &mut now, Some(update(0, &[d])), ms(1));
+    assert!(node.route_to(&d).is_some());
+}
