@@ -92,11 +92,6 @@ pub struct Neighbour {
     pub resend_asked: Instant,
     /// Multicast updates we miss and asked for: (from, to, requests sent).
     pub resend_want: Option<(u32, u32, u32)>,
-    /// The last update number the first request for `resend_want` asked
-    /// for (`None`: none sent yet). An answer carries no range, so it is
-    /// taken to answer that request only: the gap may have grown (a later
-    /// hello showed more missed updates) after it was sent.
-    pub resend_covered: Option<u32>,
     /// Its full table reached us (a unicast update arrived). A neighbour whose
     /// table dump was lost is asked again: a leaf with one lossy link would
     /// otherwise wait for the next periodic dump.
@@ -133,7 +128,6 @@ impl Neighbour {
             update_seq: None,
             resend_asked: Instant::ZERO,
             resend_want: None,
-            resend_covered: None,
             table_received: false,
             table_asked: Instant::ZERO,
             usable_since: Instant::MAX,

@@ -64,16 +64,9 @@ impl Node {
             && let Some(n) = self.nbrs.get_mut(&via)
         {
             // A unicast update is the answer to a resend, or (flagged) a
-            // table dump. It covers the updates our first request asked
-            // for; any missed since stay wanted, else their routes would
-            // be lost until the next periodic dump (the hello that showed
-            // them has already moved `update_seq` past them).
+            // table dump.
             n.table_received |= table;
-            n.resend_want = match (n.resend_want, n.resend_covered.take()) {
-                (Some((from, to, _)), Some(c)) if to > c => Some((from.max(c + 1), to, 0)),
-                (want, None) => want,
-                _ => None,
-            };
+            n.resend_want = None;
         }
         // Multicast updates are numbered (unicast ones carry 0): a gap means
         // we missed one, and a missed retraction could leave us on a dead
@@ -529,14 +522,12 @@ impl Node {
         };
         if tries >= RESEND_TRIES {
             n.resend_want = None;
-            n.resend_covered = None;
             // Give up on the pieces: ask for the whole table instead.
             n.table_received = false;
             n.table_asked = Instant::ZERO;
             return;
         }
         n.resend_want = Some((from, to, tries + 1));
-        n.resend_covered.get_or_insert(to);
         n.resend_asked = now;
         let addr = n.addr;
         let body = control::encode(&Request::Resend { from, to });
