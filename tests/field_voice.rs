@@ -149,7 +149,14 @@ fn lossy_three_hops_call() {
         assert!(ok.is_some(), "medic-12 does not resolve at n1");
         let r = voice::call(&net, "n1", "n4", "medic-12", &speech, protection);
         let score = voice::pesq_wb(&speech, &r.recording);
-        let loss = r.callee["media"]["rx"]["loss_pct"].as_f64().unwrap_or(-1.0);
+        // Over the whole call: frames the caller sent that never arrived.
+        let sent = r.caller["media"]["frames_sent"].as_f64().unwrap_or(0.0);
+        let got = r.callee["media"]["rx"]["received"].as_f64().unwrap_or(0.0);
+        let loss = if sent > 0.0 {
+            100.0 * (1.0 - got / sent).max(0.0)
+        } else {
+            -1.0
+        };
         eprintln!("{protection}: the callee's media: {}", r.callee["media"]);
         eprintln!("{protection}: the caller's media: {}", r.caller["media"]);
         figure(
