@@ -34,6 +34,19 @@ fn check_wav(p: &Option<PathBuf>) -> Result<(), Error> {
     Ok(())
 }
 
+/// POST `body` as JSON to the daemon; its answer, parsed.
+fn post<T: serde::de::DeserializeOwned>(
+    a: &ClientArgs,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> Result<T, Error> {
+    Ok(get_json(a.api, "POST", path, Some(&serde_json::to_string(body)?))?.0)
+}
+
+fn hangup_call(a: &ClientArgs, call: Option<u64>) -> Result<dto::Call, Error> {
+    post(a, "/v1/hangup", &dto::HangupRequest { call })
+}
+
 fn catch_sigint() {
     // SAFETY: the handler only touches atomics and calls shutdown(2).
     unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
@@ -95,12 +108,7 @@ pub fn call(a: &CallArgs) -> Result<ExitCode, Error> {
         audio_in: a.audio_in.audio_in.clone(),
         audio_out: a.audio_out.audio_out.clone(),
     };
-    let (c, _): (dto::Call, _) = get_json(
-        a.client.api,
-        "POST",
-        "/v1/calls",
-        Some(&serde_json::to_string(&req)?),
-    )?;
+    let c: dto::Call = post(&a.client, "/v1/calls", &req)?;
     catch_sigint();
     let id = c.id;
     eprintln!("calling {} (call {id})", a.name);
@@ -129,26 +137,10 @@ pub fn call(a: &CallArgs) -> Result<ExitCode, Error> {
                 None => a.wav.is_some() && sent && at.elapsed() > Duration::from_secs(1),
             };
             if over || interrupted() {
-                let (c, _): (dto::Call, _) = get_json(
-                    a.client.api,
-                    "POST",
-                    "/v1/hangup",
-                    Some(&serde_json::to_string(&dto::HangupRequest {
-                        call: Some(id),
-                    })?),
-                )?;
-                break c;
+                break hangup_call(&a.client, Some(id))?;
             }
         } else if interrupted() || t0.elapsed() > Duration::from_secs(a.ring_timeout) {
-            let (c, _): (dto::Call, _) = get_json(
-                a.client.api,
-                "POST",
-                "/v1/hangup",
-                Some(&serde_json::to_string(&dto::HangupRequest {
-                    call: Some(id),
-                })?),
-            )?;
-            break c;
+            break hangup_call(&a.client, Some(id))?;
         }
         std::thread::sleep(POLL);
     };
@@ -171,12 +163,7 @@ pub fn answer(a: &AnswerArgs) -> Result<ExitCode, Error> {
         audio_in: a.audio_in.audio_in.clone(),
         audio_out: a.audio_out.audio_out.clone(),
     };
-    let (c, _): (dto::Call, _) = get_json(
-        a.client.api,
-        "POST",
-        "/v1/answer",
-        Some(&serde_json::to_string(&req)?),
-    )?;
+    let c: dto::Call = post(&a.client, "/v1/answer", &req)?;
     let Some(d) = a.duration else {
         print_call(&c, a.client.json)?;
         return Ok(ExitCode::SUCCESS);
@@ -189,15 +176,7 @@ pub fn answer(a: &AnswerArgs) -> Result<ExitCode, Error> {
             break c;
         }
         if t0.elapsed() >= Duration::from_secs_f64(d) || interrupted() {
-            let (c, _): (dto::Call, _) = get_json(
-                a.client.api,
-                "POST",
-                "/v1/hangup",
-                Some(&serde_json::to_string(&dto::HangupRequest {
-                    call: Some(c.id),
-                })?),
-            )?;
-            break c;
+            break hangup_call(&a.client, Some(c.id))?;
         }
         std::thread::sleep(POLL);
     };
@@ -206,14 +185,7 @@ pub fn answer(a: &AnswerArgs) -> Result<ExitCode, Error> {
 }
 
 pub fn hangup(a: &HangupArgs) -> Result<ExitCode, Error> {
-    let (c, _): (dto::Call, _) = get_json(
-        a.client.api,
-        "POST",
-        "/v1/hangup",
-        Some(&serde_json::to_string(&dto::HangupRequest {
-            call: a.call,
-        })?),
-    )?;
+    let c = hangup_call(&a.client, a.call)?;
     print_call(&c, a.client.json)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -286,12 +258,7 @@ pub fn ptt(a: &PttArgs) -> Result<ExitCode, Error> {
         priority: Some(a.priority.clone()),
     };
     let path = format!("/v1/talkgroups/{}/ptt", a.talkgroup);
-    let (_, _): (dto::Talkgroup, _) = get_json(
-        a.client.api,
-        "POST",
-        &path,
-        Some(&serde_json::to_string(&req)?),
-    )?;
+    let _: dto::Talkgroup = post(&a.client, &path, &req)?;
     catch_sigint();
     let t0 = Instant::now();
     let mut said_permit = false;
@@ -310,7 +277,7 @@ pub fn ptt(a: &PttArgs) -> Result<ExitCode, Error> {
         if (!t.transmitting && !t.requesting) || over || interrupted() {
             if t.transmitting || t.requesting {
                 let rel = format!("/v1/talkgroups/{}/release", a.talkgroup);
-                let (t, _): (dto::Talkgroup, _) = get_json(a.client.api, "POST", &rel, Some("{}"))?;
+                let t: dto::Talkgroup = post(&a.client, &rel, &serde_json::json!({}))?;
                 break t;
             }
             break t;
@@ -341,12 +308,7 @@ pub fn listen(a: &ListenArgs) -> Result<ExitCode, Error> {
         audio_out: a.audio_out.audio_out.clone(),
     };
     let path = format!("/v1/talkgroups/{}/listen", a.talkgroup);
-    let (_, _): (dto::Talkgroup, _) = get_json(
-        a.client.api,
-        "POST",
-        &path,
-        Some(&serde_json::to_string(&req)?),
-    )?;
+    let _: dto::Talkgroup = post(&a.client, &path, &req)?;
     catch_sigint();
     let t0 = Instant::now();
     let mut talker = None;
@@ -372,7 +334,7 @@ pub fn listen(a: &ListenArgs) -> Result<ExitCode, Error> {
         talkgroup(&a.client, &a.talkgroup)?
     } else {
         let leave = format!("/v1/talkgroups/{}/leave", a.talkgroup);
-        get_json::<dto::Talkgroup>(a.client.api, "POST", &leave, Some("{}"))?.0
+        post::<dto::Talkgroup>(&a.client, &leave, &serde_json::json!({}))?
     };
     if a.client.json {
         println!("{}", serde_json::to_string(&t)?);
@@ -403,12 +365,7 @@ pub fn mayday(a: &MaydayArgs) -> Result<ExitCode, Error> {
         lon: a.lon,
         accuracy_m: None,
     };
-    let (ts, _): (Vec<dto::Talkgroup>, _) = get_json(
-        a.client.api,
-        "POST",
-        "/v1/mayday",
-        Some(&serde_json::to_string(&req)?),
-    )?;
+    let ts: Vec<dto::Talkgroup> = post(&a.client, "/v1/mayday", &req)?;
     eprintln!(
         "MAYDAY declared: presence emergency in the directory, emergency press on {}",
         ts.iter()
@@ -435,7 +392,11 @@ pub fn mayday(a: &MaydayArgs) -> Result<ExitCode, Error> {
     let mut out = Vec::new();
     for t in &held {
         let rel = format!("/v1/talkgroups/{}/release", t.name);
-        out.push(get_json::<dto::Talkgroup>(a.client.api, "POST", &rel, Some("{}"))?.0);
+        out.push(post::<dto::Talkgroup>(
+            &a.client,
+            &rel,
+            &serde_json::json!({}),
+        )?);
     }
     if a.client.json {
         println!("{}", serde_json::to_string(&out)?);
