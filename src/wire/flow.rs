@@ -104,34 +104,26 @@ fn need(buf: &[u8], n: usize) -> Result<(), WireError> {
     }
 }
 
-fn u32_at(buf: &[u8], at: usize) -> Result<u32, WireError> {
-    buf.get(at..at + 4)
+/// `N` bytes at `at`, or how short the packet is.
+fn bytes_at<const N: usize>(buf: &[u8], at: usize) -> Result<[u8; N], WireError> {
+    buf.get(at..at + N)
         .and_then(|b| b.try_into().ok())
-        .map(u32::from_be_bytes)
         .ok_or(WireError::Truncated {
             len: buf.len(),
-            need: at + 4,
+            need: at + N,
         })
+}
+
+fn u32_at(buf: &[u8], at: usize) -> Result<u32, WireError> {
+    bytes_at(buf, at).map(u32::from_be_bytes)
 }
 
 fn u16_at(buf: &[u8], at: usize) -> Result<u16, WireError> {
-    buf.get(at..at + 2)
-        .and_then(|b| b.try_into().ok())
-        .map(u16::from_be_bytes)
-        .ok_or(WireError::Truncated {
-            len: buf.len(),
-            need: at + 2,
-        })
+    bytes_at(buf, at).map(u16::from_be_bytes)
 }
 
 fn id_at(buf: &[u8], at: usize) -> Result<NodeId, WireError> {
-    buf.get(at..at + 16)
-        .and_then(|b| b.try_into().ok())
-        .map(NodeId)
-        .ok_or(WireError::Truncated {
-            len: buf.len(),
-            need: at + 16,
-        })
+    bytes_at(buf, at).map(NodeId)
 }
 
 impl<'a> FlowPacket<'a> {
