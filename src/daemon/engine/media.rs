@@ -24,6 +24,13 @@ const MAX_M2E_SAMPLES: usize = 30_000;
 /// Under DTX one silent frame in `DTX_KEEP` is sent (every 400 ms).
 const DTX_KEEP: u64 = 20;
 
+/// Nearest-rank percentile (`p` in 0..=100) of millisecond samples, as the
+/// simulator's figures are computed; `None` when there are none.
+pub fn percentile_ms(samples: &[u32], p: f64) -> Option<u64> {
+    let v: Vec<f64> = samples.iter().map(|&x| f64::from(x)).collect();
+    crate::sim::metrics::percentile(&v, p).map(|x| x as u64)
+}
+
 /// Where transmitted audio comes from.
 pub enum Source {
     Wav {
@@ -327,14 +334,6 @@ impl Rx {
     }
 
     pub fn stats(&self) -> dto::RxStats {
-        let mut m = self.m2e.clone();
-        m.sort_unstable();
-        let pct = |p: f64| {
-            (!m.is_empty()).then(|| {
-                let i = ((m.len() as f64 * p).ceil() as usize).clamp(1, m.len()) - 1;
-                u64::from(m[i])
-            })
-        };
         let j = self.jb.stats();
         dto::RxStats {
             received: self.received,
@@ -345,8 +344,8 @@ impl Rx {
             stretched: j.stretched,
             skipped: j.skipped,
             jitter_target_ms: u64::from(j.target_ms),
-            m2e_p50_ms: pct(0.50),
-            m2e_p95_ms: pct(0.95),
+            m2e_p50_ms: percentile_ms(&self.m2e, 50.0),
+            m2e_p95_ms: percentile_ms(&self.m2e, 95.0),
             max_gap_ms: self.max_gap_ms,
             loss_pct: self.loss_pct,
             recording: self.sink.as_ref().map(|(p, _)| p.display().to_string()),

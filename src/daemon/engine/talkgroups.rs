@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::media::{Rx, Source, Tx};
+use super::media::{Rx, Source, Tx, percentile_ms};
 use super::{Engine, clock};
 use crate::daemon::dto::{self, ApiEvent};
 use crate::floor::{Floor, FloorConfig, FloorEvent, FloorMsg, Priority};
@@ -491,20 +491,16 @@ impl Engine {
                 tracing::trace!("talkgroup voice not sent: {e}");
             }
         }
-        for n in done {
-            if let Some(t) = self.voice.talkgroups.groups.get_mut(&n) {
-                t.floor.release(now);
-                t.ptt = None;
-                t.last_outcome = Some("done".into());
+        // A burst whose WAV has been sent releases the floor: the
+        // Release goes out now, not at the next floor event.
+        if !done.is_empty() {
+            for n in done {
+                if let Some(t) = self.voice.talkgroups.groups.get_mut(&n) {
+                    t.floor.release(now);
+                    t.ptt = None;
+                    t.last_outcome = Some("done".into());
+                }
             }
-        }
-        if self
-            .voice
-            .talkgroups
-            .groups
-            .values()
-            .any(|t| t.ptt.is_none())
-        {
             self.pump_floors(now);
         }
     }
@@ -520,14 +516,6 @@ impl Engine {
 }
 
 fn tg_dto(t: &Talkgroup) -> dto::Talkgroup {
-    let mut a = t.access_ms.clone();
-    a.sort_unstable();
-    let pct = |p: f64| {
-        (!a.is_empty()).then(|| {
-            let i = ((a.len() as f64 * p).ceil() as usize).clamp(1, a.len()) - 1;
-            u64::from(a[i])
-        })
-    };
     dto::Talkgroup {
         name: t.name.clone(),
         talker: t.floor.talker().map(|(id, n, _)| dto::Talker {
@@ -537,9 +525,9 @@ fn tg_dto(t: &Talkgroup) -> dto::Talkgroup {
         transmitting: t.ptt.as_ref().is_some_and(|p| p.granted),
         requesting: t.ptt.as_ref().is_some_and(|p| !p.granted),
         last_outcome: t.last_outcome.clone(),
-        access_count: a.len(),
-        access_p50_ms: pct(0.5),
-        access_p95_ms: pct(0.95),
+        access_count: t.access_ms.len(),
+        access_p50_ms: percentile_ms(&t.access_ms, 50.0),
+        access_p95_ms: percentile_ms(&t.access_ms, 95.0),
         bursts_heard: t.bursts_heard,
         recording: t.record.as_ref().map(|p| p.display().to_string()),
         rx: t.rx.stats(),
