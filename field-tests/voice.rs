@@ -144,13 +144,18 @@ pub fn call(
         assert!(ended.is_some(), "the call never ended at {callee}");
         (out, call_in(net, callee, "ended").expect("ended call"))
     });
-    let json_line = caller_out
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON from call: {caller_out}"));
     CallResult {
-        caller: serde_json::from_str(json_line).expect("call JSON"),
+        caller: json_line(&caller_out),
         callee: callee_view,
         recording: rec,
     }
+}
+
+/// The JSON object a `--json` client printed among its progress lines.
+pub fn json_line(out: &str) -> serde_json::Value {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON in: {out}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
 }

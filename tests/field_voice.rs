@@ -323,9 +323,7 @@ fn forked_call_first_answer_wins() {
         );
         let (ok, out) = h.join().expect("call");
         assert!(ok, "call: {out}");
-        let v: serde_json::Value =
-            serde_json::from_str(out.lines().find(|l| l.starts_with('{')).expect("json"))
-                .expect("json");
+        let v: serde_json::Value = voice::json_line(&out);
         assert_eq!(
             v["peer"].as_str(),
             Some(net.node("n5").id.to_string().as_str()),
@@ -396,70 +394,52 @@ fn ptt_floor_on_line5() {
         "the winner changed: {winners:?}"
     );
 
-    // n2 talks; n4 presses emergency: n2 is pre-empted.
-    std::thread::scope(|sc| {
-        let talker = sc.spawn(|| {
-            net.run(
-                Some("n2"),
-                &["ptt", "fireground-1", "--duration", "4", "--json"],
-            )
-        });
-        let on = wait_for(Duration::from_secs(2), || tg("n2")["transmitting"] == true);
-        assert!(on.is_some(), "n2 never got the floor");
-        let (ok, out) = net.run(
-            Some("n4"),
-            &[
-                "ptt",
-                "fireground-1",
-                "--priority",
-                "emergency",
-                "--duration",
-                "0.5",
-                "--json",
-            ],
-        );
-        assert!(ok, "emergency press: {out}");
-        let (_, out2) = talker.join().expect("talker");
-        let v: serde_json::Value =
-            serde_json::from_str(out.lines().find(|l| l.starts_with('{')).expect("json"))
-                .expect("json");
-        let pre = ms(&v, &["access_p95_ms"]).expect("access");
-        figure("ptt_emergency_preempt_access_ms", pre);
-        assert!(out2.contains("pre-empted"), "n2 was not pre-empted: {out2}");
-        assert!(pre <= 100, "emergency access {pre} ms");
-    });
+    // n2 talks; n4 presses emergency, then declares a mayday: each time
+    // n2 is pre-empted. Returns what n4's client printed.
+    let preempt_n2 = |n4_args: &[&str]| {
+        std::thread::scope(|sc| {
+            let talker = sc.spawn(|| {
+                net.run(
+                    Some("n2"),
+                    &["ptt", "fireground-1", "--duration", "4", "--json"],
+                )
+            });
+            let on = wait_for(Duration::from_secs(2), || tg("n2")["transmitting"] == true);
+            assert!(on.is_some(), "n2 never got the floor");
+            let (ok, out) = net.run(Some("n4"), n4_args);
+            assert!(ok, "{n4_args:?}: {out}");
+            let (_, out2) = talker.join().expect("talker");
+            assert!(
+                out2.contains("pre-empted"),
+                "n2 was not pre-empted by {n4_args:?}: {out2}"
+            );
+            out
+        })
+    };
+    let out = preempt_n2(&[
+        "ptt",
+        "fireground-1",
+        "--priority",
+        "emergency",
+        "--duration",
+        "0.5",
+        "--json",
+    ]);
+    let pre = ms(&voice::json_line(&out), &["access_p95_ms"]).expect("access");
+    figure("ptt_emergency_preempt_access_ms", pre);
+    assert!(pre <= 100, "emergency access {pre} ms");
 
-    // Mayday from n4 while n2 talks: n2 is pre-empted, and n1's directory
-    // shows n4 in emergency with its position.
-    std::thread::scope(|sc| {
-        let talker = sc.spawn(|| {
-            net.run(
-                Some("n2"),
-                &["ptt", "fireground-1", "--duration", "4", "--json"],
-            )
-        });
-        let on = wait_for(Duration::from_secs(2), || tg("n2")["transmitting"] == true);
-        assert!(on.is_some(), "n2 never got the floor");
-        let (ok, out) = net.run(
-            Some("n4"),
-            &[
-                "mayday",
-                "--lat",
-                "45.5017",
-                "--lon",
-                "-73.5673",
-                "--duration",
-                "0.5",
-                "--json",
-            ],
-        );
-        assert!(ok, "mayday: {out}");
-        let (_, out2) = talker.join().expect("talker");
-        assert!(
-            out2.contains("pre-empted"),
-            "n2 was not pre-empted by the mayday: {out2}"
-        );
-    });
+    // The mayday also shows in n1's directory, with n4's position.
+    preempt_n2(&[
+        "mayday",
+        "--lat",
+        "45.5017",
+        "--lon",
+        "-73.5673",
+        "--duration",
+        "0.5",
+        "--json",
+    ]);
     let n4 = net.node("n4").id.to_string();
     let flagged = wait_for(Duration::from_secs(3), || {
         net.json("n1", "names")
@@ -498,9 +478,7 @@ fn ptt_floor_on_line5() {
             &["listen", "fireground-1", "--duration", "2", "--json"],
         );
         assert!(ok, "listen: {out}");
-        let v: serde_json::Value =
-            serde_json::from_str(out.lines().find(|l| l.starts_with('{')).expect("json"))
-                .expect("json");
+        let v: serde_json::Value = voice::json_line(&out);
         assert!(
             v["bursts_heard"].as_u64().unwrap_or(0) >= 1,
             "late joiner heard nothing: {v}"
