@@ -32,6 +32,7 @@ pub mod identity;
 pub mod link;
 pub mod names;
 pub mod node;
+pub mod phone;
 pub mod rng;
 pub mod route;
 pub mod session;

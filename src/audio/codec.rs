@@ -24,7 +24,9 @@
 //! [`Encoder::set_expected_loss`] (0 turns the FEC copy off) beats any
 //! fixed value.
 
-use super::{AudioError, FRAME_SAMPLES, SAMPLE_RATE};
+#[cfg(test)]
+use super::FRAME_SAMPLES;
+use super::{AudioError, SAMPLE_RATE};
 
 /// Largest Opus packet we produce (far above 24 kbit/s * 20 ms = 60 B).
 const MAX_PACKET: usize = 400;
@@ -60,6 +62,8 @@ impl Default for EncoderConfig {
 /// One stream's Opus encoder.
 pub struct Encoder {
     inner: opus::Encoder,
+    /// Samples in one 20 ms frame at the encoder's input rate.
+    frame: usize,
 }
 
 impl std::fmt::Debug for Encoder {
@@ -70,23 +74,30 @@ impl std::fmt::Debug for Encoder {
 
 impl Encoder {
     pub fn new(cfg: EncoderConfig) -> Result<Self, AudioError> {
-        let mut inner =
-            opus::Encoder::new(SAMPLE_RATE, opus::Channels::Mono, opus::Application::Voip)?;
+        Self::with_rate(SAMPLE_RATE, cfg)
+    }
+
+    /// An encoder of `rate` Hz input (8000 for G.711 phones, 16000 here).
+    pub fn with_rate(rate: u32, cfg: EncoderConfig) -> Result<Self, AudioError> {
+        let mut inner = opus::Encoder::new(rate, opus::Channels::Mono, opus::Application::Voip)?;
         inner.set_bitrate(opus::Bitrate::Bits(
             i32::try_from(cfg.bitrate).unwrap_or(i32::MAX),
         ))?;
         inner.set_inband_fec(cfg.fec)?;
         inner.set_packet_loss_perc(i32::from(cfg.expected_loss_pct.min(100)))?;
         inner.set_dtx(cfg.dtx)?;
-        Ok(Encoder { inner })
+        Ok(Encoder {
+            inner,
+            frame: rate as usize / 50,
+        })
     }
 
-    /// Encode one 20 ms frame ([`FRAME_SAMPLES`] samples). Under DTX a
-    /// packet of at most [`DTX_MAX_LEN`] bytes means "do not send".
+    /// Encode one 20 ms frame ([`FRAME_SAMPLES`](super::FRAME_SAMPLES) samples at 16 kHz). Under
+    /// DTX a packet of at most [`DTX_MAX_LEN`] bytes means "do not send".
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, AudioError> {
-        if pcm.len() != FRAME_SAMPLES {
+        if pcm.len() != self.frame {
             return Err(AudioError::FrameSize {
-                expected: FRAME_SAMPLES,
+                expected: self.frame,
                 got: pcm.len(),
             });
         }
@@ -103,6 +114,7 @@ impl Encoder {
 /// One stream's Opus decoder.
 pub struct Decoder {
     inner: opus::Decoder,
+    frame: usize,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -113,22 +125,28 @@ impl std::fmt::Debug for Decoder {
 
 impl Decoder {
     pub fn new() -> Result<Self, AudioError> {
+        Self::with_rate(SAMPLE_RATE)
+    }
+
+    /// A decoder of `rate` Hz output (8000 for G.711 phones).
+    pub fn with_rate(rate: u32) -> Result<Self, AudioError> {
         Ok(Decoder {
-            inner: opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono)?,
+            inner: opus::Decoder::new(rate, opus::Channels::Mono)?,
+            frame: rate as usize / 50,
         })
     }
 
     /// Decode one 20 ms frame. `None` runs packet loss concealment;
     /// `Some(next)` with `fec = true` rebuilds the missing frame from the
     /// FEC data of the packet that follows it (concealment if it has
-    /// none). Always returns [`FRAME_SAMPLES`] samples; a corrupt packet is
+    /// none). Always returns [`FRAME_SAMPLES`](super::FRAME_SAMPLES) samples; a corrupt packet is
     /// an error.
     pub fn decode(&mut self, packet: Option<&[u8]>, fec: bool) -> Result<Vec<i16>, AudioError> {
-        let mut out = vec![0i16; FRAME_SAMPLES];
+        let mut out = vec![0i16; self.frame];
         // An empty input is libopus's "lost packet": concealment.
         let n = self.inner.decode(packet.unwrap_or(&[]), &mut out, fec)?;
         out.truncate(n);
-        out.resize(FRAME_SAMPLES, 0);
+        out.resize(self.frame, 0);
         Ok(out)
     }
 }

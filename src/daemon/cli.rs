@@ -1,5 +1,6 @@
 //! The subcommands that run the daemon or talk to it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -122,6 +123,18 @@ pub struct UpArgs {
     /// A talkgroup to join at start (repeatable), e.g. fireground-1.
     #[arg(long = "talkgroup", value_name = "TG")]
     pub talkgroups: Vec<String>,
+    /// SIP phones register here (UDP and TCP) as sip:ROLE@mesh and call
+    /// roles by name [default: 127.0.0.1:5060; 0.0.0.0:5060 for desk
+    /// phones on the LAN, with --sip-passwords].
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_sip")]
+    pub sip: Option<SocketAddr>,
+    /// No SIP front.
+    #[arg(long)]
+    pub no_sip: bool,
+    /// Phones must prove a password to register a role (digest): a TOML
+    /// file of `role = "password"` lines. Roles not in it are refused.
+    #[arg(long, value_name = "FILE")]
+    pub sip_passwords: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -473,6 +486,19 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         cert: a.cert.or(f.cert),
         incident_secret_file: a.incident_secret_file.or(f.incident_secret_file),
         talkgroups: pick(a.talkgroups, f.talkgroups),
+        sip: if a.no_sip || f.no_sip.unwrap_or(false) {
+            None
+        } else {
+            Some(match a.sip.or(f.sip) {
+                Some(x) => x,
+                None => config::DEFAULT_SIP.parse()?,
+            })
+        },
+        sip_explicit: a.sip.is_some() || f.sip.is_some(),
+        sip_passwords: match a.sip_passwords.or(f.sip_passwords) {
+            Some(p) => config::load_sip_passwords(&p)?,
+            None => BTreeMap::new(),
+        },
         ptt_time_limit: std::time::Duration::from_secs(
             a.ptt_time_limit
                 .or(f.ptt_time_limit)

@@ -201,6 +201,21 @@ pub fn status(a: &ClientArgs) -> Result<ExitCode, Error> {
     println!("uptime        {:.0} s", s.uptime_s);
     println!("overlay port  {}", s.port);
     println!("malformed rx  {}", s.stats.rx_malformed);
+    match &s.sip {
+        None => println!("SIP           off"),
+        Some(sip) => {
+            println!(
+                "SIP           {} ({} phone call(s), {} malformed)",
+                sip.address, sip.calls, sip.malformed
+            );
+            for p in &sip.phones {
+                println!(
+                    "  phone       {} at {} (from {}, {} s left)",
+                    p.role, p.contact, p.from, p.expires_s
+                );
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,6 +18,25 @@ use crate::node::{Config, Timers};
 pub const DEFAULT_PORT: u16 = 7470;
 /// Local HTTP API address used when neither flag nor file sets one.
 pub const DEFAULT_API: &str = "127.0.0.1:7480";
+/// The SIP front's address when neither flag nor file sets one: the
+/// handset's own softphone. Desk phones on a LAN need `--sip 0.0.0.0:5060`.
+pub const DEFAULT_SIP: &str = "127.0.0.1:5060";
+
+/// `role = "password"` lines for phone registration (digest auth).
+pub fn load_sip_passwords(p: &Path) -> Result<BTreeMap<String, String>, Error> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| format!("cannot read SIP passwords {}: {e}", p.display()))?;
+    let map: BTreeMap<String, String> = toml::from_str(&text).map_err(|e| {
+        format!(
+            "SIP passwords {}: {e}(expected lines of role = \"password\")",
+            p.display()
+        )
+    })?;
+    if let Some(bad) = map.keys().find(|r| !crate::names::record::valid_name(r)) {
+        return Err(format!("SIP passwords {}: {bad:?} is not a role name", p.display()).into());
+    }
+    Ok(map)
+}
 /// Link-local multicast group for beacons. Our own group in the link-local
 /// scope (not Babel's ff02::1:6, so callsign and babeld can share a link).
 pub const MULTICAST_GROUP: std::net::Ipv6Addr =
@@ -71,6 +90,12 @@ pub struct FileConfig {
     pub voice_protection: Option<String>,
     /// Seconds (1..=600).
     pub ptt_time_limit: Option<u64>,
+    /// The SIP front's address (UDP and TCP), e.g. "127.0.0.1:5060".
+    pub sip: Option<SocketAddr>,
+    /// No SIP front.
+    pub no_sip: Option<bool>,
+    /// TOML file of `role = "password"` for phone registration.
+    pub sip_passwords: Option<PathBuf>,
 }
 
 /// Timer presets of the core.
@@ -121,6 +146,13 @@ pub struct Settings {
     pub talkgroups: Vec<String>,
     /// Push-to-talk transmit time limit.
     pub ptt_time_limit: std::time::Duration,
+    /// The SIP front (None: off).
+    pub sip: Option<SocketAddr>,
+    /// The address was asked for: failing to bind it stops the daemon
+    /// (the default's failure is only logged).
+    pub sip_explicit: bool,
+    /// Role -> password for phone registration (empty: none asked).
+    pub sip_passwords: BTreeMap<String, String>,
 }
 
 impl Settings {

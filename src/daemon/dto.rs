@@ -22,6 +22,28 @@ pub struct Status {
     pub trust: String,
     pub stats: crate::node::Stats,
     pub daemon: DaemonStats,
+    /// The SIP front, when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip: Option<SipStatus>,
+}
+
+/// The SIP front: where phones register, who is registered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SipStatus {
+    pub address: String,
+    pub phones: Vec<PhoneBinding>,
+    /// Phone calls (dialogs) held, lingering ended ones included.
+    pub calls: usize,
+    /// Messages refused as malformed since start.
+    pub malformed: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PhoneBinding {
+    pub role: String,
+    pub contact: String,
+    pub from: String,
+    pub expires_s: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,6 +240,21 @@ pub enum ApiEvent {
     Mayday {
         node: NodeId,
     },
+    /// A SIP phone registered here for a role (claimed in the directory).
+    PhoneRegistered {
+        role: String,
+    },
+    /// The last SIP phone of a role is gone (the role is released).
+    PhoneUnregistered {
+        role: String,
+    },
+    /// An instant text for a name held here with no phone to take it.
+    Text {
+        from: String,
+        to: String,
+        node: NodeId,
+        body: String,
+    },
 }
 
 impl ApiEvent {
@@ -240,6 +277,9 @@ impl ApiEvent {
             ApiEvent::CallEnded { .. } => "call_ended",
             ApiEvent::Floor { .. } => "floor",
             ApiEvent::Mayday { .. } => "mayday",
+            ApiEvent::PhoneRegistered { .. } => "phone_registered",
+            ApiEvent::PhoneUnregistered { .. } => "phone_unregistered",
+            ApiEvent::Text { .. } => "text",
         }
     }
 }
@@ -431,6 +471,21 @@ pub struct MediaStats {
     pub source: Option<String>,
     pub source_ended: bool,
     pub rx: RxStats,
+    /// For a call bridged to a SIP phone: its RTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<PhoneMediaStats>,
+}
+
+/// A SIP phone's side of a bridged call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PhoneMediaStats {
+    pub codec: String,
+    pub rtp_from_phone: u64,
+    pub rtp_to_phone: u64,
+    pub dtmf_from_phone: u64,
+    pub dtmf_to_phone: u64,
+    /// RTP dropped: other payload type, late, malformed, other source.
+    pub dropped: u64,
 }
 
 /// The receiving side of a stream.

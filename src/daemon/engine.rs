@@ -11,10 +11,13 @@ use std::time::Duration;
 use tokio::io::ReadBuf;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+mod bridge;
 mod calls;
 mod directory;
 mod media;
+mod phones;
 mod talkgroups;
+mod texts;
 
 pub use calls::CallCommand;
 pub use directory::NamesCommand;
@@ -75,10 +78,13 @@ pub enum Command {
     Talkgroups(TalkgroupCommand),
 }
 
-/// Calls and talkgroups, and the 20 ms media clock while either has audio.
+/// Calls, talkgroups, the SIP phones and their texts, and the 20 ms
+/// media clock while a call or talkgroup has audio.
 struct Voice {
     calls: calls::CallsFace,
     talkgroups: talkgroups::TalkgroupsFace,
+    phones: phones::PhonesFace,
+    texts: texts::TextsFace,
     tick: Option<tokio::time::Interval>,
 }
 
@@ -116,6 +122,7 @@ enum Wake {
     Timer,
     Rescan,
     Media,
+    Phone(Option<super::sip_net::PhoneIo>),
 }
 
 impl Engine {
@@ -126,6 +133,7 @@ impl Engine {
             .first()
             .cloned()
             .unwrap_or_else(|| id.short());
+        let sip_passwords = settings.sip_passwords.clone();
         let mut names = BTreeMap::new();
         for (name, id) in &settings.peers {
             names.entry(*id).or_insert_with(Vec::new).push(name.clone());
@@ -154,6 +162,14 @@ impl Engine {
                     },
                 )),
                 talkgroups: talkgroups::TalkgroupsFace::default(),
+                phones: phones::PhonesFace::new(crate::phone::Front::new(
+                    crate::phone::FrontConfig {
+                        passwords: sip_passwords,
+                        ..crate::phone::FrontConfig::default()
+                    },
+                    clock::now().as_micros(),
+                )),
+                texts: texts::TextsFace::default(),
                 tick: None,
             },
         }
@@ -167,12 +183,25 @@ impl Engine {
                 tracing::warn!(talkgroup = %tg, "cannot join: {e}");
             }
         }
+        if let Some(addr) = self.settings.sip {
+            match super::sip_net::SipNet::bind(addr).await {
+                Ok(n) => {
+                    tracing::info!(sip = %n.bound, "SIP front: phones register here as sip:ROLE@mesh");
+                    self.voice.phones.net = Some(n);
+                }
+                // Checked at start-up when asked for; the default's
+                // port may simply be taken by another SIP stack.
+                Err(e) => tracing::warn!(sip = %addr, "no SIP front: {e}"),
+            }
+        }
         loop {
             let now = clock::now();
             let wait = [
                 self.node.poll_timeout(),
                 self.voice.calls.calls.poll_timeout(),
                 self.voice.talkgroups.poll_timeout(),
+                self.voice.phones.front.poll_timeout(),
+                self.texts_poll_timeout(),
             ]
             .into_iter()
             .flatten()
@@ -187,6 +216,7 @@ impl Engine {
                 _ = tokio::time::sleep_until(wake_at) => Wake::Timer,
                 _ = rescan.tick() => Wake::Rescan,
                 _ = media_tick(&mut self.voice.tick) => Wake::Media,
+                io = recv_phone(&mut self.voice.phones.net) => Wake::Phone(io),
             };
             match wake {
                 Wake::Stop | Wake::Cmd(None) => break,
@@ -195,6 +225,8 @@ impl Engine {
                     self.rx_batch();
                 }
                 Wake::Cmd(Some(c)) => self.on_command(c),
+                Wake::Phone(Some(io)) => self.on_phone_io(io),
+                Wake::Phone(None) => self.voice.phones.net = None,
                 Wake::Timer => {
                     let now = clock::now();
                     self.node.handle(now, Input::Timeout);
@@ -210,6 +242,8 @@ impl Engine {
                         self.pump_calls(now);
                     }
                     self.floors_timeout(now);
+                    self.phones_timeout(now);
+                    self.texts_timeout(now);
                     self.flush();
                 }
                 Wake::Rescan => self.rescan(),
@@ -391,6 +425,12 @@ impl Engine {
                 payload,
                 ..
             } if proto == crate::wire::proto::SIP => self.on_sip(now, src, &payload),
+            Event::Delivered {
+                src,
+                proto,
+                payload,
+                ..
+            } if proto == crate::wire::proto::TEXT => self.on_text(now, src, &payload),
             Event::Delivered { src, proto, .. } => {
                 tracing::debug!(src = %src.short(), proto, "data for an unknown protocol dropped");
             }
@@ -410,6 +450,7 @@ impl Engine {
             Event::Undeliverable { dst, seq } => {
                 tracing::debug!(dst = %dst.short(), seq, "undeliverable");
                 self.calls_undeliverable(now, dst);
+                self.texts_undeliverable(now, dst);
             }
             Event::Directory(e) => self.on_directory(e),
             Event::CertRefused { from, reason } => {
@@ -608,6 +649,23 @@ impl Engine {
             version: env!("CARGO_PKG_VERSION").into(),
             stats: self.node.stats().clone(),
             daemon: self.stats.clone(),
+            sip: self.voice.phones.net.as_ref().map(|n| {
+                let f = &self.voice.phones.front;
+                dto::SipStatus {
+                    address: n.bound.to_string(),
+                    phones: f
+                        .bindings()
+                        .map(|b| dto::PhoneBinding {
+                            role: b.role.clone(),
+                            contact: b.contact.clone(),
+                            from: b.peer.addr.to_string(),
+                            expires_s: b.expires.saturating_since(now).as_secs(),
+                        })
+                        .collect(),
+                    calls: f.legs().count(),
+                    malformed: f.malformed,
+                }
+            }),
         }
     }
 
@@ -752,6 +810,14 @@ fn decode_ping(p: &[u8]) -> Option<(u64, u64, u64)> {
             .map(u64::from_be_bytes)
     };
     Some((word(0)?, word(1)?, word(2)?))
+}
+
+/// The next thing the SIP front's sockets read (never, without a front).
+async fn recv_phone(net: &mut Option<super::sip_net::SipNet>) -> Option<super::sip_net::PhoneIo> {
+    match net {
+        Some(n) => n.rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The first datagram on any interface.

@@ -8,6 +8,7 @@
 //! | `clock` | CLOCK_BOOTTIME as the core's `Instant` |
 //! | `ifaces` | which interfaces are usable |
 //! | `net` | the UDP sockets of one interface |
+//! | `sip_net` | the SIP front's sockets: SIP over UDP and TCP, RTP |
 //! | `engine` | the task that drives the `Node` |
 //! | `api` | the local HTTP API (axum) |
 //! | `dto` | the API's JSON types (docs/API.md) |
@@ -25,6 +26,7 @@ mod engine;
 mod ifaces;
 mod names_client;
 mod net;
+mod sip_net;
 pub mod sound;
 mod store;
 mod voice_api;
@@ -53,6 +55,12 @@ pub fn up(mut settings: Settings) -> Result<(), Error> {
         let listener = tokio::net::TcpListener::bind(settings.api)
             .await
             .map_err(|e| format!("cannot listen on {} for the API: {e}", settings.api))?;
+        if let (Some(sip), true) = (settings.sip, settings.sip_explicit) {
+            // An address asked for must work; the default may be taken.
+            std::net::UdpSocket::bind(sip)
+                .and_then(|_| std::net::TcpListener::bind(sip))
+                .map_err(|e| format!("cannot listen on {sip} for SIP (--sip): {e}"))?;
+        }
         let unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);

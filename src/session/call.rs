@@ -208,8 +208,25 @@ impl Calls {
         holders: &[NodeId],
         offer: MediaOffer,
     ) -> Result<CallId, SessionError> {
+        let me = self.my_name.clone();
+        self.dial_as(now, &me, name, holders, offer)
+    }
+
+    /// [`Calls::dial`] on behalf of `from`: a role held here (a SIP
+    /// phone's), which the callee sees as the caller.
+    pub fn dial_as(
+        &mut self,
+        now: Instant,
+        from: &str,
+        name: &str,
+        holders: &[NodeId],
+        offer: MediaOffer,
+    ) -> Result<CallId, SessionError> {
         if !crate::names::record::valid_name(name) {
             return Err(SessionError::BadName(name.to_string()));
+        }
+        if !crate::names::record::valid_name(from) {
+            return Err(SessionError::BadName(from.to_string()));
         }
         self.make_room()?;
         let id = CallId(self.next_id);
@@ -220,7 +237,7 @@ impl Calls {
             sip_id,
             outgoing: true,
             state: CallState::Dialing,
-            local_name: self.my_name.clone(),
+            local_name: from.to_string(),
             peer_name: name.to_string(),
             peer_node: None,
             local_tag: format!("{:x}t{:x}", self.cfg.instance, id.0),
@@ -248,7 +265,7 @@ impl Calls {
             let branch = call.new_branch_id();
             let mut msg = call.request(self.me, Method::Invite, 1, branch.clone(), None);
             msg.body = call.offer_body.clone();
-            let bytes = msg.encode(Some((&self.my_name, self.me)));
+            let bytes = msg.encode(Some((&call.local_name, self.me)));
             self.send(h, bytes.clone());
             call.branches.push(Branch {
                 node: h,
@@ -333,6 +350,18 @@ impl Calls {
                 Ok(())
             }
         }
+    }
+
+    /// Refuse a ringing incoming call with a final `code` (4xx-6xx): a
+    /// phone bridged here that is busy (486) or would not answer (480).
+    pub fn reject(&mut self, now: Instant, id: CallId, code: u16) -> Result<(), SessionError> {
+        let call = self.calls.get(&id).ok_or(SessionError::UnknownCall)?;
+        if call.outgoing || call.state != CallState::Incoming || !(400..=699).contains(&code) {
+            return Err(SessionError::WrongState);
+        }
+        self.final_response(now, id, code);
+        self.end_call(now, id, "refused", Some(code));
+        Ok(())
     }
 
     /// The node could not reach `to`: every unanswered branch to it fails

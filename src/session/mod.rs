@@ -32,6 +32,7 @@
 mod call;
 pub mod sdp;
 pub mod sip;
+pub mod text;
 
 #[cfg(test)]
 mod overlay_tests;
@@ -191,6 +192,8 @@ pub enum SessionError {
     WrongState,
     #[error("too many calls")]
     TooManyCalls,
+    #[error("malformed text: {0}")]
+    BadText(&'static str),
 }
 
 /// One node's SIP user agent for 1:1 calls.

@@ -193,7 +193,7 @@ impl Msg {
         let start = match &msg {
             rsip::SipMessage::Request(r) => Start::Request {
                 method: Method::from_rsip(&r.method)?,
-                user: uri_user(&r.uri)?,
+                user: uri_user(request_uri(bytes))?,
             },
             rsip::SipMessage::Response(r) => {
                 let code = r.status_code.code();
@@ -213,20 +213,14 @@ impl Msg {
             .ok_or(SessionError::BadSip("no Via branch"))?
             .to_string();
         let via_host = via.uri.host_with_port.host.to_string();
-        let from = msg
-            .from_header()
-            .map_err(bad("no From"))?
-            .typed()
-            .map_err(bad("From"))?;
+        let from_h = msg.from_header().map_err(bad("no From"))?;
+        let from = from_h.typed().map_err(bad("From"))?;
         let from_tag = from
             .tag()
             .ok_or(SessionError::BadSip("no From tag"))?
             .to_string();
-        let to = msg
-            .to_header()
-            .map_err(bad("no To"))?
-            .typed()
-            .map_err(bad("To"))?;
+        let to_h = msg.to_header().map_err(bad("no To"))?;
+        let to = to_h.typed().map_err(bad("To"))?;
         let to_tag = to.tag().map(|t| t.to_string());
         let call_id = msg
             .call_id_header()
@@ -253,9 +247,9 @@ impl Msg {
             cseq_method: Method::from_rsip(&cseq.method)?,
             branch,
             via_host,
-            from_name: uri_user(&from.uri)?,
+            from_name: uri_user(from_h.value())?,
             from_tag,
-            to_name: uri_user(&to.uri)?,
+            to_name: uri_user(to_h.value())?,
             to_tag,
             reason,
             body: msg.body().clone(),
@@ -284,10 +278,35 @@ fn name_uri(name: &str) -> rsip::Uri {
     }
 }
 
-fn uri_user(uri: &rsip::Uri) -> Result<String, SessionError> {
-    let user = uri.user().ok_or(SessionError::BadSip("URI without user"))?;
+fn uri_user(text: &str) -> Result<String, SessionError> {
+    let user = user_in(text).ok_or(SessionError::BadSip("URI without user"))?;
     if user.is_empty() || user.len() > 64 {
         return Err(SessionError::BadSip("URI user"));
     }
     Ok(user.to_string())
+}
+
+/// The user part of a SIP URI as written in a header or request line
+/// (`"X" <sip:captain.engine-3@mesh>;tag=1`, `sip:medic-12@mesh`). Read
+/// from the text: rsip's URI parser loses users that contain a dot.
+pub fn user_in(text: &str) -> Option<&str> {
+    let inner = match (text.find('<'), text.find('>')) {
+        (Some(a), Some(b)) if a < b => &text[a + 1..b],
+        _ => text.split(';').next().unwrap_or(""),
+    };
+    let inner = inner.trim();
+    let rest = inner
+        .strip_prefix("sip:")
+        .or_else(|| inner.strip_prefix("sips:"))?;
+    let (user, _) = rest.split_once('@')?;
+    Some(user.split(':').next().unwrap_or(""))
+}
+
+/// The Request-URI as written (`INVITE <uri> SIP/2.0`).
+pub fn request_uri(bytes: &[u8]) -> &str {
+    let line = bytes.split(|&b| b == b'\r').next().unwrap_or_default();
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or("")
 }

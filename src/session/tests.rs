@@ -709,3 +709,35 @@ proptest! {
         prop_assert_eq!(sip::Msg::decode(&msg.encode(Some(("x", node(3))))), Ok(msg));
     }
 }
+
+#[test]
+fn dotted_role_names_survive_the_sip_between_daemons() {
+    use super::sip::{Method, Msg, Start};
+    let m = Msg {
+        start: Start::Request {
+            method: Method::Invite,
+            user: "medic-12.ems".into(),
+        },
+        call_id: "x@y".into(),
+        cseq: 1,
+        cseq_method: Method::Invite,
+        branch: "z9hG4bKa".into(),
+        via_host: "n1.mesh".into(),
+        from_name: "captain.engine-3".into(),
+        from_tag: "t".into(),
+        to_name: "medic-12.ems".into(),
+        to_tag: None,
+        reason: None,
+        body: Vec::new(),
+    };
+    let back = Msg::decode(&m.encode(None)).unwrap();
+    assert_eq!(back.from_name, "captain.engine-3");
+    assert_eq!(back.to_name, "medic-12.ems");
+    assert_eq!(
+        back.start,
+        Start::Request {
+            method: Method::Invite,
+            user: "medic-12.ems".into()
+        }
+    );
+}

@@ -52,6 +52,7 @@
 //! assert_eq!(jitter.pop(Instant::from_millis(200)), Playout::Frame(opus));
 //! ```
 
+pub mod call_payload;
 pub mod crypto;
 pub mod frame;
 pub mod jitter;
