@@ -270,6 +270,31 @@ fn line5_sip_failures_and_garbage() {
     eprintln!("unknown role: {r}");
     assert_eq!(r["final"], 404, "{r}");
 
+    // A SIP MESSAGE to a role crosses the mesh to its phone (200 once E
+    // took it); to nobody it is 404.
+    let text = "hydrant at Fifth is dry";
+    let r = probe(
+        &net,
+        "n1",
+        &[
+            "message", "--from", "probe-1", "--to", "medic-12", "--text", text,
+        ],
+    );
+    eprintln!("message: {r}");
+    assert_eq!(r["final"], 200, "{r}");
+    figure("sip_message_to_phone_4_hops_ms", &r["ms"]);
+    // The 200 is E's own answer, relayed back by n5's daemon as the
+    // receipt; n5 logged the text's arrival from the mesh.
+    assert!(net.log("n5").contains("text received"), "{}", net.log("n5"));
+    let r = probe(
+        &net,
+        "n1",
+        &[
+            "message", "--from", "probe-1", "--to", "nobody-9", "--text", "x",
+        ],
+    );
+    assert_eq!(r["final"], 404, "{r}");
+
     // A call that E answers, held for 4 s, while a second caller tries:
     // 486 Busy Here.
     let r = std::thread::scope(|sc| {

@@ -7,6 +7,10 @@
         "ms_to_180": ms or null}. An answered call is ACKed, held S seconds
         and hung up with a BYE ("bye": its response code).
 
+    sip_probe.py message --from ROLE --to NAME --text TEXT [--server ...]
+        Register as ROLE, send a SIP MESSAGE to sip:NAME@mesh, print
+        {"registered": code, "final": code, "ms": ms}.
+
     sip_probe.py fuzz --count N [--server 127.0.0.1:5060] [--seed K]
         Send N malformed SIP messages (mutations of a corpus of valid ones,
         and random bytes) over UDP, a tenth of them over TCP; print
@@ -102,6 +106,22 @@ class Phone:
                          "reg-%s-%d" % (self.role, random.randrange(1 << 30)), 1, "r1")
         codes = [c for c, _, _ in self.responses(b, 5)]
         return codes[-1] if codes else None
+
+    def message(self, to, text):
+        uri = "sip:%s@mesh" % to
+        body = text.encode()
+        b = self.branch()
+        msg = (
+            "MESSAGE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=%s;rport\r\nMax-Forwards: 70\r\n"
+            "From: <sip:%s@mesh>;tag=m1\r\nTo: <%s>\r\nCall-ID: msg-%d\r\nCSeq: 1 MESSAGE\r\n"
+            "Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
+        ) % (uri, self.addr, b, self.role, uri, random.randrange(1 << 40), len(body))
+        t0 = time.monotonic()
+        self.s.sendto(msg.encode() + body, self.server)
+        codes = [(c, at) for c, _, at in self.responses(b, 10)]
+        final = codes[-1] if codes and codes[-1][0] >= 200 else None
+        return {"final": final[0] if final else None,
+                "ms": round((final[1] - t0) * 1000, 1) if final else None}
 
     def call(self, to, hold):
         port = self.rtp.getsockname()[1]
@@ -228,6 +248,11 @@ def main():
     c.add_argument("--to", required=True)
     c.add_argument("--server", default="127.0.0.1:5060")
     c.add_argument("--hold", type=float, default=0.5)
+    m = sub.add_parser("message")
+    m.add_argument("--from", dest="role", required=True)
+    m.add_argument("--to", required=True)
+    m.add_argument("--text", required=True)
+    m.add_argument("--server", default="127.0.0.1:5060")
     f = sub.add_parser("fuzz")
     f.add_argument("--count", type=int, default=10000)
     f.add_argument("--server", default="127.0.0.1:5060")
@@ -239,7 +264,9 @@ def main():
     p = Phone(a.role, a.server)
     reg = p.register()
     out = {"registered": reg}
-    if reg == 200:
+    if reg == 200 and a.cmd == "message":
+        out.update(p.message(a.to, a.text))
+    elif reg == 200:
         out.update(p.call(a.to, a.hold))
     print(json.dumps(out))
     return 0

@@ -241,6 +241,21 @@ mod tests {
     }
 
     #[test]
+    fn sip_passwords_file() {
+        let dir = std::env::temp_dir().join(format!("callsign-sippw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "\"medic-12\" = \"s3cret\"\ncommand = \"x\"\n").expect("write");
+        let m = load_sip_passwords(&good).expect("passwords");
+        assert_eq!(m.get("medic-12").map(String::as_str), Some("s3cret"));
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "\"Not A Role\" = \"x\"\n").expect("write");
+        let e = load_sip_passwords(&bad).expect_err("bad role");
+        assert!(e.to_string().contains("not a role name"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn profile_overrides_timers() {
         let p: RadioProfile =
             toml::from_str("cost_weight = 128\nchannel = 36\n[timers]\nhello_idle = 500\n")

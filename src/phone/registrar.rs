@@ -71,14 +71,29 @@ impl Registrar {
         self.of_role(role).any(|b| b.peer.addr == peer.addr)
     }
 
+    /// Add or refresh a binding. A phone that registers again from the
+    /// same address with a new Contact (a restart) replaces its old one;
+    /// a role at [`MAX_PER_ROLE`] loses its binding that expires first,
+    /// so the newest phones of a role are the ones rung.
     pub fn upsert(&mut self, b: Binding) -> Change {
         let key = (b.role.clone(), b.contact.clone());
         let first = !self.has_role(&b.role);
-        if !self.bindings.contains_key(&key)
-            && (self.bindings.len() >= MAX_BINDINGS
-                || self.of_role(&b.role).count() >= MAX_PER_ROLE)
-        {
-            return Change::Full;
+        if !self.bindings.contains_key(&key) {
+            self.bindings
+                .retain(|(r, _), old| !(*r == b.role && old.peer == b.peer));
+            if self.of_role(&b.role).count() >= MAX_PER_ROLE
+                && let Some(k) = self
+                    .bindings
+                    .iter()
+                    .filter(|((r, _), _)| *r == b.role)
+                    .min_by_key(|(_, old)| old.expires)
+                    .map(|(k, _)| k.clone())
+            {
+                self.bindings.remove(&k);
+            }
+            if self.bindings.len() >= MAX_BINDINGS {
+                return Change::Full;
+            }
         }
         self.bindings.insert(key, b);
         if first {
@@ -237,22 +252,28 @@ mod tests {
     #[test]
     fn bindings_are_bounded_per_role() {
         let mut r = Registrar::default();
-        let peer = Peer::udp("127.0.0.1:5070".parse().unwrap());
-        let b = |c: &str| Binding {
+        let b = |c: &str, port: u16, secs: u64| Binding {
             role: "medic-12".into(),
             contact: c.into(),
-            peer,
+            peer: Peer::udp(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
             local: "127.0.0.1:5060".parse().unwrap(),
-            expires: Instant::ZERO + ms(60_000),
+            expires: Instant::ZERO + ms(secs * 1000),
         };
-        assert_eq!(r.upsert(b("sip:a@x")), Change::First);
-        assert_eq!(r.upsert(b("sip:a@x")), Change::Refreshed);
-        for i in 0..3 {
-            assert_eq!(r.upsert(b(&format!("sip:{i}@x"))), Change::Refreshed);
+        assert_eq!(r.upsert(b("sip:a@x", 5070, 60)), Change::First);
+        assert_eq!(r.upsert(b("sip:a@x", 5070, 60)), Change::Refreshed);
+        // The same phone with a new Contact replaces its old binding.
+        assert_eq!(r.upsert(b("sip:a2@x", 5070, 61)), Change::Refreshed);
+        assert_eq!(r.of_role("medic-12").count(), 1);
+        for i in 0..3u16 {
+            r.upsert(b(&format!("sip:{i}@x"), 6000 + i, 62 + u64::from(i)));
         }
-        assert_eq!(r.upsert(b("sip:more@x")), Change::Full);
+        assert_eq!(r.of_role("medic-12").count(), MAX_PER_ROLE);
+        // One more: the binding that expires first goes.
+        r.upsert(b("sip:more@x", 7000, 90));
+        assert_eq!(r.of_role("medic-12").count(), MAX_PER_ROLE);
+        assert!(!r.of_role("medic-12").any(|x| x.contact == "sip:a2@x"));
         assert_eq!(
-            r.expire(Instant::ZERO + ms(60_000)),
+            r.expire(Instant::ZERO + ms(90_000)),
             vec!["medic-12".to_string()]
         );
         assert!(!r.has_role("medic-12"));
