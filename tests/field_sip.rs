@@ -332,10 +332,23 @@ fn line5_sip_failures_and_garbage() {
         &net,
         "n1",
         &[
-            "call", "--from", "probe-1", "--to", "medic-12", "--hold", "1",
+            "call", "--from", "probe-1", "--to", "medic-12", "--hold", "1", "--dtmf", "5#",
         ],
     );
     eprintln!("after the garbage: {r}");
+    // That call also sent DTMF 5 and # as RFC 4733 events: they crossed
+    // the mesh as event frames and reached E as telephone-events.
+    let c = newest_call(&net, "n5");
+    eprintln!("n5's view: {c}");
+    figure("sip_dtmf_events_sent", &r["dtmf_sent"]);
+    figure(
+        "sip_dtmf_events_to_phone_at_n5",
+        &c["media"]["phone"]["dtmf_to_phone"],
+    );
+    assert_eq!(
+        c["media"]["phone"]["dtmf_to_phone"], r["dtmf_sent"],
+        "every telephone-event reached the far phone: {c}"
+    );
     assert_eq!(r["final"], 200, "E is not callable after the garbage: {r}");
     assert!(net.alive("n5"));
     let st = net.json("n5", "status").unwrap_or_default();

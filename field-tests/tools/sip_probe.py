@@ -69,8 +69,44 @@ class Phone:
         self.send(msg)
         return branch
 
-    def responses(self, branch, timeout):
-        """Yield (code, headers, arrival) for `branch` until a final one."""
+    def send_dtmf(self, sdp, digits):
+        """Some PCMU silence, then each digit as RFC 4733 events, to the
+        RTP address of the answer's SDP. Returns the events sent."""
+        text = sdp.decode("utf-8", "replace")
+        ip = next(l.split()[-1] for l in text.split("\r\n") if l.startswith("c="))
+        port = int(next(l.split()[1] for l in text.split("\r\n") if l.startswith("m=audio")))
+        dst = (ip, port)
+        seq, ts, ssrc, sent = 1000, 8000, 0x5eed, 0
+
+        def rtp(pt, marker, payload):
+            nonlocal seq
+            hdr = bytes([0x80, pt | (0x80 if marker else 0)]) + seq.to_bytes(2, "big") \
+                + ts.to_bytes(4, "big") + ssrc.to_bytes(4, "big")
+            seq += 1
+            self.rtp.sendto(hdr + payload, dst)
+
+        for _ in range(10):
+            rtp(0, False, b"\xff" * 160)
+            ts += 160
+            time.sleep(0.02)
+        for d in digits:
+            ev = "0123456789*#".index(d)
+            for k in range(1, 6):
+                end = k >= 4
+                dur = min(k, 4) * 160
+                rtp(101, k == 1, bytes([ev, (0x80 if end else 0) | 10]) + dur.to_bytes(2, "big"))
+                sent += 1
+                time.sleep(0.02)
+            ts += 5 * 160
+            for _ in range(3):
+                rtp(0, False, b"\xff" * 160)
+                ts += 160
+                time.sleep(0.02)
+        return sent
+
+    def responses(self, branch, timeout, bodies=False):
+        """Yield (code, headers, arrival) for `branch` until a final one;
+        with `bodies`, the headers carry the body under the key ""."""
         end = time.monotonic() + timeout
         while True:
             left = end - time.monotonic()
@@ -89,6 +125,8 @@ class Phone:
             if branch not in h.get("via", ""):
                 continue
             code = int(start.split()[1])
+            if bodies:
+                h[""] = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
             yield code, h, time.monotonic()
             if code >= 200:
                 return
@@ -123,17 +161,21 @@ class Phone:
         return {"final": final[0] if final else None,
                 "ms": round((final[1] - t0) * 1000, 1) if final else None}
 
-    def call(self, to, hold):
+    def call(self, to, hold, dtmf=""):
         port = self.rtp.getsockname()[1]
         sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-               "m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n") % port
+               "m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+               "a=rtpmap:101 telephone-event/8000\r\n") % port
         call_id = "probe-%d" % random.randrange(1 << 40)
         uri = "sip:%s@mesh" % to
         t0 = time.monotonic()
         b = self.request("INVITE", uri, uri, call_id, 1, "c1", sdp)
         out = {"codes": [], "final": None, "ms_to_180": None}
         to_tag = None
-        for code, h, at in self.responses(b, 12):
+        answer_sdp = b""
+        for code, h, at in self.responses(b, 12, bodies=True):
+            if code >= 200:
+                answer_sdp = h.get("", b"")
             out["codes"].append(code)
             if code == 180 and out["ms_to_180"] is None:
                 out["ms_to_180"] = round((at - t0) * 1000, 1)
@@ -148,6 +190,8 @@ class Phone:
             self.request("ACK", uri, uri, call_id, 1, "c1", to_tag=to_tag, branch=b)
             return out
         self.request("ACK", uri, uri, call_id, 1, "c1", to_tag=to_tag)
+        if dtmf:
+            out["dtmf_sent"] = self.send_dtmf(answer_sdp, dtmf)
         time.sleep(hold)
         bb = self.request("BYE", uri, uri, call_id, 2, "c1", to_tag=to_tag)
         codes = [c for c, _, _ in self.responses(bb, 5)]
@@ -248,6 +292,7 @@ def main():
     c.add_argument("--to", required=True)
     c.add_argument("--server", default="127.0.0.1:5060")
     c.add_argument("--hold", type=float, default=0.5)
+    c.add_argument("--dtmf", default="", help="digits sent as RFC 4733 events once answered")
     m = sub.add_parser("message")
     m.add_argument("--from", dest="role", required=True)
     m.add_argument("--to", required=True)
@@ -267,7 +312,7 @@ def main():
     if reg == 200 and a.cmd == "message":
         out.update(p.message(a.to, a.text))
     elif reg == 200:
-        out.update(p.call(a.to, a.hold))
+        out.update(p.call(a.to, a.hold, a.dtmf))
     print(json.dumps(out))
     return 0
 
