@@ -74,6 +74,8 @@ pub struct PhoneCfg<'a> {
     pub codecs: &'a str,
     pub opus_bitrate: u32,
     pub auto_answer: bool,
+    /// Digest password for the registration (`--sip-passwords` there).
+    pub password: Option<&'a str>,
 }
 
 impl Phone {
@@ -106,11 +108,15 @@ impl Phone {
             rec = rec.display(),
         );
         std::fs::write(dir.join("config"), config).expect("baresip config");
-        let answer = if c.auto_answer {
+        let mut answer = if c.auto_answer {
             ";answermode=auto"
         } else {
             ""
-        };
+        }
+        .to_string();
+        if let Some(p) = c.password {
+            answer.push_str(&format!(";auth_pass={p}"));
+        }
         let account = if c.daemon {
             format!(
                 "<sip:{}@mesh>;outbound=\"sip:127.0.0.1:5060\";regint=60;audio_codecs={}{answer}\n",

@@ -100,6 +100,7 @@ fn line5_baresip_by_role_name() {
         codecs,
         opus_bitrate: OPUS_RATE,
         auto_answer: auto,
+        password: None,
     };
     let a = Phone::start(&net, "n1", "A", &cfg("captain.engine-3", 5070, true, OPUS));
     let e = Phone::start(&net, "n5", "E", &cfg("medic-12", 5070, true, OPUS));
@@ -243,7 +244,18 @@ fn line5_sip_failures_and_garbage() {
     let _g = serial();
     let mut net = Net::build(&Scenario::load("line5"));
     let speech = voice::speech(&net.tmp);
-    net.start_all(&[]);
+    // n5 asks its phones for passwords (digest): E has the right one.
+    let pw = net.tmp.join("sip-passwords.toml");
+    std::fs::write(&pw, "\"medic-12\" = \"hydrant-5th\"\n").expect("passwords");
+    let with_pw = ["--sip-passwords", pw.to_str().expect("utf-8")];
+    for i in 0..5 {
+        let extra: &[&str] = if net.nodes[i].name == "n5" {
+            &with_pw
+        } else {
+            &[]
+        };
+        net.start(i, extra);
+    }
     converge(&net, &["n1", "n2", "n3", "n4", "n5"]);
     let e = Phone::start(
         &net,
@@ -257,9 +269,13 @@ fn line5_sip_failures_and_garbage() {
             codecs: OPUS,
             opus_bitrate: OPUS_RATE,
             auto_answer: true,
+            password: Some("hydrant-5th"),
         },
     );
     resolves(&net, "n1", "medic-12", "n5");
+    // Without the password a phone cannot take a role there.
+    let r = probe(&net, "n5", &["call", "--from", "medic-12", "--to", "n1"]);
+    assert_eq!(r["registered"], 401, "{r}");
 
     // Unknown role: 404.
     let r = probe(
