@@ -76,6 +76,8 @@ pub struct PhoneCfg<'a> {
     pub auto_answer: bool,
     /// Digest password for the registration (`--sip-passwords` there).
     pub password: Option<&'a str>,
+    /// SIP over TCP to the daemon (else UDP).
+    pub tcp: bool,
 }
 
 impl Phone {
@@ -119,8 +121,11 @@ impl Phone {
         }
         let account = if c.daemon {
             format!(
-                "<sip:{}@mesh>;outbound=\"sip:127.0.0.1:5060\";regint=60;audio_codecs={}{answer}\n",
-                c.user, c.codecs
+                "<sip:{}@mesh{}>;outbound=\"sip:127.0.0.1:5060{}\";regint=60;audio_codecs={}{answer}\n",
+                c.user,
+                if c.tcp { ";transport=tcp" } else { "" },
+                if c.tcp { ";transport=tcp" } else { "" },
+                c.codecs
             )
         } else {
             format!(

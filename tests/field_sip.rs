@@ -101,6 +101,7 @@ fn line5_baresip_by_role_name() {
         opus_bitrate: OPUS_RATE,
         auto_answer: auto,
         password: None,
+        tcp: false,
     };
     let a = Phone::start(&net, "n1", "A", &cfg("captain.engine-3", 5070, true, OPUS));
     let e = Phone::start(&net, "n5", "E", &cfg("medic-12", 5070, true, OPUS));
@@ -270,9 +271,13 @@ fn line5_sip_failures_and_garbage() {
             opus_bitrate: OPUS_RATE,
             auto_answer: true,
             password: Some("hydrant-5th"),
+            // E speaks SIP over TCP to its daemon.
+            tcp: true,
         },
     );
     resolves(&net, "n1", "medic-12", "n5");
+    let st = net.json("n5", "status").unwrap_or_default();
+    assert_eq!(st["sip"]["phones"][0]["transport"], "tcp", "{st}");
     // Without the password a phone cannot take a role there.
     let r = probe(&net, "n5", &["call", "--from", "medic-12", "--to", "n1"]);
     assert_eq!(r["registered"], 401, "{r}");

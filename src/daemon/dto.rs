@@ -43,6 +43,8 @@ pub struct PhoneBinding {
     pub role: String,
     pub contact: String,
     pub from: String,
+    /// "udp" or "tcp".
+    pub transport: String,
     pub expires_s: u64,
 }
 

@@ -659,6 +659,11 @@ impl Engine {
                             role: b.role.clone(),
                             contact: b.contact.clone(),
                             from: b.peer.addr.to_string(),
+                            transport: match b.peer.tp {
+                                crate::phone::Transport::Udp => "udp",
+                                crate::phone::Transport::Tcp(_) => "tcp",
+                            }
+                            .into(),
                             expires_s: b.expires.saturating_since(now).as_secs(),
                         })
                         .collect(),
