@@ -479,6 +479,7 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
                 .unwrap_or(30)
                 .clamp(1, 600),
         ),
+        msg_config: crate::msg::MsgConfig::default(),
     })
 }
 

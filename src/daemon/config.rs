@@ -121,6 +121,8 @@ pub struct Settings {
     pub talkgroups: Vec<String>,
     /// Push-to-talk transmit time limit.
     pub ptt_time_limit: std::time::Duration,
+    /// Store-and-forward messages: lifetime, copies, quotas, rate.
+    pub msg_config: crate::msg::MsgConfig,
 }
 
 impl Settings {
@@ -136,6 +138,7 @@ impl Settings {
                 version_base: self.version_base,
                 ..crate::node::names_config()
             },
+            msg_config: self.msg_config.clone(),
         }
     }
 }

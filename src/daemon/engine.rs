@@ -412,6 +412,8 @@ impl Engine {
                 self.calls_undeliverable(now, dst);
             }
             Event::Directory(e) => self.on_directory(e),
+            // The daemon's message face comes with its store.
+            Event::Message(_) => {}
             Event::CertRefused { from, reason } => {
                 tracing::info!(from = %from.short(), %reason, "device certificate refused");
             }

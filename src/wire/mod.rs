@@ -307,6 +307,8 @@ pub mod proto {
     pub const ECHO_REPLY: u8 = 2;
     /// SIP call signalling between daemons (`session`).
     pub const SIP: u8 = 3;
+    /// Store-and-forward text messages (`msg`).
+    pub const MSG: u8 = 4;
 }
 
 #[cfg(test)]
