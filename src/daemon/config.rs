@@ -71,6 +71,10 @@ pub struct FileConfig {
     pub voice_protection: Option<String>,
     /// Seconds (1..=600).
     pub ptt_time_limit: Option<u64>,
+    pub msg_ttl: Option<u64>,
+    pub msg_copies: Option<u8>,
+    pub msg_rate: Option<f64>,
+    pub msg_burst: Option<f64>,
 }
 
 /// Timer presets of the core.
