@@ -97,7 +97,7 @@ fn partition_then_delivery_and_the_log() {
         return;
     }
     let _g = serial();
-    let net = line("line5", &[]);
+    let net = line("line5", &["--talkgroup", "fireground-1"]);
     // n5's only link (n4-n5) goes down.
     set_link(&net, 3, false);
     let gone = wait_for(Duration::from_secs(15), || !has_route(&net, "n1", "n5"));
@@ -127,14 +127,12 @@ fn partition_then_delivery_and_the_log() {
         route_at.expect("route to n5 back"),
         got_at.expect("message delivered"),
     );
-    let after_route = got_at.saturating_sub(route_at);
+    // Signed: n5 may have it before this loop's next look at n1's routes.
+    let after_route = got_at.as_millis() as i64 - route_at.as_millis() as i64;
     figure("partition_route_after_link_up_ms", route_at.as_millis());
     figure("partition_delivered_after_link_up_ms", got_at.as_millis());
-    figure(
-        "partition_delivered_after_route_ms",
-        after_route.as_millis(),
-    );
-    assert!(after_route <= Duration::from_secs(2), "{after_route:?}");
+    figure("partition_delivered_after_route_ms", after_route);
+    assert!(after_route <= 2000, "{after_route} ms");
     let delivered = wait_for(Duration::from_secs(5), || {
         outbox_state(&net, "n1", &id) == "delivered 1 of 1"
     });
@@ -147,6 +145,35 @@ fn partition_then_delivery_and_the_log() {
     assert_eq!(m["text"], "hydrant at Fifth is dry");
     assert_eq!(m["from"], net.node("n1").id.to_string());
 
+    // A push-to-talk burst, for the log. Flood relays (MPRs) re-form from
+    // the neighbour lists that ride every sixth hello: give n5's link time
+    // to be covered again.
+    std::thread::sleep(Duration::from_secs(10));
+    let (ok, out) = net.run(
+        Some("n1"),
+        &["ptt", "fireground-1", "--duration", "1", "--json"],
+    );
+    assert!(ok, "ptt: {out}");
+    let burst = |node: &str| {
+        net.json(node, "log").and_then(|v| {
+            v.as_array()?
+                .iter()
+                .find(|r| r["kind"] == "ptt_burst")
+                .map(|r| r["detail"].clone())
+        })
+    };
+    let heard = wait_for(Duration::from_secs(5), || burst("n5").is_some());
+    assert!(heard.is_some(), "no ptt_burst in n5's log");
+    let b = burst("n5").expect("burst");
+    assert_eq!(b["talkgroup"], "fireground-1");
+    assert_eq!(b["talker"], "n1");
+    let len = b["length_ms"].as_u64().unwrap_or(0);
+    figure("log_ptt_burst_length_ms", len);
+    assert!(
+        (800..=2000).contains(&len),
+        "burst of {len} ms for a 1 s press"
+    );
+
     // The incident log of the sender and of the recipient.
     for (node, want) in [
         (
@@ -156,6 +183,7 @@ fn partition_then_delivery_and_the_log() {
                 "name_changed",
                 "message_sent",
                 "message_delivered",
+                "floor",
             ],
         ),
         (
@@ -165,6 +193,7 @@ fn partition_then_delivery_and_the_log() {
                 "name_changed",
                 "neighbour_down",
                 "message_received",
+                "ptt_burst",
             ],
         ),
     ] {

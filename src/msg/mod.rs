@@ -22,7 +22,8 @@
 //!   silence, so the copies mesh-wide never exceed [`MsgConfig::copies`].
 //! - **Receipts.** The recipient stores the message, then signs a receipt
 //!   to the node that handed it over, which carries it to the sender (by
-//!   route, held while there is none) and forgets its copy.
+//!   route, held while there is none) and forgets its copy. When that was
+//!   a custodian, the recipient carries a copy of the receipt home too.
 //! - **Exactly once.** The recipient remembers every id it stored until
 //!   the message expires, and shows one sender's messages in sequence:
 //!   one that comes early waits up to `reorder_wait` for the gap.

@@ -61,7 +61,7 @@ impl Messages {
         let body = verify_envelope(&env)?;
         let now_ms = self.unix_ms(now);
         if body.dst == self.me {
-            return self.on_mine(now, from, body);
+            return self.on_mine(now, from, body, has_route);
         }
         let Some(copies) = offered else {
             // A delivery reaches its recipient; the overlay routed it here
@@ -144,7 +144,13 @@ impl Messages {
     }
 
     /// An envelope for us: open it, store it once, receipt it to `from`.
-    fn on_mine(&mut self, now: Instant, from: NodeId, body: Body) -> Result<(), MsgError> {
+    fn on_mine(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        body: Body,
+        has_route: &dyn Fn(&NodeId) -> bool,
+    ) -> Result<(), MsgError> {
         let now_ms = self.unix_ms(now);
         let receipt = |this: &Self| {
             seal::sign_receipt(
@@ -196,7 +202,12 @@ impl Messages {
         }
         let r = receipt(self);
         self.accept(msg);
-        self.emit(from, MsgPacket::Receipt { receipt: r });
+        self.emit(from, MsgPacket::Receipt { receipt: r.clone() });
+        if from != body.src {
+            // A custodian brought it: it carries the receipt back, and so
+            // do we, in case it never meets the sender again.
+            self.hold_receipt(now, r, has_route);
+        }
         self.release_early(now, Some(body.src));
         Ok(())
     }
@@ -283,34 +294,46 @@ impl Messages {
                     total,
                 });
             }
-            if from != dst {
-                self.emit(from, MsgPacket::ReceiptTaken { id, dst });
-            }
+            // Whoever holds a copy of the receipt may forget it (the
+            // recipient too, when a custodian delivered).
+            self.emit(from, MsgPacket::ReceiptTaken { id, dst });
             return Ok(());
         }
-        if self.receipts.contains_key(&(id, dst)) || self.room_for(&body.src, 0).is_err() {
-            return Ok(());
+        self.hold_receipt(now, receipt, has_route);
+        Ok(())
+    }
+
+    /// Carry a receipt to its sender: held (and stored) until the sender
+    /// takes it or the message expires; sent now if there is a route.
+    fn hold_receipt(
+        &mut self,
+        now: Instant,
+        receipt: Receipt,
+        has_route: &dyn Fn(&NodeId) -> bool,
+    ) {
+        let Ok(body) = verify_receipt(&receipt) else {
+            return;
+        };
+        let (id, dst, src) = (body.id, body.dst, body.src);
+        if self.receipts.contains_key(&(id, dst)) || self.room_for(&src, 0).is_err() {
+            return;
         }
         self.push_change(Change::PutReceipt {
             id,
             dst,
             receipt: receipt.to_bytes(),
         });
-        let src = body.src;
+        let routed = has_route(&src);
         self.receipts.insert(
             (id, dst),
             HeldReceipt {
                 receipt: receipt.clone(),
                 body,
-                sent_at: None,
+                sent_at: routed.then_some(now),
             },
         );
-        if has_route(&src) {
-            if let Some(r) = self.receipts.get_mut(&(id, dst)) {
-                r.sent_at = Some(now);
-            }
+        if routed {
             self.emit(src, MsgPacket::Receipt { receipt });
         }
-        Ok(())
     }
 }

@@ -72,3 +72,41 @@ fn a_custodian_carries_a_message_across_a_partition() {
     assert_eq!(w.nodes[1].messages().held_receipts(), 0);
     assert_eq!(received(&w, 2), 1, "exactly once");
 }
+
+#[test]
+fn the_recipient_also_carries_its_receipt_home() {
+    let mut w = World::line(3, 9);
+    w.run_until(at(5));
+    w.nodes[2].claim(at(5), "medic-12", false).expect("claim");
+    w.drain(2);
+    w.run_until(at(10));
+    cut(&mut w, 0, 1);
+    cut(&mut w, 1, 2);
+    w.run_until(at(20));
+    w.nodes[0]
+        .message(at(20), MsgTo::Name("command"), "x")
+        .expect_err("no one holds command");
+    w.nodes[0]
+        .message(at(20), MsgTo::Name("medic-12"), "via a custodian")
+        .expect("accepted");
+    w.drain(0);
+    join(&mut w, 0, 1);
+    w.run_until(at(30));
+    cut(&mut w, 0, 1);
+    w.run_until(at(40));
+    join(&mut w, 1, 2);
+    w.run_until(at(50));
+    assert_eq!(received(&w, 2), 1);
+    assert_eq!(w.nodes[2].messages().held_receipts(), 1);
+    // The custodian never meets the sender again; the recipient does.
+    cut(&mut w, 1, 2);
+    w.run_until(at(60));
+    join(&mut w, 0, 2);
+    w.run_until(at(70));
+    assert!(w.nodes[0].messages().outbox().next().is_none(), "delivered");
+    assert_eq!(
+        w.nodes[2].messages().held_receipts(),
+        0,
+        "the sender took it"
+    );
+}
