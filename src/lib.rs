@@ -10,6 +10,7 @@
 //! | [`route`] | Babel-style distance vector | sockets, clocks |
 //! | [`flood`] | duplicate suppression, MPR relay selection | sockets, clocks |
 //! | [`names`] | the directory: signed records, leases, exclusive roles, gossip | sockets, clocks, routes |
+//! | [`msg`] | store-and-forward messages: sealing, custody, receipts, quotas | sockets, clocks, files (the driver persists its changes) |
 //! | [`node`] | the composed sans-IO state machine, forwarding, the directory's transport | sockets, clocks, threads |
 //! | [`trust`] | `secured` mode: agency CA, device certificates, packet MACs | sockets, clocks (files only in `trust::cli`) |
 //! | [`voice`] | voice payloads: media keys, frame layout, jitter buffer | sockets, clocks, codecs |
@@ -30,6 +31,7 @@ pub mod flood;
 pub mod floor;
 pub mod identity;
 pub mod link;
+pub mod msg;
 pub mod names;
 pub mod node;
 pub mod phone;

@@ -46,6 +46,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/presence", post(presence))
         .route("/v1/events", get(events));
     r = super::voice_api::routes(r);
+    r = super::msg_api::routes(r);
     if state.bench {
         r = r
             .route("/v1/bench/send", post(bench_send))

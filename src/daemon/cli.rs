@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::config::{self, FileConfig, Settings, TimerPreset};
-use super::{client, names_client, voice_client};
+use super::{client, msg_client, names_client, voice_client};
 use crate::identity::NodeId;
 
 #[derive(Subcommand, Debug)]
@@ -53,6 +53,16 @@ pub enum NetCommand {
     /// Emergency: pre-empt the floor on every talkgroup and flag this node
     /// (presence emergency, position) in the directory.
     Mayday(MaydayArgs),
+    /// Send a text message to every holder of a name (or --talkgroup
+    /// member); stored and forwarded until delivered or expired.
+    Msg(MsgArgs),
+    /// Messages received, in each sender's order (--follow: as they come).
+    Inbox(InboxArgs),
+    /// Messages sent, each with its state: queued, forwarded, delivered N of M, expired.
+    Outbox(ClientArgs),
+    /// The incident log: joins and leaves, roles, calls, PTT bursts,
+    /// maydays, messages (--csv: the spreadsheet export).
+    Log(LogArgs),
     /// Sound cards: `callsign audio devices` lists them.
     #[command(subcommand)]
     Audio(AudioCommand),
@@ -135,6 +145,18 @@ pub struct UpArgs {
     /// file of `role = "password"` lines. Roles not in it are refused.
     #[arg(long, value_name = "FILE")]
     pub sip_passwords: Option<PathBuf>,
+    /// Lifetime of a message in seconds [default: 86400].
+    #[arg(long, value_name = "SECS")]
+    pub msg_ttl: Option<u64>,
+    /// Copies of a message custodians may carry, the sender's included [default: 4].
+    #[arg(long, value_name = "N")]
+    pub msg_copies: Option<u8>,
+    /// New messages per second accepted per sender, sustained [default: 100].
+    #[arg(long, value_name = "N")]
+    pub msg_rate: Option<f64>,
+    /// ... and in a burst [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub msg_burst: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -290,6 +312,43 @@ pub struct ClientArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct MsgArgs {
+    /// Send to every member of this talkgroup (then all words are the text).
+    #[arg(long, value_name = "TG")]
+    pub talkgroup: Option<String>,
+    /// NAME then the text, e.g. `medic-12 hydrant at Fifth is dry`.
+    #[arg(required = true, num_args = 1.., value_name = "NAME TEXT")]
+    pub words: Vec<String>,
+    /// Test rigs: send N messages, numbered `TEXT #1` .. `TEXT #N`, one
+    /// after the other (each accepted before the next).
+    #[arg(long, hide = true, default_value_t = 1)]
+    pub repeat: u32,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct InboxArgs {
+    /// Keep running and print each new message as it arrives.
+    #[arg(long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Only events since: 90s, 15m, 2h, 1d ago, or Unix seconds.
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Print the CSV export (header row, one event per row).
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct PingArgs {
     /// Node id, unique id prefix, or a name (the directory's nearest
     /// reachable holder; or a name known from hellos or --peer).
@@ -405,6 +464,10 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Listen(a) => voice_client::listen(&a),
         NetCommand::Talkgroups(a) => voice_client::talkgroups(&a),
         NetCommand::Mayday(a) => voice_client::mayday(&a),
+        NetCommand::Msg(a) => msg_client::send(&a),
+        NetCommand::Inbox(a) => msg_client::inbox(&a),
+        NetCommand::Outbox(a) => msg_client::outbox(&a),
+        NetCommand::Log(a) => msg_client::log(&a),
         NetCommand::Audio(AudioCommand::Devices { json }) => voice_client::audio_devices(json),
         NetCommand::Bench(b) => client::bench(&b),
     }
@@ -433,6 +496,7 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         Some(p) => config::load_file(p)?,
         None => FileConfig::default(),
     };
+    let msg_config = msg_config(&a, &f)?;
     let profile_path = a.radio_profile.or(f.radio_profile);
     let profile = match &profile_path {
         Some(p) => config::load_radio_profile(p)?,
@@ -505,6 +569,31 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
                 .unwrap_or(30)
                 .clamp(1, 600),
         ),
+        msg_config,
+    })
+}
+
+fn msg_config(a: &UpArgs, f: &FileConfig) -> Result<crate::msg::MsgConfig, config::Error> {
+    let d = crate::msg::MsgConfig::default();
+    let ttl = a.msg_ttl.or(f.msg_ttl).unwrap_or(d.ttl.as_secs());
+    if !(10..=7 * 86_400).contains(&ttl) {
+        return Err(format!("--msg-ttl {ttl}: between 10 s and 7 days").into());
+    }
+    let copies = a.msg_copies.or(f.msg_copies).unwrap_or(d.copies);
+    if !(1..=32).contains(&copies) {
+        return Err(format!("--msg-copies {copies}: between 1 and 32").into());
+    }
+    let rate = a.msg_rate.or(f.msg_rate).unwrap_or(d.rate_per_s);
+    let burst = a.msg_burst.or(f.msg_burst).unwrap_or(d.burst);
+    if !(rate > 0.0 && burst >= 1.0 && rate.is_finite() && burst.is_finite()) {
+        return Err("--msg-rate must be positive and --msg-burst at least 1".into());
+    }
+    Ok(crate::msg::MsgConfig {
+        ttl: std::time::Duration::from_secs(ttl),
+        copies,
+        rate_per_s: rate,
+        burst,
+        ..d
     })
 }
 

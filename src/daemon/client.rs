@@ -128,6 +128,17 @@ pub(super) fn get_json<T: serde::de::DeserializeOwned>(
     Ok((v, text))
 }
 
+/// A plain-text answer (e.g. CSV).
+pub(super) fn get_text(api: SocketAddr, path: &str) -> Result<String, Error> {
+    let (mut resp, _) = request(api, "GET", path, None)?;
+    let mut text = String::new();
+    resp.body.read_to_string(&mut text)?;
+    if resp.status != 200 {
+        return Err(api_error(resp.status, &text).into());
+    }
+    Ok(text)
+}
+
 fn api_error(status: u16, text: &str) -> String {
     let msg = serde_json::from_str::<serde_json::Value>(text)
         .ok()

@@ -96,6 +96,10 @@ pub struct FileConfig {
     pub no_sip: Option<bool>,
     /// TOML file of `role = "password"` for phone registration.
     pub sip_passwords: Option<PathBuf>,
+    pub msg_ttl: Option<u64>,
+    pub msg_copies: Option<u8>,
+    pub msg_rate: Option<f64>,
+    pub msg_burst: Option<f64>,
 }
 
 /// Timer presets of the core.
@@ -153,6 +157,8 @@ pub struct Settings {
     pub sip_explicit: bool,
     /// Role -> password for phone registration (empty: none asked).
     pub sip_passwords: BTreeMap<String, String>,
+    /// Store-and-forward messages: lifetime, copies, quotas, rate.
+    pub msg_config: crate::msg::MsgConfig,
 }
 
 impl Settings {
@@ -168,6 +174,7 @@ impl Settings {
                 version_base: self.version_base,
                 ..crate::node::names_config()
             },
+            msg_config: self.msg_config.clone(),
         }
     }
 }

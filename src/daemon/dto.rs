@@ -257,6 +257,62 @@ pub enum ApiEvent {
         node: NodeId,
         body: String,
     },
+    /// A push-to-talk burst ended: who talked, from when (Unix ms), how long.
+    PttBurst {
+        talkgroup: String,
+        talker: Option<String>,
+        start_ms: u64,
+        length_ms: u64,
+    },
+    /// This node sent a message (stored; `recipients` are node ids).
+    MessageSent {
+        id: String,
+        to: String,
+        talkgroup: bool,
+        recipients: Vec<NodeId>,
+    },
+    /// A message for the user (each id once).
+    MessageReceived {
+        id: String,
+        from: NodeId,
+        from_names: Vec<String>,
+        to: String,
+        text: String,
+        seq: u64,
+        n: i64,
+    },
+    /// A recipient's receipt for our message came back.
+    MessageDelivered {
+        id: String,
+        to: NodeId,
+        delivered: usize,
+        total: usize,
+    },
+    /// Our message expired before `to` got it.
+    MessageExpired {
+        id: String,
+        to: NodeId,
+    },
+    /// This node took custody of copies of someone's message.
+    MessageCustody {
+        id: String,
+        src: NodeId,
+        dst: NodeId,
+        from: NodeId,
+        copies: u8,
+    },
+    /// A node took custody of copies of a message this node held.
+    MessageHanded {
+        id: String,
+        dst: NodeId,
+        to: NodeId,
+        copies: u8,
+    },
+    /// A message packet from `from` was refused (forged, not for us, a limit).
+    MessageRefused {
+        from: NodeId,
+        reason: String,
+    },
 }
 
 impl ApiEvent {
@@ -282,6 +338,14 @@ impl ApiEvent {
             ApiEvent::PhoneRegistered { .. } => "phone_registered",
             ApiEvent::PhoneUnregistered { .. } => "phone_unregistered",
             ApiEvent::Text { .. } => "text",
+            ApiEvent::PttBurst { .. } => "ptt_burst",
+            ApiEvent::MessageSent { .. } => "message_sent",
+            ApiEvent::MessageReceived { .. } => "message_received",
+            ApiEvent::MessageDelivered { .. } => "message_delivered",
+            ApiEvent::MessageExpired { .. } => "message_expired",
+            ApiEvent::MessageCustody { .. } => "message_custody",
+            ApiEvent::MessageHanded { .. } => "message_handed",
+            ApiEvent::MessageRefused { .. } => "message_refused",
         }
     }
 }

@@ -15,12 +15,14 @@ mod bridge;
 mod calls;
 mod directory;
 mod media;
+mod messages;
 mod phones;
 mod talkgroups;
 mod texts;
 
 pub use calls::CallCommand;
 pub use directory::NamesCommand;
+pub use messages::{MAX_LOG_ANSWER, MsgCommand, unix_ms};
 pub use talkgroups::TalkgroupCommand;
 
 use super::clock;
@@ -76,6 +78,7 @@ pub enum Command {
     Names(NamesCommand),
     Calls(CallCommand),
     Talkgroups(TalkgroupCommand),
+    Messages(MsgCommand),
 }
 
 /// Calls, talkgroups, the SIP phones and their texts, and the 20 ms
@@ -113,6 +116,12 @@ pub struct Engine {
     missing: BTreeSet<String>,
     buf: Vec<u8>,
     voice: Voice,
+    /// Messages and the incident log (SQLite), and message changes a
+    /// failed commit left to retry.
+    db: super::msgstore::Db,
+    unsaved: Vec<crate::msg::Change>,
+    /// Talkgroup -> (talker, start in Unix ms) of the burst on air.
+    bursts: BTreeMap<String, (Option<String>, u64)>,
 }
 
 enum Wake {
@@ -126,7 +135,12 @@ enum Wake {
 }
 
 impl Engine {
-    pub fn new(node: Node, settings: Settings, events: broadcast::Sender<ApiEvent>) -> Self {
+    pub fn new(
+        node: Node,
+        settings: Settings,
+        events: broadcast::Sender<ApiEvent>,
+        db: super::msgstore::Db,
+    ) -> Self {
         let id = node.id();
         let my_name = settings
             .names
@@ -151,6 +165,9 @@ impl Engine {
             failed: BTreeSet::new(),
             missing: BTreeSet::new(),
             buf: vec![0; 65536],
+            db,
+            unsaved: Vec::new(),
+            bursts: BTreeMap::new(),
             voice: Voice {
                 calls: calls::CallsFace::new(crate::session::Calls::new(
                     id,
@@ -325,6 +342,9 @@ impl Engine {
 
     /// Put every queued transmit on the wire.
     fn flush_transmits(&mut self) {
+        // Nothing leaves before what it acknowledges is on disk (custody
+        // taken, a receipt given).
+        let _ = self.persist_messages();
         let now = clock::now();
         while let Some(t) = self.node.poll_transmit(now) {
             let Some(s) = self.socks.get(&t.iface.0) else {
@@ -362,7 +382,8 @@ impl Engine {
         }
     }
 
-    fn publish(&self, e: ApiEvent) {
+    fn publish(&mut self, e: ApiEvent) {
+        self.log_event(&e);
         // No subscribers is normal.
         let _ = self.events.send(e);
     }
@@ -453,6 +474,7 @@ impl Engine {
                 self.texts_undeliverable(now, dst);
             }
             Event::Directory(e) => self.on_directory(e),
+            Event::Message(e) => self.on_message_event(now, e),
             Event::CertRefused { from, reason } => {
                 tracing::info!(from = %from.short(), %reason, "device certificate refused");
             }
@@ -522,6 +544,7 @@ impl Engine {
             Command::Names(c) => self.on_names_command(c),
             Command::Calls(c) => self.on_call_command(c),
             Command::Talkgroups(c) => self.on_talkgroup_command(c),
+            Command::Messages(c) => self.on_msg_command(c),
         }
     }
 

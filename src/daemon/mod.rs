@@ -14,6 +14,8 @@
 //! | `dto` | the API's JSON types (docs/API.md) |
 //! | `client` | a small HTTP/1.1 client and the CLI's output |
 //! | `names_client` | the directory's CLI clients |
+//! | `msgstore` | SQLite: stored messages and the incident log |
+//! | `msg_api`, `msg_dto`, `msg_client` | the API, JSON and CLI of messages and the log |
 //! | `voice_api`, `voice_client` | the API and CLI of calls and talkgroups |
 
 mod api;
@@ -24,6 +26,10 @@ pub mod config;
 pub mod dto;
 mod engine;
 mod ifaces;
+mod msg_api;
+mod msg_client;
+pub mod msg_dto;
+pub mod msgstore;
 mod names_client;
 mod net;
 mod sip_net;
@@ -67,10 +73,21 @@ pub fn up(mut settings: Settings) -> Result<(), Error> {
         settings.version_base = unix_ms.max(1);
         let now = clock::now();
         let mut node = Node::new(ident, settings.node_config(), now, seed);
+        let db = msgstore::Db::open(&settings.data_dir).map_err(|e| {
+            format!(
+                "cannot open the message store {}: {e}",
+                settings.data_dir.join(msgstore::DB_FILE).display()
+            )
+        })?;
+        let snap = db
+            .load()
+            .map_err(|e| format!("cannot read the message store: {e}"))?;
+        tracing::info!(held = snap.bundles.len(), receipts = snap.receipts.len(), outbox = snap.outbox.len(), "messages loaded");
         let trust = secure(&mut node, &settings, unix_ms / 1000)?;
         if unix_ms > 0 {
             node.set_wall_clock(now, unix_ms);
         }
+        node.restore_messages(now, snap);
         tracing::info!(id = %node.id(), names = ?settings.names, base_station = settings.base_station, api = %settings.api, port = settings.port, trust, "callsign up");
         for name in &settings.names {
             if let Err(e) = node.claim(now, name, false) {
@@ -100,7 +117,8 @@ pub fn up(mut settings: Settings) -> Result<(), Error> {
                 tracing::error!("API server failed: {e}");
             }
         });
-        engine::Engine::new(node, settings, events).run(cmd_rx, engine_stop).await;
+        let engine = engine::Engine::new(node, settings, events, db);
+        engine.run(cmd_rx, engine_stop).await;
         // Open event streams would hold graceful shutdown forever.
         api_task.abort();
         Ok::<_, Error>(())

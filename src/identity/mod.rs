@@ -128,6 +128,12 @@ impl Identity {
         self.key.to_bytes()
     }
 
+    /// The X25519 secret twin of the signing key (messages are sealed to
+    /// a device's one published key, see `msg::seal`).
+    pub fn x25519_secret(&self) -> [u8; 32] {
+        self.key.to_scalar_bytes()
+    }
+
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.key.sign(msg).to_bytes()
     }

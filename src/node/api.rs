@@ -118,6 +118,8 @@ pub enum Event {
         from: NodeId,
         reason: String,
     },
+    /// Store-and-forward messages: received, delivered, expired, custody.
+    Message(crate::msg::MsgEvent),
     /// A voice frame of a flow addressed to this node (each `(label,
     /// seq)` once).
     VoiceFrame {
@@ -428,6 +430,8 @@ pub struct Config {
     pub names: Vec<String>,
     /// The directory's lease, gossip timers and bounds.
     pub names_config: crate::names::NamesConfig,
+    /// Store-and-forward messages: lifetime, copies, quotas, rate.
+    pub msg_config: crate::msg::MsgConfig,
 }
 
 impl Default for Config {
@@ -437,6 +441,7 @@ impl Default for Config {
             base_station: false,
             names: Vec::new(),
             names_config: super::names_config(),
+            msg_config: crate::msg::MsgConfig::default(),
         }
     }
 }

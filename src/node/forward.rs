@@ -193,6 +193,21 @@ impl Node {
         proto_no: u8,
         payload: &[u8],
     ) -> Result<u32, NodeError> {
+        let r = self.send_data(now, dst, class, proto_no, payload);
+        self.on_timers(now);
+        r
+    }
+
+    /// [`Node::send`] without running the timers (for the layers above
+    /// routing that send from within them).
+    pub(super) fn send_data(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        class: Class,
+        proto_no: u8,
+        payload: &[u8],
+    ) -> Result<u32, NodeError> {
         if payload.len() > MAX_PAYLOAD {
             return Err(NodeError::PayloadTooLarge(payload.len(), MAX_PAYLOAD));
         }
@@ -212,7 +227,6 @@ impl Node {
         pkt.extend_from_slice(payload);
         self.fwd.seen.insert(self.id, seq);
         self.route_data(now, pkt, dst, self.id, seq, true);
-        self.on_timers(now);
         Ok(seq)
     }
 
@@ -380,6 +394,7 @@ impl Node {
                     // Best effort: a failed reply is the pinger's timeout.
                     let _ = self.send(now, hdr.src, Class::Control, proto::ECHO_REPLY, &reply);
                 }
+                proto::MSG => self.on_msg(now, hdr.src, payload)?,
                 proto::ECHO_REPLY => {
                     if payload.len() < 4 {
                         return Err(WireError::Body("short echo reply".into()));

@@ -28,6 +28,9 @@ mod flow;
 mod flow_tests;
 mod forward;
 mod hello;
+mod messages;
+#[cfg(test)]
+mod messages_tests;
 mod names;
 #[cfg(test)]
 mod names_tests;
@@ -41,6 +44,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use api::*;
+pub use messages::MsgTo;
 pub use names::{Holder, names_config};
 
 use crate::flood::{DUP_CACHE, DupCache};
@@ -119,6 +123,10 @@ pub struct Node {
     names_nbrs_dirty: bool,
     /// Secured mode (`None`: open mode).
     secure: Option<secure::Secure>,
+    /// Store-and-forward messages, and the routes that appeared since it
+    /// was last told.
+    msgs: crate::msg::Messages,
+    msg_routes_up: BTreeSet<NodeId>,
 }
 
 /// Bound on remembered seqno requests.
@@ -142,8 +150,17 @@ impl Node {
             now,
             rng.next_u64(),
         );
+        let msgs = crate::msg::Messages::new(ident.clone(), config.msg_config.clone());
+        // Data sequence numbers start at random too: neighbours remember
+        // (source, sequence) to drop retransmitted duplicates, and a
+        // restarted node counting from 1 again would have its first
+        // packets dropped as copies of its previous life's. A generator
+        // of its own, so the node's other draws stay as they were.
+        let data_seq = Rng::new(seed.rotate_left(17) ^ 0xda7a_5e9e).next_u64() as u32;
         Node {
             dir,
+            msgs,
+            msg_routes_up: BTreeSet::new(),
             names_nbrs: BTreeSet::new(),
             names_nbrs_dirty: false,
             secure: None,
@@ -159,7 +176,7 @@ impl Node {
             flood_seen: DupCache::new(DUP_CACHE),
             events: VecDeque::new(),
             stats: Stats::default(),
-            data_seq: 0,
+            data_seq,
             dirty: BTreeSet::new(),
             dirty_urgent: BTreeSet::new(),
             dirty_at: None,
@@ -273,6 +290,7 @@ impl Node {
         consider(self.fwd.next_deadline());
         consider(self.flows.next_deadline());
         consider(self.dir.poll_timeout());
+        consider(self.msgs.poll_timeout());
         Some(t)
     }
 
@@ -402,6 +420,7 @@ impl Node {
         self.forward_timers(now);
         self.flow_timers(now);
         self.names_timers(now);
+        self.msg_timers(now);
     }
 
     /// Queue a link-local protocol packet.

@@ -54,6 +54,7 @@ impl Node {
     /// The wall-clock time is `unix_ms` at `now` (dates exclusive claims).
     pub fn set_wall_clock(&mut self, now: Instant, unix_ms: u64) {
         self.dir.set_wall_clock(now, unix_ms);
+        self.msgs.set_wall_clock(now, unix_ms);
     }
 
     /// Claim `name` in the directory (`exclusive`: one holder mesh-wide).

@@ -246,6 +246,9 @@ impl Node {
                     hops: sel.map_or(0, |s| s.hops),
                 });
                 self.fwd.route_changed();
+                if sel.is_some() {
+                    self.msg_routes_up.insert(c.dest);
+                }
                 match sel {
                     None => self.request_seqno(now, c.dest, false),
                     Some(sel) => {

@@ -31,7 +31,7 @@ enum Ev {
 pub(crate) struct World {
     pub nodes: Vec<Node>,
     pub alive: Vec<bool>,
-    adj: Vec<Vec<usize>>,
+    pub adj: Vec<Vec<usize>>,
     now: Instant,
     queue: BinaryHeap<Reverse<(Instant, u64, Ev)>>,
     counter: u64,

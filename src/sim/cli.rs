@@ -90,6 +90,11 @@ pub struct SimArgs {
     /// (probe claims, partition, heal).
     #[arg(long)]
     pub no_names: bool,
+    /// Run the message ferry world instead: two groups of handsets joined
+    /// only by a walking responder; prints delivery ratio, latency and the
+    /// most copies of one message held (see docs/SIM.md).
+    #[arg(long)]
+    pub ferry: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -206,6 +211,20 @@ pub fn run(args: SimArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 }
 
 fn run_inner(args: &SimArgs) -> Result<(), SimError> {
+    if args.ferry {
+        let r = super::ferry::run(&super::ferry::FerryOptions {
+            seed: args.seed,
+            ..Default::default()
+        })?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        } else if let Ok(serde_json::Value::Object(o)) = serde_json::to_value(&r) {
+            for (k, v) in o {
+                println!("{k}={v}");
+            }
+        }
+        return Ok(());
+    }
     let spec = world(args)?;
     let opts = options(args, &spec)?;
     if args.compare_babel {

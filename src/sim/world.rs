@@ -209,6 +209,7 @@ impl<H> World<H> {
                     base_station: n.base_station,
                     names: vec![n.name.clone()],
                     names_config: crate::node::names_config(),
+                    msg_config: crate::msg::MsgConfig::default(),
                 },
                 timer_gen: 0,
                 timer_at: None,
@@ -442,6 +443,30 @@ impl<H> World<H> {
         r
     }
 
+    /// Change every node's configuration (before they boot).
+    pub fn configure(&mut self, f: impl Fn(&mut Config)) {
+        for sn in &mut self.nodes {
+            f(&mut sn.config);
+        }
+    }
+
+    /// A store-and-forward message from node `i`.
+    pub fn message(
+        &mut self,
+        i: usize,
+        to: crate::node::MsgTo<'_>,
+        text: &str,
+    ) -> Result<crate::msg::MsgId, crate::msg::MsgError> {
+        let now = self.now;
+        let sn = &mut self.nodes[i];
+        let Some(n) = sn.node.as_mut().filter(|_| sn.alive) else {
+            return Err(crate::msg::MsgError::NoRecipients("node is down".into()));
+        };
+        let r = n.message(now, to, text);
+        self.after(i);
+        r
+    }
+
     /// Flood from node `i`; returns the packet's (origin, seq).
     pub fn flood(&mut self, i: usize, group: NodeId, payload: &[u8]) -> Option<(NodeId, u32)> {
         let now = self.now;
@@ -474,7 +499,8 @@ impl<H> World<H> {
                 Event::Delivered { .. }
                 | Event::FloodDelivered { .. }
                 | Event::Undeliverable { .. }
-                | Event::Directory(_) => self.outbox.push((now, i, e)),
+                | Event::Directory(_)
+                | Event::Message(_) => self.outbox.push((now, i, e)),
                 _ => {}
             }
         }

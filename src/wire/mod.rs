@@ -308,7 +308,9 @@ pub mod proto {
     /// SIP call signalling between daemons (`session`).
     pub const SIP: u8 = 3;
     /// Instant texts between daemons and their receipts (`session::text`).
-    pub const TEXT: u8 = 4;
+    pub const TEXT: u8 = 5;
+    /// Store-and-forward text messages (`msg`).
+    pub const MSG: u8 = 4;
 }
 
 #[cfg(test)]

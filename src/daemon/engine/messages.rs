@@ -1,0 +1,302 @@
+//! The engine's face of store-and-forward messages and of the incident
+//! log: sends from the API (answered only after the SQLite commit), the
+//! core's changes committed before every transmit, its events published
+//! and logged, and the inbox, outbox and log read back from the store.
+
+use tokio::sync::oneshot;
+
+use super::Engine;
+use crate::daemon::dto::ApiEvent;
+use crate::daemon::msg_dto::{InboxMessage, OutboxMessage, RecipientDto, SendRequest};
+use crate::daemon::msgstore::LogRow;
+use crate::msg::{InMsg, MsgError, MsgEvent, OutMsg, RecipientState, id_hex};
+use crate::node::MsgTo;
+use crate::time::Instant;
+
+/// (HTTP status, reason) of a refusal.
+pub type Refusal = (u16, String);
+
+/// Most log rows in one answer.
+pub const MAX_LOG_ANSWER: usize = 100_000;
+/// Most outbox messages in one answer (the newest).
+const MAX_OUTBOX_ANSWER: usize = 1000;
+
+pub enum MsgCommand {
+    Send(SendRequest, oneshot::Sender<Result<OutboxMessage, Refusal>>),
+    Inbox(i64, oneshot::Sender<Result<Vec<InboxMessage>, String>>),
+    Outbox(oneshot::Sender<Result<Vec<OutboxMessage>, String>>),
+    Log {
+        since_ms: u64,
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<LogRow>, String>>,
+    },
+}
+
+/// The wall clock in Unix ms (the log's time axis).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn refusal(e: &MsgError) -> Refusal {
+    let code = match e {
+        MsgError::TooLong(..) => 413,
+        MsgError::Empty | MsgError::TooManyRecipients(..) => 400,
+        MsgError::NoRecipients(_) => 404,
+        MsgError::QuotaFull(_) => 507,
+        MsgError::RateLimited(_) => 429,
+        _ => 500,
+    };
+    (code, e.to_string())
+}
+
+impl Engine {
+    /// Make the core's message changes durable. Called before every
+    /// transmit; a failed commit is kept and retried (the mesh does not
+    /// stop for a full disk, but an API send reports it).
+    pub(super) fn persist_messages(&mut self) -> Result<(), String> {
+        let mut changes = std::mem::take(&mut self.unsaved);
+        changes.extend(self.node.take_message_changes());
+        if changes.is_empty() {
+            return Ok(());
+        }
+        match self.db.apply(&changes) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::error!("cannot store messages: {e}");
+                self.unsaved = changes;
+                Err(format!("cannot store the message: {e}"))
+            }
+        }
+    }
+
+    pub(super) fn on_msg_command(&mut self, c: MsgCommand) {
+        let now = super::clock::now();
+        match c {
+            MsgCommand::Send(req, reply) => {
+                let r = self.send_message(now, &req);
+                let _ = reply.send(r);
+                self.flush();
+            }
+            MsgCommand::Inbox(after, reply) => {
+                let r = self
+                    .db
+                    .inbox(after)
+                    .map(|v| v.into_iter().map(|(n, m)| self.inbox_dto(n, &m)).collect())
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(r);
+            }
+            MsgCommand::Outbox(reply) => {
+                let r = self
+                    .db
+                    .outbox(Some(MAX_OUTBOX_ANSWER))
+                    .map(|v| v.iter().map(|m| self.outbox_dto(m)).collect())
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(r);
+            }
+            MsgCommand::Log {
+                since_ms,
+                limit,
+                reply,
+            } => {
+                let r = self
+                    .db
+                    .log_since(since_ms, limit.min(MAX_LOG_ANSWER))
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    fn send_message(&mut self, now: Instant, req: &SendRequest) -> Result<OutboxMessage, Refusal> {
+        let to = if req.talkgroup {
+            MsgTo::Talkgroup(&req.to)
+        } else {
+            MsgTo::Name(&req.to)
+        };
+        let id = self
+            .node
+            .message(now, to, &req.text)
+            .map_err(|e| refusal(&e))?;
+        // Accepted only once it is on disk.
+        self.persist_messages().map_err(|e| (500, e))?;
+        let m = self
+            .node
+            .messages()
+            .outbox()
+            .find(|m| m.id == id)
+            .cloned()
+            .or_else(|| {
+                self.db
+                    .outbox(Some(MAX_OUTBOX_ANSWER))
+                    .ok()?
+                    .into_iter()
+                    .find(|m| m.id == id)
+            })
+            .ok_or((500, "message stored but not found".to_string()))?;
+        tracing::info!(id = %id_hex(&id), to = %req.to, recipients = m.recipients.len(), "message accepted");
+        self.publish(ApiEvent::MessageSent {
+            id: id_hex(&id),
+            to: req.to.clone(),
+            talkgroup: req.talkgroup,
+            recipients: m.recipients.iter().map(|r| r.node).collect(),
+        });
+        Ok(self.outbox_dto(&m))
+    }
+
+    fn outbox_dto(&self, m: &OutMsg) -> OutboxMessage {
+        OutboxMessage {
+            id: id_hex(&m.id),
+            to: m.to.clone(),
+            talkgroup: m.talkgroup,
+            text: m.text.clone(),
+            created_ms: m.created_ms,
+            expires_ms: m.expires_ms,
+            state: m.summary(),
+            delivered: m.count(RecipientState::Delivered),
+            total: m.recipients.len(),
+            recipients: m
+                .recipients
+                .iter()
+                .map(|r| RecipientDto {
+                    node: r.node,
+                    names: self.names_of(&r.node),
+                    seq: r.seq,
+                    state: r.state.as_str().into(),
+                    at_ms: r.at_ms,
+                })
+                .collect(),
+        }
+    }
+
+    fn inbox_dto(&self, n: i64, m: &InMsg) -> InboxMessage {
+        InboxMessage {
+            n,
+            id: id_hex(&m.id),
+            from: m.src,
+            from_names: self.names_of(&m.src),
+            to: m.to.clone(),
+            talkgroup: m.talkgroup,
+            text: m.text.clone(),
+            seq: m.seq,
+            created_ms: m.created_ms,
+            received_ms: m.received_ms,
+        }
+    }
+
+    pub(super) fn on_message_event(&mut self, _now: Instant, e: MsgEvent) {
+        // The event's change was committed before this (flush persists first).
+        let _ = self.persist_messages();
+        let api = match e {
+            MsgEvent::Received(m) => {
+                let n = self.db.inbox_row(&m.id).ok().flatten().unwrap_or(0);
+                tracing::info!(id = %id_hex(&m.id), from = %m.src.short(), seq = m.seq, "message received");
+                ApiEvent::MessageReceived {
+                    id: id_hex(&m.id),
+                    from: m.src,
+                    from_names: self.names_of(&m.src),
+                    to: m.to,
+                    text: m.text,
+                    seq: m.seq,
+                    n,
+                }
+            }
+            MsgEvent::Delivered {
+                id,
+                dst,
+                delivered,
+                total,
+            } => {
+                tracing::info!(id = %id_hex(&id), to = %dst.short(), delivered, total, "message delivered");
+                ApiEvent::MessageDelivered {
+                    id: id_hex(&id),
+                    to: dst,
+                    delivered,
+                    total,
+                }
+            }
+            MsgEvent::Expired { id, dst } => ApiEvent::MessageExpired {
+                id: id_hex(&id),
+                to: dst,
+            },
+            MsgEvent::Custody {
+                id,
+                src,
+                dst,
+                from,
+                copies,
+            } => {
+                tracing::info!(id = %id_hex(&id), from = %from.short(), dst = %dst.short(), copies, "took custody");
+                ApiEvent::MessageCustody {
+                    id: id_hex(&id),
+                    src,
+                    dst,
+                    from,
+                    copies,
+                }
+            }
+            MsgEvent::Handed {
+                id,
+                dst,
+                to,
+                copies,
+            } => ApiEvent::MessageHanded {
+                id: id_hex(&id),
+                dst,
+                to,
+                copies,
+            },
+            MsgEvent::Refused { from, reason } => {
+                tracing::info!(from = %from.short(), %reason, "message refused");
+                ApiEvent::MessageRefused { from, reason }
+            }
+        };
+        self.publish(api);
+    }
+
+    /// Append an event to the incident log (route changes are left out:
+    /// they are the mesh's business, not the incident's), and turn floor
+    /// events into PTT burst records.
+    pub(super) fn log_event(&mut self, e: &ApiEvent) {
+        let at = unix_ms();
+        match e {
+            ApiEvent::RouteChanged { .. } => return,
+            ApiEvent::Floor {
+                talkgroup,
+                event,
+                who,
+            } => match event.as_str() {
+                "granted" => {
+                    let me = self.held_names().first().cloned();
+                    self.bursts.insert(talkgroup.clone(), (me, at));
+                }
+                "taken" => {
+                    self.bursts.insert(talkgroup.clone(), (who.clone(), at));
+                }
+                "idle" | "revoked" | "time_limit" | "released" => {
+                    if let Some((talker, start_ms)) = self.bursts.remove(talkgroup) {
+                        let b = ApiEvent::PttBurst {
+                            talkgroup: talkgroup.clone(),
+                            talker,
+                            start_ms,
+                            length_ms: at.saturating_sub(start_ms),
+                        };
+                        self.log_row(at, &b);
+                        let _ = self.events.send(b);
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+        self.log_row(at, e);
+    }
+
+    fn log_row(&mut self, at: u64, e: &ApiEvent) {
+        let detail = serde_json::to_value(e).unwrap_or(serde_json::Value::Null);
+        if let Err(err) = self.db.log(at, e.kind(), &detail) {
+            tracing::warn!("cannot append to the incident log: {err}");
+        }
+    }
+}
