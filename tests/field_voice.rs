@@ -363,6 +363,24 @@ fn ptt_floor_on_line5() {
             .and_then(|v| v.as_array().and_then(|a| a.first().cloned()))
             .unwrap_or_default()
     };
+    // Floods cross the line only once every relay has picked its MPRs,
+    // which can take a hello round after the routes converge: one press
+    // at each end, heard at the other, before the presses that race.
+    for (talker, listener) in [("n1", "n5"), ("n5", "n1")] {
+        let heard = tg(listener)["bursts_heard"].as_u64().unwrap_or(0);
+        let ok = wait_for(Duration::from_secs(10), || {
+            let (pressed, _) = net.run(
+                Some(talker),
+                &["ptt", "fireground-1", "--duration", "0.2", "--json"],
+            );
+            pressed && tg(listener)["bursts_heard"].as_u64().unwrap_or(0) > heard
+        });
+        assert!(
+            ok.is_some(),
+            "{listener} never heard {talker} on fireground-1"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
     // Simultaneous presses at both ends, three rounds.
     let mut winners = Vec::new();
     for round in 0..3 {

@@ -49,6 +49,7 @@ pub type DbError = rusqlite::Error;
 
 pub struct Db {
     conn: Connection,
+    log_conn: Connection,
 }
 
 /// One row of the incident log.
@@ -70,7 +71,17 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut db = Db { conn };
+        // The incident log has a connection of its own that does not wait
+        // for the disk at each row: the engine appends a row for every
+        // event it publishes, and an fsync each (synchronous=FULL) stalled
+        // the engine loop, and with it floor control and the directory,
+        // for tens of ms at a time. WAL with synchronous=NORMAL keeps a
+        // row through a crash of the daemon; only a power cut can lose
+        // the last ones. Messages keep FULL on the main connection.
+        let log_conn = Connection::open(dir.join(DB_FILE))?;
+        log_conn.pragma_update(None, "synchronous", "NORMAL")?;
+        log_conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut db = Db { conn, log_conn };
         db.migrate()?;
         db.conn.execute(
             "DELETE FROM log WHERE n <= (SELECT MAX(n) FROM log) - ?1",
@@ -335,7 +346,7 @@ impl Db {
         kind: &str,
         detail: &serde_json::Value,
     ) -> Result<(), DbError> {
-        self.conn.execute(
+        self.log_conn.execute(
             "INSERT INTO log (at_ms, kind, detail) VALUES (?1, ?2, ?3)",
             params![at_ms as i64, kind, detail.to_string()],
         )?;

@@ -381,7 +381,14 @@ impl Directory {
     pub fn set_presence(&mut self, now: Instant, presence: Presence) {
         if self.profile.presence != presence {
             self.profile.presence = presence;
-            self.mark_dirty(now, self.config.min_reissue);
+            // A mayday goes out now, not after the reissue hold that
+            // keeps ordinary presence changes from flooding the mesh.
+            let within = if presence == Presence::Emergency {
+                Duration::ZERO
+            } else {
+                self.config.min_reissue
+            };
+            self.mark_dirty(now, within);
         }
     }
 

@@ -94,7 +94,7 @@
 //! a backstop: the fast signal that a responder left is the route to its
 //! node going away, which the caller of [`Directory::resolve`] checks.
 //! Positions ride the next version or wait `position_interval`; presence
-//! goes out within `min_reissue`.
+//! goes out within `min_reissue`, an emergency at once.
 
 mod gossip;
 pub mod record;

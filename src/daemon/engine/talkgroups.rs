@@ -269,8 +269,10 @@ impl Engine {
         now: Instant,
         req: dto::MaydayRequest,
     ) -> Result<Vec<dto::Talkgroup>, super::calls::ApiErr> {
-        self.node
-            .set_presence(now, crate::names::Presence::Emergency);
+        // The position first: on its own it waits for the directory's
+        // position interval, so set after the presence it would miss the
+        // record the presence change sends out at once (and reach the
+        // mesh only minutes later). Set before, it rides that record.
         if let (Some(lat), Some(lon)) = (req.lat, req.lon) {
             self.node.set_position(
                 now,
@@ -284,6 +286,8 @@ impl Engine {
                 }),
             );
         }
+        self.node
+            .set_presence(now, crate::names::Presence::Emergency);
         if let Some(tg) = &req.talkgroup {
             self.join(now, tg, None, None)?;
         }
