@@ -311,7 +311,7 @@ impl Front {
                 &msg::Request {
                     method: "INVITE",
                     uri: &b.contact,
-                    via: self.via(&b.peer, b.local, &via_branch),
+                    via: b.peer.via(b.local, &via_branch),
                     from: &local_uri,
                     to: &remote_uri,
                     call_id: &call_id,
@@ -396,11 +396,7 @@ impl Front {
             return;
         };
         l.cseq += 1;
-        let via = format!(
-            "SIP/2.0/{} {};branch={branch};rport",
-            l.peer.via_proto(),
-            l.local
-        );
+        let via = l.peer.via(l.local, &branch);
         let target = if l.remote_target.is_empty() {
             format!("sip:{}", l.peer.addr)
         } else {
@@ -436,12 +432,7 @@ impl Front {
             }
             b.cancelled = true;
             b.retx = None;
-            let via = format!(
-                "SIP/2.0/{} {};branch={};rport",
-                b.peer.via_proto(),
-                b.local,
-                b.via_branch
-            );
+            let via = b.peer.via(b.local, &b.via_branch);
             let bytes = msg::request(
                 &msg::Request {
                     method: "CANCEL",
@@ -537,7 +528,7 @@ impl Front {
         let Some(l) = self.legs.get(&id) else {
             return;
         };
-        let via = format!("SIP/2.0/{} {local};branch={branch};rport", peer.via_proto());
+        let via = peer.via(local, &branch);
         let ack = msg::request(
             &msg::Request {
                 method: "ACK",
@@ -592,7 +583,7 @@ impl Front {
         let Some(l) = self.legs.get(&id) else {
             return;
         };
-        let via = format!("SIP/2.0/{} {local};branch={branch};rport", peer.via_proto());
+        let via = peer.via(local, &branch);
         let bytes = msg::request(
             &msg::Request {
                 method: "BYE",
@@ -618,12 +609,7 @@ impl Front {
         let Some(b) = l.branches.get(i) else {
             return;
         };
-        let via = format!(
-            "SIP/2.0/{} {};branch={};rport",
-            b.peer.via_proto(),
-            b.local,
-            b.via_branch
-        );
+        let via = b.peer.via(b.local, &b.via_branch);
         let bytes = msg::request(
             &msg::Request {
                 method: "ACK",

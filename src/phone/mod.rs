@@ -103,11 +103,13 @@ impl Peer {
     fn reliable(&self) -> bool {
         matches!(self.tp, Transport::Tcp(_))
     }
-    fn via_proto(&self) -> &'static str {
-        match self.tp {
+    /// Our Via towards this peer, from `local`, for transaction `branch`.
+    fn via(&self, local: SocketAddr, branch: &str) -> String {
+        let proto = match self.tp {
             Transport::Udp => "UDP",
             Transport::Tcp(_) => "TCP",
-        }
+        };
+        format!("SIP/2.0/{proto} {local};branch={branch};rport")
     }
 }
 
@@ -521,10 +523,6 @@ impl Front {
                 message,
             },
         );
-    }
-
-    fn via(&self, peer: &Peer, local: SocketAddr, branch: &str) -> String {
-        format!("SIP/2.0/{} {local};branch={branch};rport", peer.via_proto())
     }
 
     fn on_response(&mut self, now: Instant, _peer: Peer, code: u16, c: msg::Common) {

@@ -230,7 +230,7 @@ impl Front {
                 &msg::Request {
                     method: "MESSAGE",
                     uri: &b.contact,
-                    via: self.via(&b.peer, b.local, &branch),
+                    via: b.peer.via(b.local, &branch),
                     from: &from_h,
                     to: &to_h,
                     call_id: &call_id,

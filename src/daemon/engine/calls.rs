@@ -100,6 +100,36 @@ pub(super) enum Ends {
     Phone(Box<Bridge>),
 }
 
+impl CallMeta {
+    /// A call just placed or heard, with nothing chosen yet: no peer,
+    /// media, key share, files or devices.
+    pub(super) fn new(id: CallId, outgoing: bool, name: &str, now: Instant) -> CallMeta {
+        CallMeta {
+            id,
+            outgoing,
+            name: name.to_string(),
+            peer: None,
+            state: "dialing",
+            code: None,
+            reason: None,
+            started: now,
+            ringing: None,
+            answered: None,
+            share: None,
+            label: 0,
+            their_offer: None,
+            wav: None,
+            record: None,
+            audio_in: None,
+            audio_out: None,
+            media: None,
+            last_media: None,
+            phone: None,
+            phone_media: None,
+        }
+    }
+}
+
 pub struct CallsFace {
     pub calls: Calls,
     pub(super) meta: BTreeMap<u64, CallMeta>,
@@ -175,13 +205,7 @@ impl Engine {
         if req.wav.is_some() {
             Source::open(req.wav.as_deref(), None).map_err(|e| (400, e))?;
         }
-        let holders: Vec<NodeId> = self
-            .node
-            .whois(now, &req.name)
-            .into_iter()
-            .filter(|h| !h.local)
-            .map(|h| h.entry.rec.holder)
-            .collect();
+        let holders = self.remote_holders(now, &req.name);
         let share = key_share()?;
         let label = random_label();
         let sip_id = self.voice.calls.calls.next_sip_call_id();
@@ -196,27 +220,13 @@ impl Engine {
         self.voice.calls.meta.insert(
             id.0,
             CallMeta {
-                id,
-                outgoing: true,
-                name: req.name.clone(),
-                peer: None,
-                state: "dialing",
-                code: None,
-                reason: None,
-                started: now,
-                ringing: None,
-                answered: None,
                 share: Some(share),
                 label,
-                their_offer: None,
                 wav: req.wav,
                 record: req.record,
                 audio_in: req.audio_in,
                 audio_out: req.audio_out,
-                media: None,
-                last_media: None,
-                phone: None,
-                phone_media: None,
+                ..CallMeta::new(id, true, &req.name, now)
             },
         );
         self.pump_calls(now);
@@ -409,27 +419,11 @@ impl Engine {
                 self.voice.calls.meta.insert(
                     call.0,
                     CallMeta {
-                        id: call,
-                        outgoing: false,
-                        name: from_name.clone(),
                         peer: Some(from_node),
                         state: "ringing",
-                        code: None,
-                        reason: None,
-                        started: now,
                         ringing: Some(now),
-                        answered: None,
-                        share: None,
-                        label: 0,
                         their_offer: Some(offer),
-                        wav: None,
-                        record: None,
-                        audio_in: None,
-                        audio_out: None,
-                        media: None,
-                        last_media: None,
-                        phone: None,
-                        phone_media: None,
+                        ..CallMeta::new(call, false, &from_name, now)
                     },
                 );
                 self.publish(ApiEvent::CallIncoming {

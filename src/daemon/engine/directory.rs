@@ -177,6 +177,17 @@ impl Engine {
         }
     }
 
+    /// Every other node holding `name`, reachable or not (a call or text
+    /// to one with no route fails as unreachable, not unknown).
+    pub(super) fn remote_holders(&self, now: Instant, name: &str) -> Vec<NodeId> {
+        self.node
+            .whois(now, name)
+            .into_iter()
+            .filter(|h| !h.local)
+            .map(|h| h.entry.rec.holder)
+            .collect()
+    }
+
     /// The holders of `name` a packet can be sent to: reachable ones,
     /// nearest first.
     pub(super) fn resolve_name(&self, now: Instant, name: &str) -> Vec<NodeId> {

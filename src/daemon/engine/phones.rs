@@ -9,7 +9,6 @@ use super::calls::{self, CallMeta, start_media};
 use super::{Engine, clock};
 use crate::daemon::dto::ApiEvent;
 use crate::daemon::sip_net::{PhoneIo, RtpSock, SipNet};
-use crate::identity::NodeId;
 use crate::phone::{Codec, Front, FrontEvent, LegId, PhoneMedia};
 use crate::session::CallId;
 use crate::time::Instant;
@@ -204,13 +203,7 @@ impl Engine {
         if !crate::names::record::valid_name(to) {
             return Err((404, format!("{to:?} is not a role name")));
         }
-        let holders: Vec<NodeId> = self
-            .node
-            .whois(now, to)
-            .into_iter()
-            .filter(|h| !h.local)
-            .map(|h| h.entry.rec.holder)
-            .collect();
+        let holders = self.remote_holders(now, to);
         if holders.is_empty() {
             return Err((404, format!("no one holds {to}")));
         }
@@ -228,7 +221,13 @@ impl Engine {
         tracing::info!(call = id.0, leg = leg.0, %from, %to, holders = holders.len(), "phone dialling");
         self.voice.calls.meta.insert(
             id.0,
-            new_meta(id, true, to, now, Some(share), label, leg, media),
+            CallMeta {
+                share: Some(share),
+                label,
+                phone: Some(leg),
+                phone_media: Some(media),
+                ..CallMeta::new(id, true, to, now)
+            },
         );
         self.voice.phones.legs.insert(
             leg,
@@ -393,42 +392,5 @@ impl Engine {
         if let Some(l) = self.voice.phones.legs.get(&leg) {
             l.rtp.send(dest, bytes);
         }
-    }
-}
-
-/// The daemon's record of a phone's call before it has media.
-#[allow(clippy::too_many_arguments)]
-fn new_meta(
-    id: CallId,
-    outgoing: bool,
-    name: &str,
-    now: Instant,
-    share: Option<crate::voice::crypto::KeyShare>,
-    label: u32,
-    leg: LegId,
-    media: PhoneMedia,
-) -> CallMeta {
-    CallMeta {
-        id,
-        outgoing,
-        name: name.to_string(),
-        peer: None,
-        state: "dialing",
-        code: None,
-        reason: None,
-        started: now,
-        ringing: None,
-        answered: None,
-        share,
-        label,
-        their_offer: None,
-        wav: None,
-        record: None,
-        audio_in: None,
-        audio_out: None,
-        media: None,
-        last_media: None,
-        phone: Some(leg),
-        phone_media: Some(media),
     }
 }

@@ -68,13 +68,7 @@ impl Engine {
             }
             return;
         }
-        let holders: Vec<NodeId> = self
-            .node
-            .whois(now, to)
-            .into_iter()
-            .filter(|h| !h.local)
-            .map(|h| h.entry.rec.holder)
-            .collect();
+        let holders = self.remote_holders(now, to);
         if holders.is_empty() {
             let r = Err((404, format!("no one holds {to}")));
             self.voice.phones.front.complete(now, txn, r);
