@@ -6,10 +6,17 @@ use super::INFINITY;
 
 #[derive(Debug, Clone, Default)]
 pub struct RxEstimator {
+    /// Sequence number of the last hello actually received.
     last_seq: Option<u32>,
-    history: u16,
-    /// Number of valid slots in `history` (grows to 16).
+    /// Newest hello in bit 0. The ratio reads 16 bits; the 16 above them
+    /// keep what misses booked in excess would otherwise push out.
+    history: u32,
+    /// Number of valid slots in `history` (grows to 32).
     slots: u8,
+    /// Misses booked by [`RxEstimator::missed`] since `last_seq`: the
+    /// lowest bits of `history`, to be squared with the next sequence
+    /// number heard.
+    booked: u32,
 }
 
 impl RxEstimator {
@@ -18,8 +25,7 @@ impl RxEstimator {
         match self.last_seq {
             Some(last) => {
                 let gap = seq.wrapping_sub(last);
-                let back = last.wrapping_sub(seq);
-                if gap == 0 || (gap > 0x8000_0000 && back <= 64) {
+                if gap == 0 || gap > 0x8000_0000 {
                     // Duplicate or reordered: ignore.
                     return;
                 }
@@ -28,13 +34,22 @@ impl RxEstimator {
                     self.history = 1;
                     self.slots = 1;
                 } else {
-                    let shift = gap.min(16);
-                    self.history = if shift >= 16 {
+                    // The sequence number tells how many hellos were really
+                    // missed. Misses booked by deadline may be more (the
+                    // sender slowed down and the hello saying so was lost):
+                    // take the surplus back, or every later hello would look
+                    // old and the link would die while we hear it well.
+                    let missed = gap - 1;
+                    let surplus = self.booked.saturating_sub(missed).min(16);
+                    self.history >>= surplus;
+                    self.slots = self.slots.saturating_sub(surplus as u8);
+                    let shift = gap.saturating_sub(self.booked.min(missed));
+                    self.history = if shift >= 32 {
                         0
                     } else {
                         self.history << shift
                     } | 1;
-                    self.slots = (self.slots as u32 + gap).min(16) as u8;
+                    self.slots = (self.slots as u32 + shift).min(32) as u8;
                 }
             }
             None => {
@@ -42,6 +57,7 @@ impl RxEstimator {
                 self.slots = 1;
             }
         }
+        self.booked = 0;
         self.last_seq = Some(seq);
     }
 
@@ -49,22 +65,19 @@ impl RxEstimator {
     pub fn missed(&mut self) {
         if self.last_seq.is_some() {
             self.history <<= 1;
-            self.slots = (self.slots + 1).min(16);
-            self.last_seq = self.last_seq.map(|s| s.wrapping_add(1));
+            self.slots = (self.slots + 1).min(32);
+            self.booked = self.booked.saturating_add(1);
         }
     }
 
     /// Fraction of recent hellos received, in [0, 1].
     pub fn ratio(&self) -> f64 {
-        if self.slots == 0 {
+        let slots = self.slots.min(16);
+        if slots == 0 {
             return 0.0;
         }
-        let mask = if self.slots >= 16 {
-            u16::MAX
-        } else {
-            (1u16 << self.slots) - 1
-        };
-        (self.history & mask).count_ones() as f64 / self.slots as f64
+        let mask = (1u32 << slots) - 1;
+        (self.history & mask).count_ones() as f64 / slots as f64
     }
 
     /// Reception cost, 256 = perfect, `INFINITY` when nothing is heard.
@@ -123,5 +136,27 @@ mod tests {
         e.received(1000);
         e.received(3);
         assert_eq!(e.cost(), 256);
+    }
+
+    #[test]
+    fn misses_booked_too_fast_are_taken_back() {
+        // The sender's hellos slow from 200 ms to 1 s, and the hello saying
+        // so is lost: the receiver books a miss every 200 ms for a while.
+        // The hellos it then hears are newer than the last one received,
+        // and must count (they used to be ignored as reordered: the link
+        // died and stayed dead while every hello arrived).
+        let mut e = RxEstimator::default();
+        for s in 1..=5 {
+            e.received(s);
+        }
+        for _ in 0..16 {
+            e.missed();
+        }
+        assert_eq!(e.cost(), INFINITY);
+        for s in 9..=14 {
+            e.received(s);
+        }
+        // 5 heard, 3 lost, 6 heard: hello 9 counts three misses, not 16.
+        assert!((e.ratio() - 11.0 / 14.0).abs() < 1e-9, "{}", e.ratio());
     }
 }
