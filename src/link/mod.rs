@@ -179,10 +179,15 @@ impl Neighbour {
     }
 
     /// How many probes a suspect neighbour gets before it is declared dead:
-    /// at least `min`, more on a lossy link, so that a live neighbour is
-    /// declared dead by bad luck less than once in a thousand suspicions
-    /// (each probe and its answer must both get through).
-    pub fn probe_budget(&self, min: u32) -> u32 {
+    /// at least `min`, more on a lossy link (each probe and its answer must
+    /// both get through), so that a live neighbour is declared dead by bad
+    /// luck less than once in a thousand suspicions while data crosses the
+    /// link (a dead relay must be noticed fast), and less than once in ten
+    /// thousand otherwise. An idle mesh of a hundred lossy links sees a few
+    /// thousand suspicions in two minutes, and each false death sends
+    /// retractions and seqno requests for every route through the link
+    /// across the mesh: a few more probes, 25 ms each, cost far less.
+    pub fn probe_budget(&self, min: u32, now: Instant) -> u32 {
         if min == 0 {
             return 0;
         }
@@ -191,9 +196,17 @@ impl Neighbour {
         } else {
             256.0 / self.txcost as f64
         };
-        let q = (self.rx.ratio() * tx).clamp(0.05, 0.999);
-        let n = (0.001f64.ln() / (1.0 - q).ln()).ceil();
-        (n as u32).clamp(min, 8)
+        // Both ratios come from 16-hello windows, and a link is suspected
+        // just when its last hellos were lost: when no data waits on it,
+        // judge it by the low end of what those windows allow (1.5
+        // standard errors), not their mean.
+        let carrying = now < self.sent_data_until || self.in_fast_mode(now);
+        let margin = if carrying { 0.0 } else { 1.5 };
+        let low = |r: f64| (r - margin * (r * (1.0 - r) / 16.0).sqrt()).max(0.0);
+        let q = (low(self.rx.ratio()) * low(tx)).clamp(0.05, 0.999);
+        let (target, most) = if carrying { (1e-3, 8) } else { (1e-4, 12) };
+        let n = (f64::ln(target) / (1.0 - q).ln()).ceil();
+        (n as u32).clamp(min, most)
     }
 
     /// When to ask for its table if none has come (`None`: no need).

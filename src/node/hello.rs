@@ -67,8 +67,12 @@ impl Node {
             gap = update_gap(n, hello.update_seq, is_new);
         }
         let mut mpr_changed = false;
+        let mut forgot_us = false;
         if let Some(list) = &hello.ihu {
             let mine = list.iter().find(|i| i.id == me);
+            // It listed us and no longer does: it declared us dead (a
+            // false death on a lossy link) or restarted.
+            forgot_us = mine.is_none() && n.txcost != INFINITY;
             n.txcost = mine.map_or(INFINITY, |i| i.rxcost);
             // The IHU rides every Nth hello at the *idle* rate; a neighbour
             // still in its fast start-up hellos will slow down, so never
@@ -128,6 +132,12 @@ impl Node {
         }
         if mpr_changed {
             self.mpr_dirty = true;
+        }
+        // Tell it at once that we hear it: otherwise it learns it only
+        // from our next scheduled neighbour list, up to six hellos later,
+        // and the link stays unusable on both sides until then.
+        if forgot_us && !is_new {
+            self.hello_soon(now, key.iface);
         }
         if is_new {
             self.push_event(Event::NeighbourUp {
@@ -423,7 +433,7 @@ impl Node {
                 }
                 Liveness::Suspect { since, probes_sent } => {
                     let next = since + timers.probe_interval * probes_sent;
-                    let budget = n.probe_budget(timers.probes);
+                    let budget = n.probe_budget(timers.probes, now);
                     if now >= next {
                         if probes_sent > budget {
                             dead.push(n.key);
