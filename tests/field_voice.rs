@@ -171,6 +171,27 @@ fn lossy_three_hops_call() {
             figure(&format!("lossy3_{protection}_m2e_p95_ms"), p);
         }
         scores.push(score);
+        // What each hop did with the frames: if a call scores low, this
+        // says where its audio went.
+        for n in ["n1", "n2", "n3", "n4"] {
+            if let Some(st) = net.json(n, "status") {
+                let s = &st["stats"];
+                eprintln!(
+                    "{protection}: {n}: sent {} relayed {} delivered {} retx {} late {} no_route {} misses {} nbr_losses {}",
+                    s["voice_sent"],
+                    s["voice_relayed"],
+                    s["voice_delivered"],
+                    s["voice_retransmissions"],
+                    s["voice_dropped_late"],
+                    s["dropped_no_route"],
+                    s["voice_label_misses"],
+                    s["neighbour_losses"],
+                );
+            }
+            for l in net.log(n).lines().filter(|l| l.contains("neighbour down")) {
+                eprintln!("{protection}: {n}: {l}");
+            }
+        }
         for n in ["n1", "n2", "n3", "n4"] {
             net.kill(n);
         }

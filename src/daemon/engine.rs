@@ -402,9 +402,18 @@ impl Engine {
                     addr: addr.to_string(),
                 });
             }
-            Event::NeighbourDown { id, iface } => {
+            Event::NeighbourDown { id, iface, why } => {
                 let ifname = self.iface_name(iface);
-                tracing::info!(neighbour = %id.short(), names = ?self.names_of(&id), iface = %ifname, "neighbour down");
+                match why {
+                    Some(w) => tracing::info!(
+                        neighbour = %id.short(), names = ?self.names_of(&id), iface = %ifname,
+                        suspected = ?w.cause, silent_ms = w.silent_ms, probes = w.probes,
+                        "neighbour down: probes unanswered"
+                    ),
+                    None => {
+                        tracing::info!(neighbour = %id.short(), names = ?self.names_of(&id), iface = %ifname, "neighbour down: interface gone")
+                    }
+                }
                 self.publish(ApiEvent::NeighbourDown { id, iface: ifname });
             }
             Event::RouteChanged {

@@ -80,6 +80,16 @@ impl RxEstimator {
         (self.history & mask).count_ones() as f64 / slots as f64
     }
 
+    /// Hellos heard and slots counted in the window [`Self::ratio`] reads.
+    pub fn window(&self) -> (u32, u32) {
+        let slots = u32::from(self.slots.min(16));
+        if slots == 0 {
+            return (0, 0);
+        }
+        let mask = ((1u64 << slots) - 1) as u32;
+        ((self.history & mask).count_ones(), slots)
+    }
+
     /// Reception cost, 256 = perfect, `INFINITY` when nothing is heard.
     pub fn cost(&self) -> u16 {
         let r = self.ratio();

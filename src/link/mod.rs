@@ -46,9 +46,26 @@ pub enum Liveness {
     /// Silent past its hold time (or a hop-by-hop delivery failed): being
     /// probed. Still usable until the probes fail.
     Suspect {
-        since: Instant,
+        /// When the last probe round began: the next comes one probe
+        /// interval after it, however late this node runs (a node that
+        /// stalled must not fire its remaining rounds back to back and
+        /// declare a live neighbour dead before any answer could come).
+        last_round: Instant,
         probes_sent: u32,
+        cause: Suspicion,
     },
+}
+
+/// Why a neighbour came under suspicion: told to the operator with its
+/// death, since a live link declared dead is the costliest mistake here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suspicion {
+    /// Nothing heard for its hold time.
+    Silence,
+    /// A hop-by-hop delivery through it failed every retransmission.
+    AckFailure,
+    /// Another neighbour reported losing it.
+    Rumour,
 }
 
 #[derive(Debug, Clone)]
@@ -186,25 +203,32 @@ impl Neighbour {
     /// thousand otherwise. An idle mesh of a hundred lossy links sees a few
     /// thousand suspicions in two minutes, and each false death sends
     /// retractions and seqno requests for every route through the link
-    /// across the mesh: a few more probes, 25 ms each, cost far less.
+    /// across the mesh: a few more probes cost far less.
     pub fn probe_budget(&self, min: u32, now: Instant) -> u32 {
         if min == 0 {
             return 0;
         }
+        // Both ratios come from windows of at most 16 hellos, and a link is
+        // suspected just when its last hellos were lost: judge it by the
+        // low end of what the windows allow, not their mean. A window of
+        // few hellos all heard (a link just found) says little: the
+        // estimate starts from one heard and one missed (Laplace), so a
+        // young link at 10 % loss is not taken for a perfect one.
+        let carrying = now < self.sent_data_until || self.in_fast_mode(now);
+        let margin = if carrying { 1.0 } else { 1.5 };
+        let low = |heard: f64, n: f64| {
+            let p = (heard + 1.0) / (n + 2.0);
+            (p - margin * (p * (1.0 - p) / n.max(1.0)).sqrt()).max(0.0)
+        };
+        let (heard, n) = self.rx.window();
+        let rx = low(heard as f64, n as f64);
         let tx = if self.txcost == INFINITY {
             0.5
         } else {
-            256.0 / self.txcost as f64
+            low(16.0 * 256.0 / self.txcost as f64, 16.0)
         };
-        // Both ratios come from 16-hello windows, and a link is suspected
-        // just when its last hellos were lost: when no data waits on it,
-        // judge it by the low end of what those windows allow (1.5
-        // standard errors), not their mean.
-        let carrying = now < self.sent_data_until || self.in_fast_mode(now);
-        let margin = if carrying { 0.0 } else { 1.5 };
-        let low = |r: f64| (r - margin * (r * (1.0 - r) / 16.0).sqrt()).max(0.0);
-        let q = (low(self.rx.ratio()) * low(tx)).clamp(0.05, 0.999);
-        let (target, most) = if carrying { (1e-3, 8) } else { (1e-4, 12) };
+        let q = (rx * tx).clamp(0.05, 0.999);
+        let (target, most) = if carrying { (1e-3, 16) } else { (1e-4, 24) };
         let n = (f64::ln(target) / (1.0 - q).ln()).ceil();
         (n as u32).clamp(min, most)
     }
@@ -385,5 +409,42 @@ mod tests {
         let a = [id(0), id(2)];
         let n1: Vec<(NodeId, &[NodeId])> = vec![(id(1), &a), (id(2), &[])];
         assert!(select_mprs(id(0), &n1).is_empty());
+    }
+
+    /// A neighbour that carries our data, heard for `hellos` hellos in a
+    /// row, whose IHU says it hears us perfectly.
+    fn carrying(hellos: u32) -> (Neighbour, Instant) {
+        let now = Instant::ZERO + Duration::from_secs(10);
+        let key = LinkKey {
+            iface: IfaceId(0),
+            id: id(1),
+        };
+        let addr: SocketAddr = "[fe80::1]:7470".parse().expect("addr");
+        let mut n = Neighbour::new(key, addr, now, &Timers::callsign());
+        for s in 0..hellos {
+            n.rx.received(s);
+        }
+        n.txcost = 256;
+        n.sent_data_until = now + Duration::from_secs(1);
+        (n, now)
+    }
+
+    #[test]
+    fn a_young_link_is_not_taken_for_a_perfect_one() {
+        // Five hellos heard of five say little: at 10 % loss each way a
+        // probe round trip gets through 81 % of the time, and the budget
+        // must keep a false death of a live relay under 1 in 1000.
+        let (n, now) = carrying(5);
+        let budget = n.probe_budget(2, now);
+        assert!(0.19f64.powi(budget as i32) < 1e-3, "budget {budget}");
+    }
+
+    #[test]
+    fn a_good_link_carrying_data_is_given_up_fast() {
+        // A dead relay must be noticed within the flow repair budget: the
+        // probes of a link heard perfectly stay few.
+        let (n, now) = carrying(16);
+        let budget = n.probe_budget(2, now);
+        assert!((2..=6).contains(&budget), "budget {budget}");
     }
 }

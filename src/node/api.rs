@@ -62,6 +62,15 @@ pub enum Input {
 }
 
 /// What the node reports to its driver.
+/// How a neighbour was found dead: what raised the suspicion, how long it
+/// had been silent and how many probes went unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownReason {
+    pub cause: crate::link::Suspicion,
+    pub silent_ms: u64,
+    pub probes: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     NeighbourUp {
@@ -72,6 +81,8 @@ pub enum Event {
     NeighbourDown {
         id: NodeId,
         iface: IfaceId,
+        /// `None`: its interface went away.
+        why: Option<DownReason>,
     },
     /// The selected route to `dest` changed (next hop, or lost: `None`).
     RouteChanged {
@@ -107,17 +118,11 @@ pub enum Event {
     },
     /// A control-class packet this node originated could not be delivered
     /// (no route within the pending time, or the pending buffer was full).
-    Undeliverable {
-        dst: NodeId,
-        seq: u32,
-    },
+    Undeliverable { dst: NodeId, seq: u32 },
     /// The directory changed or refused something (see [`crate::names::Event`]).
     Directory(crate::names::Event),
     /// Secured mode: a device presented a certificate that was refused.
-    CertRefused {
-        from: NodeId,
-        reason: String,
-    },
+    CertRefused { from: NodeId, reason: String },
     /// Store-and-forward messages: received, delivered, expired, custody.
     Message(crate::msg::MsgEvent),
     /// A voice frame of a flow addressed to this node (each `(label,
@@ -375,7 +380,7 @@ impl Timers {
             hold_factor_idle: 2.2,
             hold_factor_fast: 2.5,
             probes: 2,
-            probe_interval: Duration::from_millis(25),
+            probe_interval: Duration::from_millis(12),
             ihu_every: 6,
             ihu_hold_factor: 6.0,
             update_interval: Duration::from_secs(120),

@@ -513,7 +513,7 @@ impl Node {
                         .get(&u.via)
                         .is_some_and(|n| n.liveness == Liveness::Alive)
                 {
-                    self.suspect(now, u.via);
+                    self.suspect(now, u.via, crate::link::Suspicion::AckFailure);
                 }
                 continue;
             }

@@ -509,7 +509,7 @@ impl Node {
             }
             self.stats.ack_failures += 1;
             if timers.ack_failure_suspects {
-                self.suspect(now, u.via);
+                self.suspect(now, u.via, crate::link::Suspicion::AckFailure);
             }
             self.fwd.park(Pending {
                 pkt: u.pkt,

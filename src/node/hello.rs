@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{Event, IfaceId, LinkDst, NeighbourInfo, Node};
-use crate::link::{INFINITY, LinkKey, Liveness, Neighbour, select_mprs};
+use super::{DownReason, Event, IfaceId, LinkDst, NeighbourInfo, Node};
+use crate::link::{INFINITY, LinkKey, Liveness, Neighbour, Suspicion, select_mprs};
 use crate::time::{Instant, ms};
 use crate::wire::control::{self, Hello, Ihu};
 use crate::wire::{Header, PacketType, WireError, flags};
@@ -152,7 +152,7 @@ impl Node {
             self.send_unicast_hello(now, key, addr, false, true);
         }
         for k in rumours {
-            self.suspect(now, k);
+            self.suspect(now, k, Suspicion::Rumour);
         }
         if let Some((from, to)) = gap {
             self.ask_resend(now, key, from, to);
@@ -262,12 +262,6 @@ impl Node {
         if let Some(i) = self.ifaces.get_mut(&iface) {
             i.next_hello = next;
         }
-        // The neighbours on this interface first (a receiver takes the
-        // first entry naming it as its own link's), then those heard on
-        // our other interfaces: without them a node whose links are on
-        // separate interfaces (a truck with two radios, veth pairs) looks
-        // like a dead end, is never chosen as a flood relay, and floods
-        // stop at it.
         // The neighbours on this interface first (the receiver reads its
         // link cost from the entry naming it), then those heard on our
         // other interfaces: without them a node whose links are on
@@ -401,9 +395,7 @@ impl Node {
         }
         match n.liveness {
             Liveness::Alive => t.min(n.hold_deadline(timers)),
-            Liveness::Suspect { since, probes_sent } => {
-                t.min(since + timers.probe_interval * probes_sent.max(1))
-            }
+            Liveness::Suspect { last_round, .. } => t.min(last_round + timers.probe_interval),
         }
     }
 
@@ -421,26 +413,32 @@ impl Node {
                 Liveness::Alive => {
                     if now >= n.hold_deadline(&timers) {
                         if timers.probes == 0 {
-                            dead.push(n.key);
+                            dead.push((n.key, Suspicion::Silence, now, 0));
                         } else {
                             n.liveness = Liveness::Suspect {
-                                since: now,
+                                last_round: now,
                                 probes_sent: 1,
+                                cause: Suspicion::Silence,
                             };
                             probes.push((n.key, n.addr));
                         }
                     }
                 }
-                Liveness::Suspect { since, probes_sent } => {
-                    let next = since + timers.probe_interval * probes_sent;
+                Liveness::Suspect {
+                    last_round,
+                    probes_sent,
+                    cause,
+                } => {
+                    let next = last_round + timers.probe_interval;
                     let budget = n.probe_budget(timers.probes, now);
                     if now >= next {
                         if probes_sent > budget {
-                            dead.push(n.key);
+                            dead.push((n.key, cause, n.last_heard, budget));
                         } else {
                             n.liveness = Liveness::Suspect {
-                                since,
+                                last_round: now,
                                 probes_sent: probes_sent + 1,
+                                cause,
                             };
                             if probes_sent < budget {
                                 probes.push((n.key, n.addr));
@@ -489,9 +487,14 @@ impl Node {
                 &body,
             );
         }
-        for key in dead {
+        for (key, cause, heard, probes) in dead {
             self.nbrs.remove(&key);
-            self.neighbour_gone(now, key);
+            let why = DownReason {
+                cause,
+                silent_ms: now.saturating_since(heard).as_millis() as u64,
+                probes,
+            };
+            self.neighbour_gone(now, key, Some(why));
             // Tell the others at once (see `Hello::lost`).
             if self.lost.len() < MAX_LOST * 4 {
                 self.lost.push((key.iface, key.id));
@@ -502,8 +505,9 @@ impl Node {
         }
     }
 
-    /// Make a neighbour suspect at once (a hop-by-hop delivery failed).
-    pub(super) fn suspect(&mut self, now: Instant, key: LinkKey) {
+    /// Make a neighbour suspect at once (a hop-by-hop delivery failed, or
+    /// another neighbour lost it).
+    pub(super) fn suspect(&mut self, now: Instant, key: LinkKey, cause: Suspicion) {
         let Some(n) = self.nbrs.get_mut(&key) else {
             return;
         };
@@ -511,20 +515,22 @@ impl Node {
             return;
         }
         n.liveness = Liveness::Suspect {
-            since: now,
+            last_round: now,
             probes_sent: 1,
+            cause,
         };
         let addr = n.addr;
         self.send_unicast_hello(now, key, addr, true, false);
     }
 
     /// A neighbour is gone (dead, or its interface went down).
-    pub(super) fn neighbour_gone(&mut self, now: Instant, key: LinkKey) {
+    pub(super) fn neighbour_gone(&mut self, now: Instant, key: LinkKey, why: Option<DownReason>) {
         self.stats.neighbour_losses += 1;
         self.names_nbrs_dirty = true;
         self.push_event(Event::NeighbourDown {
             id: key.id,
             iface: key.iface,
+            why,
         });
         self.mpr_dirty = true;
         self.dump_to.remove(&key);

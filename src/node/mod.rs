@@ -238,7 +238,7 @@ impl Node {
             Input::IfaceDown { iface } => {
                 self.ifaces.remove(&iface);
                 for key in self.nbrs.drop_iface(iface) {
-                    self.neighbour_gone(now, key);
+                    self.neighbour_gone(now, key, None);
                 }
             }
         }

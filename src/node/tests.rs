@@ -521,3 +521,31 @@ fn flood_crosses_a_line_of_five() {
         assert_eq!(got, 10, "node {at} got {got} of 10 floods");
     }
 }
+
+/// A node that stalls while probing a suspect neighbour (a busy handset,
+/// a daemon descheduled) gives each remaining probe its interval after it
+/// wakes; it does not fire them back to back and declare a live
+/// neighbour dead before an answer could come.
+#[test]
+fn a_stalled_node_does_not_rush_its_probes() {
+    let mut w = World::line(2, 7);
+    w.run_for(Duration::from_secs(3));
+    assert!(w.nodes[0].next_hop(&w.nodes[1].id()).is_some());
+    // Nothing from node 1 for longer than the idle hold: node 0 suspects
+    // it and sends its first probe, which is lost.
+    let t = w.now() + Duration::from_secs(3);
+    w.nodes[0].handle(t, Input::Timeout);
+    while w.nodes[0].poll_transmit(t).is_some() {}
+    // Node 0 stalls 300 ms, then runs its timers as a daemon does: again
+    // and again while the next deadline is already past.
+    let late = t + ms(300);
+    for _ in 0..50 {
+        w.nodes[0].handle(late, Input::Timeout);
+        while w.nodes[0].poll_transmit(late).is_some() {}
+    }
+    let mut died = false;
+    while let Some(e) = w.nodes[0].poll_event() {
+        died |= matches!(e, Event::NeighbourDown { .. });
+    }
+    assert!(!died, "declared dead with no time for an answer");
+}
