@@ -111,13 +111,16 @@ impl Node {
                     .is_some_and(|x| now.saturating_since(x.last_heard) > LOST_RUMOUR_FRESH)
             })
             .collect();
-        // Its route count against ours through it (its route to us is not a
-        // candidate here, hence the slack of one). Short twice running: some
-        // of its updates never reached us; ask for its table.
+        // Its route count against ours through it: its route to us is not a
+        // candidate here, but its route to itself is (and is not in its
+        // count), so the two match. Short twice running: some of its
+        // updates never reached us; ask for its table. A slack of one
+        // would leave a single missed destination unreachable until the
+        // next periodic dump.
         if let Some(theirs) = hello.routes {
             let ours = self.routes.candidates_via(&key);
             if let Some(n) = self.nbrs.get_mut(&key) {
-                if ours + 1 < theirs && n.routing_cost != INFINITY {
+                if ours < theirs && n.routing_cost != INFINITY {
                     n.short_counts = n.short_counts.saturating_add(1);
                     if n.short_counts >= 2 {
                         n.short_counts = 0;
