@@ -115,6 +115,9 @@ pub struct Neighbour {
     pub table_received: bool,
     pub table_asked: Instant,
     pub usable_since: Instant,
+    /// When we first heard it (this time round: a neighbour declared dead
+    /// and heard again starts afresh).
+    pub first_heard: Instant,
     /// Consecutive neighbour lists that showed us missing its routes.
     pub short_counts: u8,
 }
@@ -148,6 +151,7 @@ impl Neighbour {
             table_received: false,
             table_asked: Instant::ZERO,
             usable_since: Instant::MAX,
+            first_heard: now,
             short_counts: 0,
         }
     }

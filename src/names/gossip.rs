@@ -21,6 +21,15 @@ const MAX_OUT: usize = 512;
 const MAX_EVENTS: usize = 1024;
 /// Expiry is checked at least this often.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// A record new here goes to the neighbours twice, this far apart. A
+/// rumour is one unacknowledged multicast, and a node at the edge of the
+/// mesh hears it from one lossy link: lost there, it waited for a digest
+/// in a later hello, seconds away (the tail of the 100-node mesh's name
+/// propagation). Refreshes of known records are not repeated, so the
+/// idle cost does not change.
+pub const REPEAT_DELAY: Duration = Duration::from_millis(150);
+/// Records awaiting their repeat; beyond this a new one is pushed once.
+const MAX_REPEAT: usize = 256;
 
 /// A name this device holds.
 #[derive(Debug, Clone)]
@@ -39,6 +48,8 @@ struct LocalClaim {
 pub struct Stats {
     pub msgs_out: u64,
     pub records_pushed: u64,
+    /// Of those, pushed a second time (new here, see [`REPEAT_DELAY`]).
+    pub records_repeated: u64,
     pub digests_sent: u64,
     pub records_accepted: u64,
     pub records_rejected: u64,
@@ -64,6 +75,10 @@ pub struct Directory {
     /// Records to relay to all neighbours at `push_at`.
     pending: BTreeSet<(String, NodeId)>,
     push_at: Option<Instant>,
+    /// Records new here (a name or holder not held before), pushed once
+    /// more at `repeat_at`: see [`REPEAT_DELAY`].
+    repeat: BTreeSet<(String, NodeId)>,
+    repeat_at: Option<Instant>,
     next_digest: Instant,
     next_housekeeping: Instant,
     out: VecDeque<(Dest, NamesMsg)>,
@@ -102,6 +117,8 @@ impl Directory {
             wall: None,
             pending: BTreeSet::new(),
             push_at: None,
+            repeat: BTreeSet::new(),
+            repeat_at: None,
             next_digest,
             next_housekeeping: now + HOUSEKEEPING,
             out: VecDeque::new(),
@@ -266,6 +283,9 @@ impl Directory {
         if let Some(p) = self.push_at {
             t = t.min(p);
         }
+        if let Some(p) = self.repeat_at {
+            t = t.min(p);
+        }
         Some(t)
     }
 
@@ -374,6 +394,18 @@ impl Directory {
         self.local.remove(name);
         self.on_timers(now);
         Ok(())
+    }
+
+    /// Refresh the lease of a name we hold now rather than at three
+    /// quarters of it (the simulator times what a refresh costs on air).
+    /// `false` if we do not hold it.
+    pub fn refresh(&mut self, now: Instant, name: &str) -> bool {
+        let Some(c) = self.local.get_mut(name) else {
+            return false;
+        };
+        c.due = Some(now);
+        self.on_timers(now);
+        true
     }
 
     /// Presence goes out quickly (an emergency must be seen), at most one
@@ -492,8 +524,12 @@ impl Directory {
         self.trust.admit(&rec)?;
         let signed = rec.sign(&self.ident)?;
         self.next_version += 1;
+        let fresh = self.store.get(name, &self.id).is_none();
         self.store
             .insert(now, signed, rec, self.config.lease, false)?;
+        if fresh {
+            self.note_fresh(now, name.to_string(), self.id);
+        }
         self.events.push_back(Event::Changed {
             name: name.to_string(),
             holder: self.id,
@@ -548,6 +584,7 @@ impl Directory {
         let holder = rec.holder;
         let version = rec.version;
         let before = self.store.standing(now, &name);
+        let fresh = self.store.get(&name, &holder).is_none();
         let remaining = ms(e.remaining_ms as u64);
         match self
             .store
@@ -566,6 +603,9 @@ impl Directory {
         self.pending.insert((name.clone(), holder));
         let relay = now + self.rng.jitter(self.config.relay_delay, 1.0) / 2;
         self.push_at = Some(self.push_at.map_or(relay, |t| t.min(relay)));
+        if fresh {
+            self.note_fresh(now, name.clone(), holder);
+        }
 
         if holder == self.id {
             self.own_record_returned(now, &name, version);
@@ -772,6 +812,17 @@ impl Directory {
 
     // ---- output and timers ----
 
+    /// A record new here is pushed once more, [`REPEAT_DELAY`] later.
+    fn note_fresh(&mut self, now: Instant, name: String, holder: NodeId) {
+        if self.repeat.len() >= MAX_REPEAT {
+            return;
+        }
+        self.repeat.insert((name, holder));
+        if self.repeat_at.is_none() {
+            self.repeat_at = Some(now + self.rng.jitter(REPEAT_DELAY, 0.5));
+        }
+    }
+
     fn push_to(&mut self, dest: Dest, entries: Vec<PushEntry>) {
         for msg in pack_push(entries) {
             if let NamesMsg::Push { entries } = &msg {
@@ -842,6 +893,20 @@ impl Directory {
                 .copied()
             {
                 self.send_digest(now, to);
+            }
+        }
+        if self.repeat_at.is_some_and(|t| t <= now) {
+            self.repeat_at = None;
+            let repeat = std::mem::take(&mut self.repeat);
+            let entries: Vec<PushEntry> = repeat
+                .iter()
+                .filter_map(|(n, h)| self.store.get(n, h))
+                .filter(|e| e.live(now))
+                .map(|e| push_entry(&*self.trust, now, e))
+                .collect();
+            if !self.neighbours.is_empty() {
+                self.stats.records_repeated += entries.len() as u64;
+                self.push_to(Dest::AllNeighbours, entries);
             }
         }
         if self.push_at.is_some_and(|t| t <= now) {

@@ -64,6 +64,13 @@ impl Node {
         r
     }
 
+    /// Refresh the lease of `name` now (see [`crate::names::Directory::refresh`]).
+    pub fn refresh_claim(&mut self, now: Instant, name: &str) -> bool {
+        let r = self.dir.refresh(now, name);
+        self.pump_names(now);
+        r
+    }
+
     /// Give up `name`.
     pub fn release(&mut self, now: Instant, name: &str) -> Result<(), NamesError> {
         let r = self.dir.local_release(now, name);

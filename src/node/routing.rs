@@ -430,6 +430,19 @@ impl Node {
             for d in starving {
                 self.request_seqno(now, d, false);
             }
+            // One timer serves every starving destination: those not due
+            // yet (asked more recently, or deferred behind an upstream's
+            // request) are woken again at their own time, not forgotten.
+            let next = self
+                .routes
+                .starving()
+                .filter_map(|(_, s)| s.request)
+                .filter(|(_, _, n)| *n < REQUEST_TRIES)
+                .map(|(_, at, n)| at + request_backoff(n))
+                .min();
+            if let Some(t) = next {
+                super::sooner(&mut self.request_retry_at, t.max(now + ms(1)));
+            }
         }
         if self.next_housekeeping <= now {
             self.next_housekeeping = now + ms(1000);

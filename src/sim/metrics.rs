@@ -91,6 +91,7 @@ pub struct Report {
     pub name_probes_unresolved: usize,
     /// Directory bytes on air, mesh-wide, for one claim to spread.
     pub directory_bytes_per_claim: Option<f64>,
+    pub directory_bytes_per_refresh: Option<f64>,
     pub directory_refresh_bits_per_s_per_node: Option<f64>,
     /// After a partition of two halves heals, until every directory is
     /// the same (same digest, one `command`).

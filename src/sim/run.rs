@@ -904,11 +904,11 @@ impl Sim {
         };
         // Each node re-issues its record every 3/4 lease; an idle window
         // shorter than that would miss the cost, so it is added from what
-        // one claim measured on air (mesh-wide bytes) at that rate.
+        // one refresh measured on air (mesh-wide bytes) at that rate.
         let refresh_s = self.refresh_interval_s();
         let refresh = self
             .names
-            .bytes_per_claim
+            .bytes_per_refresh
             .map(|b| round3(b * 8.0 / refresh_s));
         breakdown.names_refresh = refresh.unwrap_or(0.0);
         let bits = bits.map(|b| round3(b + refresh.unwrap_or(0.0)));
@@ -950,6 +950,7 @@ impl Sim {
             name_probes: self.names.probes_made(),
             name_probes_unresolved: self.names.unresolved,
             directory_bytes_per_claim: self.names.bytes_per_claim,
+            directory_bytes_per_refresh: self.names.bytes_per_refresh,
             directory_refresh_bits_per_s_per_node: refresh,
             directory_converged_ms: self.names.converged_ms,
             command_holders_after_merge: self.names.command_holders,

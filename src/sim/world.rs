@@ -422,6 +422,18 @@ impl<H> World<H> {
         r
     }
 
+    /// Node `i` refreshes its claim of `name` now.
+    pub fn refresh_claim(&mut self, i: usize, name: &str) -> bool {
+        let now = self.now;
+        let sn = &mut self.nodes[i];
+        let Some(n) = sn.node.as_mut().filter(|_| sn.alive) else {
+            return false;
+        };
+        let r = n.refresh_claim(now, name);
+        self.after(i);
+        r
+    }
+
     fn handle(&mut self, i: usize, input: Input) {
         let now = self.now;
         if let Some(n) = self.nodes[i].node.as_mut() {

@@ -306,3 +306,43 @@ fn realistic_record_size() {
     );
     assert!(push < 260, "{push}");
 }
+
+#[test]
+fn a_record_new_here_is_pushed_twice_a_refresh_once() {
+    let a = ident(1);
+    let b = ident(2);
+    let mut d = directory(0, config(60));
+    d.on_neighbour_up(t(0), b.id());
+    while d.poll_output().is_some() {}
+    // Pushes of `name` to all neighbours up to `until`, timers run as due.
+    let pushes = |d: &mut Directory, from: u64, until: u64, name: &str| {
+        let mut n = 0;
+        let mut now = from;
+        while now <= until {
+            d.handle_timeout(t(now));
+            while let Some((dest, msg)) = d.poll_output() {
+                if let (Dest::AllNeighbours, NamesMsg::Push { entries }) = (dest, msg) {
+                    n += entries
+                        .iter()
+                        .filter(|e| e.record.open().is_ok_and(|r| r.name == name))
+                        .count();
+                }
+            }
+            now += 5;
+        }
+        n
+    };
+    d.handle(
+        t(10),
+        b.id(),
+        push_of(record(&a, "medic-12", 1).sign(&a).unwrap(), 60_000),
+    );
+    assert_eq!(pushes(&mut d, 10, 1_000, "medic-12"), 2);
+    // The holder refreshes: a known record, relayed once.
+    d.handle(
+        t(2_000),
+        b.id(),
+        push_of(record(&a, "medic-12", 2).sign(&a).unwrap(), 60_000),
+    );
+    assert_eq!(pushes(&mut d, 2_000, 3_000, "medic-12"), 1);
+}

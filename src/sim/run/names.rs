@@ -21,6 +21,10 @@ const PROBE_WAIT: Duration = Duration::from_secs(3);
 const PARTITION_LEN: Duration = Duration::from_secs(12);
 /// Claims in the halves, this long after the cut.
 const PARTITION_CLAIMS_AFTER: Duration = Duration::from_secs(4);
+/// Probe claims refreshed one by one after the probes, this far apart:
+/// what a refresh costs on air (a known record: relayed once, where a
+/// new one is repeated) prices the idle window's lease refreshes.
+const REFRESHES: usize = 5;
 /// After the heal, directories get this long to become equal.
 pub(super) const HEAL_WAIT: Duration = Duration::from_secs(15);
 const DIR_CHECK: Duration = Duration::from_millis(50);
@@ -30,6 +34,8 @@ const DIR_CHECK: Duration = Duration::from_millis(50);
 pub enum NamesHook {
     Claim(usize),
     ProbesDone,
+    Refresh(usize),
+    RefreshesDone,
     Cut,
     HalfClaims,
     Heal,
@@ -56,6 +62,10 @@ pub struct NamesPhase {
     pub unresolved: usize,
     /// Directory bytes on air per probe claim, mesh-wide.
     pub bytes_per_claim: Option<f64>,
+    /// ... and per refresh of one (see [`REFRESHES`]).
+    pub bytes_per_refresh: Option<f64>,
+    refresh_started: Option<u64>,
+    refreshes_made: usize,
     pub converged_ms: Option<f64>,
     /// Distinct holders `command` resolves to across live nodes at the end.
     pub command_holders: Option<usize>,
@@ -79,6 +89,15 @@ impl Sim {
         let done = t + PROBE_GAP * PROBES as u32 + PROBE_WAIT;
         self.world
             .schedule(done, Hook::Names(NamesHook::ProbesDone));
+        for k in 0..REFRESHES {
+            self.world.schedule(
+                done + PROBE_GAP * k as u32,
+                Hook::Names(NamesHook::Refresh(k)),
+            );
+        }
+        let done = done + PROBE_GAP * REFRESHES as u32 + PROBE_WAIT;
+        self.world
+            .schedule(done, Hook::Names(NamesHook::RefreshesDone));
         self.world.schedule(done, Hook::Names(NamesHook::Cut));
         self.world.schedule(
             done + PARTITION_CLAIMS_AFTER,
@@ -93,6 +112,8 @@ impl Sim {
         match h {
             NamesHook::Claim(k) => self.probe_claim(now, k),
             NamesHook::ProbesDone => self.probes_done(now),
+            NamesHook::Refresh(k) => self.refresh_probe(k),
+            NamesHook::RefreshesDone => self.refreshes_done(),
             NamesHook::Cut => self.cut(),
             NamesHook::HalfClaims => self.half_claims(),
             NamesHook::Heal => self.heal(now),
@@ -112,7 +133,14 @@ impl Sim {
                 done.push((k, round3(ms_between(p.at, at))));
             }
         }
-        for (_, ms) in done {
+        for (k, ms) in done {
+            if std::env::var("CALLSIGN_SIM_DEBUG_NAMES").is_ok() {
+                let nb = self.world.nodes[node]
+                    .node
+                    .as_ref()
+                    .map_or(0, |n| n.neighbours(at).len());
+                eprintln!("probe-{k}: {ms} ms, last n{node} ({nb} neighbours)");
+            }
             self.names.propagation.push(ms);
         }
     }
@@ -179,6 +207,31 @@ impl Sim {
         {
             let d = self.world.air.bytes[6] - bytes0;
             self.names.bytes_per_claim = Some(round3(d as f64 / self.names.probes.len() as f64));
+        }
+    }
+
+    fn refresh_probe(&mut self, k: usize) {
+        if self.names.refresh_started.is_none() {
+            self.names.refresh_started = Some(self.world.air.bytes[6]);
+        }
+        let Some(p) = self.names.probes.get(k) else {
+            return;
+        };
+        let (name, holder) = (p.name.clone(), p.holder);
+        if let Some(i) = self.world.ids.iter().position(|x| *x == holder)
+            && self.world.refresh_claim(i, &name)
+        {
+            self.names.refreshes_made += 1;
+        }
+    }
+
+    fn refreshes_done(&mut self) {
+        if let Some(bytes0) = self.names.refresh_started
+            && self.names.refreshes_made > 0
+        {
+            let d = self.world.air.bytes[6] - bytes0;
+            self.names.bytes_per_refresh =
+                Some(round3(d as f64 / self.names.refreshes_made as f64));
         }
     }
 
