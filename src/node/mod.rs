@@ -106,6 +106,11 @@ pub struct Node {
     next_housekeeping: Instant,
     /// Neighbours that should get our full table by unicast.
     dump_to: BTreeSet<LinkKey>,
+    /// Starving neighbours that asked for a seqno of destinations we hold
+    /// a route to at their feasibility distance's seqno: they get our
+    /// current route by unicast with the next flush (bounded by
+    /// `MAX_REQUESTS_SEEN` destinations in all; past it, none are added).
+    answer_to: BTreeMap<LinkKey, BTreeSet<NodeId>>,
     mpr_dirty: bool,
     /// Seqno requests already handled: (origin, dest) -> (seqno, when).
     requests_seen: BTreeMap<(NodeId, NodeId), (u16, Instant)>,
@@ -185,6 +190,7 @@ impl Node {
             next_dump: dump_at,
             next_housekeeping: now + crate::time::ms(1000),
             dump_to: BTreeSet::new(),
+            answer_to: BTreeMap::new(),
             mpr_dirty: false,
             requests_seen: BTreeMap::new(),
             requested: BTreeMap::new(),
@@ -386,13 +392,7 @@ impl Node {
                         } else {
                             hdr.seq
                         };
-                        self.on_update(
-                            now,
-                            key,
-                            seq,
-                            hdr.flags & crate::wire::flags::TABLE != 0,
-                            body,
-                        )
+                        self.on_update(now, key, seq, hdr.flags, body)
                     }
                     PacketType::Request => self.on_request(now, key, body),
                     PacketType::Ack => self.on_ack(key, body),

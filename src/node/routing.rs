@@ -40,6 +40,9 @@ fn route_info(dest: &NodeId, s: &Selected) -> RouteInfo {
 fn request_backoff(tries: u32) -> Duration {
     REQUEST_RETRY * (1u32 << tries.saturating_sub(1).min(5))
 }
+/// Reception cost (from its IHU) up to which a neighbour gets one copy of
+/// a forwarded seqno request: 264 is 97 % of its hellos heard.
+const FORWARD_ONCE_TXCOST: u16 = 264;
 /// Hop budget of a seqno request.
 const REQUEST_HOPS: u8 = 32;
 /// A destination nobody advertises is forgotten after this long.
@@ -56,11 +59,14 @@ impl Node {
         now: Instant,
         via: LinkKey,
         seq: u32,
-        table: bool,
+        fl: u8,
         body: &[u8],
     ) -> Result<(), WireError> {
         let upd: Update = control::decode(body)?;
+        let table = fl & flags::TABLE != 0;
+        // An answer to a seqno request says nothing about resends.
         if seq == 0
+            && fl & flags::ANSWER == 0
             && let Some(n) = self.nbrs.get_mut(&via)
         {
             // A unicast update is the answer to a resend, or (flagged) a
@@ -187,6 +193,19 @@ impl Node {
                         .collect();
                     self.apply_changes(now, changes);
                 }
+                // The asker itself starves, and its feasibility distance
+                // holds seqno - 1. Our route at that seqno may be feasible
+                // for it (its candidate from us can be stale: a new seqno
+                // travels only along request paths), so tell it at once,
+                // instead of leaving it to wait for the destination's
+                // answer across many lossy hops.
+                if origin == via.id
+                    && let Some(sel) = self.routes.selected(&dest)
+                    && sel.via != via
+                    && sel.seqno == seqno.wrapping_sub(1)
+                {
+                    self.answer_seqno_request(now, via, dest);
+                }
                 match self.routes.selected(&dest).copied() {
                     Some(sel) if sel.seqno == seqno || seqno_newer(sel.seqno, seqno) => {
                         self.mark_dirty(now, dest, true);
@@ -214,7 +233,7 @@ impl Node {
         hop_count: u8,
         origin: NodeId,
     ) {
-        let Some(addr) = self.nbrs.get(&to).map(|n| n.addr) else {
+        let Some((addr, txcost)) = self.nbrs.get(&to).map(|n| (n.addr, n.txcost)) else {
             return;
         };
         let fwd = Request::Seqno {
@@ -224,14 +243,21 @@ impl Node {
             origin,
         };
         let body = control::encode(&fwd);
-        self.send_link(
-            to.iface,
-            LinkDst::Unicast(addr),
-            PacketType::Request,
-            0,
-            0,
-            &body,
-        );
+        // A request crosses many hops unacknowledged, and the asker's
+        // retries back off: on a link that loses more than a few percent
+        // it goes twice (the copy is dropped as a duplicate on arrival), so
+        // a request across ten lossy hops is not mostly lost.
+        let copies = if txcost > FORWARD_ONCE_TXCOST { 2 } else { 1 };
+        for _ in 0..copies {
+            self.send_link(
+                to.iface,
+                LinkDst::Unicast(addr),
+                PacketType::Request,
+                0,
+                0,
+                &body,
+            );
+        }
     }
 
     /// Act on route table changes: events, triggered updates, starvation.
@@ -280,6 +306,17 @@ impl Node {
         }
     }
 
+    /// Queue our current route to `dest` for neighbour `to` (see
+    /// `Node::answer_to`).
+    fn answer_seqno_request(&mut self, now: Instant, to: LinkKey, dest: NodeId) {
+        let held: usize = self.answer_to.values().map(|d| d.len()).sum();
+        if held >= MAX_REQUESTS_SEEN {
+            return;
+        }
+        self.answer_to.entry(to).or_default().insert(dest);
+        self.schedule_flush(now, true);
+    }
+
     /// Remember that a newer seqno of `dest` was asked for through us.
     fn note_requested(&mut self, now: Instant, dest: NodeId, seqno: u16) {
         if self.requested.len() >= MAX_REQUESTS_SEEN && !self.requested.contains_key(&dest) {
@@ -323,7 +360,9 @@ impl Node {
         if src.request.is_some_and(|(s, _, _)| s == want) {
             return;
         }
-        src.request = Some((want, now, 1));
+        // Counted as asked one retry interval from now, so that the first
+        // request of our own goes out after twice that.
+        src.request = Some((want, now + REQUEST_RETRY, 1));
         self.note_requested(now, dest, want);
         let retry = now + request_backoff(2);
         super::sooner(&mut self.request_retry_at, retry);
@@ -383,7 +422,7 @@ impl Node {
             self.dirty_at = None;
             let dirty = std::mem::take(&mut self.dirty);
             let entries = self.current_entries(dirty);
-            self.advertise(None, &entries, false);
+            self.advertise(None, &entries, 0);
             // Retractions and new seqnos are repeated once: a lost one
             // leaves a neighbour on a dead route, or starving. A lost
             // ordinary update is covered by the other neighbours' updates
@@ -404,19 +443,23 @@ impl Node {
             if !targets.is_empty() {
                 let dump = self.routes.full_dump();
                 for key in targets {
-                    self.advertise(Some(key), &dump, true);
+                    self.advertise(Some(key), &dump, flags::TABLE);
                 }
+            }
+            for (key, dests) in std::mem::take(&mut self.answer_to) {
+                let entries = self.current_entries(dests);
+                self.advertise(Some(key), &entries, flags::ANSWER);
             }
         }
         if self.repeat_at.is_some_and(|t| t <= now) {
             self.repeat_at = None;
             let repeat = std::mem::take(&mut self.repeat);
             let entries = self.current_entries(repeat);
-            self.advertise(None, &entries, false);
+            self.advertise(None, &entries, 0);
         }
         if self.next_dump <= now {
             let dump = self.routes.full_dump();
-            self.advertise(None, &dump, false);
+            self.advertise(None, &dump, 0);
             self.next_dump = now + self.rng.jitter(self.config.timers.update_interval, 0.1);
         }
         if self.request_retry_at.is_some_and(|t| t <= now) {
@@ -456,9 +499,10 @@ impl Node {
         }
     }
 
-    /// Send `entries` to one neighbour (unicast) or to all (multicast on
-    /// every interface), and record them as advertised.
-    fn advertise(&mut self, to: Option<LinkKey>, entries: &[RouteEntry], table: bool) {
+    /// Send `entries` to one neighbour (unicast, with flags `fl`: `TABLE`,
+    /// `ANSWER` or none) or to all (multicast on every interface), and
+    /// record them as advertised.
+    fn advertise(&mut self, to: Option<LinkKey>, entries: &[RouteEntry], fl: u8) {
         if entries.is_empty() {
             return;
         }
@@ -473,7 +517,6 @@ impl Node {
                 Some(key) => {
                     if let Some(n) = self.nbrs.get(&key) {
                         let addr = n.addr;
-                        let fl = if table { flags::TABLE } else { 0 };
                         self.send_link(
                             key.iface,
                             LinkDst::Unicast(addr),
@@ -584,7 +627,7 @@ impl Node {
             .iter()
             .filter_map(|d| self.routes.entry_for(d))
             .collect();
-        self.advertise(Some(to_key), &entries, false);
+        self.advertise(Some(to_key), &entries, 0);
     }
 
     /// Selected routes, as tools show them.

@@ -422,12 +422,25 @@ impl RouteTable {
         let src = self.sources.get_mut(dest)?;
         let prev = src.selected;
         let fd = src.fd;
+        // A selected seqno newer than our feasibility distance has not been
+        // advertised yet: the next flush does it, and raises the distance
+        // past every older seqno. Until then, do not fall back to an older
+        // seqno because it is cheaper: the flush would advertise the old
+        // one, and the new seqno someone asked for would stop here (a
+        // request answered at the destination but never back at the asker).
+        let floor = prev
+            .map(|p| p.seqno)
+            .filter(|s| fd.is_none_or(|(f, _)| seqno_newer(*s, f)));
+        let fresh = |c: &Candidate| floor.is_none_or(|s| !seqno_newer(s, c.seqno));
+        let usable = |c: &&Candidate| c.link_cost != INFINITY && feasible(fd, c);
+        let only_fresh = src.cands.iter().filter(usable).any(fresh);
         let mut best: Option<Selected> = None;
         let mut current: Option<Selected> = None;
         for c in src
             .cands
             .iter()
-            .filter(|c| c.link_cost != INFINITY && feasible(fd, c))
+            .filter(usable)
+            .filter(|c| !only_fresh || fresh(c))
         {
             let metric = (c.adv_metric as u32 + c.link_cost as u32).min(INFINITY as u32 - 1) as u16;
             let s = Selected {

@@ -137,3 +137,28 @@ fn a_requested_seqno_does_not_override_feasibility() {
     t.update(now, via(2), &entry(9, 6, 800), 256, HOLD);
     assert_eq!(t.selected(&id(9)).unwrap().seqno, 6);
 }
+
+/// A new seqno selected on request is advertised with the next flush; a
+/// cheaper route at the old seqno that shows up before the flush must not
+/// take its place, or the flush advertises the old seqno and the request's
+/// answer stops here (a starving pocket behind this node waited seconds).
+#[test]
+fn a_new_seqno_is_kept_until_it_is_advertised() {
+    let now = Instant::ZERO;
+    let mut t = RouteTable::new(id(0), 1, false);
+    t.update(now, via(1), &entry(9, 5, 1024), 256, HOLD);
+    let e = t.entry_for(&id(9)).unwrap();
+    t.advertised(&e);
+    // The answer to a request: seqno 6, dearer than before.
+    t.update(now, via(1), &entry(9, 6, 1046), 256, HOLD);
+    assert_eq!(t.selected(&id(9)).unwrap().seqno, 6);
+    // Before the flush, another neighbour offers seqno 5, feasible and
+    // much cheaper: the route stays on seqno 6.
+    t.update(now, via(2), &entry(9, 5, 768), 256, HOLD);
+    let sel = *t.selected(&id(9)).unwrap();
+    assert_eq!((sel.via, sel.seqno), (via(1), 6));
+    // Once seqno 6 is advertised, selection is as usual; with the seqno 6
+    // route gone, the old seqno is still usable if it is feasible.
+    t.link_down(via(1));
+    assert_eq!(t.selected(&id(9)).unwrap().via, via(2));
+}

@@ -126,6 +126,9 @@ pub mod flags {
     pub const BASE: u8 = 0x08;
     /// Update: part of the sender's full table, sent to one neighbour.
     pub const TABLE: u8 = 0x10;
+    /// Update: sent to one neighbour that asked for a seqno, with our
+    /// current route (not the answer to a resend request).
+    pub const ANSWER: u8 = 0x20;
 }
 
 /// A read-only view over a packet's bytes whose length has been checked,
