@@ -72,12 +72,10 @@ impl RxEstimator {
 
     /// Fraction of recent hellos received, in [0, 1].
     pub fn ratio(&self) -> f64 {
-        let slots = self.slots.min(16);
-        if slots == 0 {
-            return 0.0;
+        match self.window() {
+            (_, 0) => 0.0,
+            (heard, slots) => heard as f64 / slots as f64,
         }
-        let mask = (1u32 << slots) - 1;
-        (self.history & mask).count_ones() as f64 / slots as f64
     }
 
     /// Hellos heard and slots counted in the window [`Self::ratio`] reads.

@@ -812,6 +812,15 @@ impl Directory {
 
     // ---- output and timers ----
 
+    /// The live records among `keys`, as pushed.
+    fn live_entries(&self, now: Instant, keys: &BTreeSet<(String, NodeId)>) -> Vec<PushEntry> {
+        keys.iter()
+            .filter_map(|(n, h)| self.store.get(n, h))
+            .filter(|e| e.live(now))
+            .map(|e| push_entry(&*self.trust, now, e))
+            .collect()
+    }
+
     /// A record new here is pushed once more, [`REPEAT_DELAY`] later.
     fn note_fresh(&mut self, now: Instant, name: String, holder: NodeId) {
         if self.repeat.len() >= MAX_REPEAT {
@@ -898,12 +907,7 @@ impl Directory {
         if self.repeat_at.is_some_and(|t| t <= now) {
             self.repeat_at = None;
             let repeat = std::mem::take(&mut self.repeat);
-            let entries: Vec<PushEntry> = repeat
-                .iter()
-                .filter_map(|(n, h)| self.store.get(n, h))
-                .filter(|e| e.live(now))
-                .map(|e| push_entry(&*self.trust, now, e))
-                .collect();
+            let entries = self.live_entries(now, &repeat);
             if !self.neighbours.is_empty() {
                 self.stats.records_repeated += entries.len() as u64;
                 self.push_to(Dest::AllNeighbours, entries);
@@ -915,12 +919,7 @@ impl Directory {
             if self.neighbours.is_empty() {
                 return;
             }
-            let entries: Vec<PushEntry> = pending
-                .iter()
-                .filter_map(|(n, h)| self.store.get(n, h))
-                .filter(|e| e.live(now))
-                .map(|e| push_entry(&*self.trust, now, e))
-                .collect();
+            let entries = self.live_entries(now, &pending);
             self.push_to(Dest::AllNeighbours, entries);
         }
     }

@@ -29,9 +29,10 @@ fn received(w: &World, i: usize) -> usize {
         .count()
 }
 
-#[test]
-fn a_custodian_carries_a_message_across_a_partition() {
-    let mut w = World::line(3, 7);
+/// A line of three where node 2 holds `medic-12`, then both links cut
+/// (at 10 s): at 20 s no node reaches another.
+fn partitioned_line(seed: u64) -> World {
+    let mut w = World::line(3, seed);
     w.run_until(at(5));
     w.nodes[2].claim(at(5), "medic-12", false).expect("claim");
     w.drain(2);
@@ -39,6 +40,12 @@ fn a_custodian_carries_a_message_across_a_partition() {
     cut(&mut w, 0, 1);
     cut(&mut w, 1, 2);
     w.run_until(at(20));
+    w
+}
+
+#[test]
+fn a_custodian_carries_a_message_across_a_partition() {
+    let mut w = partitioned_line(7);
     assert!(w.nodes[0].route_to(&w.nodes[2].id()).is_none());
     w.nodes[0]
         .message(at(20), MsgTo::Name("medic-12"), "hydrant at Fifth is dry")
@@ -75,14 +82,7 @@ fn a_custodian_carries_a_message_across_a_partition() {
 
 #[test]
 fn the_recipient_also_carries_its_receipt_home() {
-    let mut w = World::line(3, 9);
-    w.run_until(at(5));
-    w.nodes[2].claim(at(5), "medic-12", false).expect("claim");
-    w.drain(2);
-    w.run_until(at(10));
-    cut(&mut w, 0, 1);
-    cut(&mut w, 1, 2);
-    w.run_until(at(20));
+    let mut w = partitioned_line(9);
     w.nodes[0]
         .message(at(20), MsgTo::Name("command"), "x")
         .expect_err("no one holds command");

@@ -410,28 +410,27 @@ impl<H> World<H> {
         self.after(i);
     }
 
-    /// Node `i` claims `name` in the directory.
-    pub fn claim(&mut self, i: usize, name: &str, exclusive: bool) -> Result<(), NamesError> {
+    /// Run `f` on node `i` if it is up, then put what it sent on the air.
+    /// `None` if the node is down or not booted.
+    fn on_live<R>(&mut self, i: usize, f: impl FnOnce(&mut Node, Instant) -> R) -> Option<R> {
         let now = self.now;
         let sn = &mut self.nodes[i];
-        let Some(n) = sn.node.as_mut().filter(|_| sn.alive) else {
-            return Err(NamesError::BadField("node is down"));
-        };
-        let r = n.claim(now, name, exclusive);
+        let n = sn.node.as_mut().filter(|_| sn.alive)?;
+        let r = f(n, now);
         self.after(i);
-        r
+        Some(r)
+    }
+
+    /// Node `i` claims `name` in the directory.
+    pub fn claim(&mut self, i: usize, name: &str, exclusive: bool) -> Result<(), NamesError> {
+        self.on_live(i, |n, now| n.claim(now, name, exclusive))
+            .unwrap_or(Err(NamesError::BadField("node is down")))
     }
 
     /// Node `i` refreshes its claim of `name` now.
     pub fn refresh_claim(&mut self, i: usize, name: &str) -> bool {
-        let now = self.now;
-        let sn = &mut self.nodes[i];
-        let Some(n) = sn.node.as_mut().filter(|_| sn.alive) else {
-            return false;
-        };
-        let r = n.refresh_claim(now, name);
-        self.after(i);
-        r
+        self.on_live(i, |n, now| n.refresh_claim(now, name))
+            .unwrap_or(false)
     }
 
     fn handle(&mut self, i: usize, input: Input) {
@@ -444,15 +443,11 @@ impl<H> World<H> {
 
     /// Application send from node `i` to node `dst` (control class, app protocol).
     pub fn send(&mut self, i: usize, dst: usize, payload: &[u8]) -> Result<u32, NodeError> {
-        let now = self.now;
         let id = self.ids[dst];
-        let sn = &mut self.nodes[i];
-        let Some(n) = sn.node.as_mut().filter(|_| sn.alive) else {
-            return Err(NodeError::QueueFull);
-        };
-        let r = n.send(now, id, Class::Control, crate::wire::proto::APP, payload);
-        self.after(i);
-        r
+        self.on_live(i, |n, now| {
+            n.send(now, id, Class::Control, crate::wire::proto::APP, payload)
+        })
+        .unwrap_or(Err(NodeError::QueueFull))
     }
 
     /// Change every node's configuration (before they boot).
@@ -469,14 +464,8 @@ impl<H> World<H> {
         to: crate::node::MsgTo<'_>,
         text: &str,
     ) -> Result<crate::msg::MsgId, crate::msg::MsgError> {
-        let now = self.now;
-        let sn = &mut self.nodes[i];
-        let Some(n) = sn.node.as_mut().filter(|_| sn.alive) else {
-            return Err(crate::msg::MsgError::NoRecipients("node is down".into()));
-        };
-        let r = n.message(now, to, text);
-        self.after(i);
-        r
+        self.on_live(i, |n, now| n.message(now, to, text))
+            .unwrap_or_else(|| Err(crate::msg::MsgError::NoRecipients("node is down".into())))
     }
 
     /// Flood from node `i`; returns the packet's (origin, seq).
