@@ -1,6 +1,8 @@
 //! [`Directory`]: the directory state machine. See the module
 //! documentation of [`super`] for the calling contract and the protocol.
 
+mod echo;
+pub use echo::{ECHO_GAP, ECHO_SENDS};
 mod sync;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -21,16 +23,6 @@ const MAX_OUT: usize = 512;
 const MAX_EVENTS: usize = 1024;
 /// Expiry is checked at least this often.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
-/// A record new here goes to the neighbours twice, this far apart. A
-/// rumour is one unacknowledged multicast, and a node at the edge of the
-/// mesh hears it from one lossy link: lost there, it waited for a digest
-/// in a later hello, seconds away (the tail of the 100-node mesh's name
-/// propagation). Refreshes of known records are not repeated, so the
-/// idle cost does not change.
-pub const REPEAT_DELAY: Duration = Duration::from_millis(150);
-/// Records awaiting their repeat; beyond this a new one is pushed once.
-const MAX_REPEAT: usize = 256;
-
 /// A name this device holds.
 #[derive(Debug, Clone)]
 struct LocalClaim {
@@ -48,7 +40,8 @@ struct LocalClaim {
 pub struct Stats {
     pub msgs_out: u64,
     pub records_pushed: u64,
-    /// Of those, pushed a second time (new here, see [`REPEAT_DELAY`]).
+    /// Of those, pushed again because a neighbour had not echoed them
+    /// (see the `echo` module).
     pub records_repeated: u64,
     pub digests_sent: u64,
     pub records_accepted: u64,
@@ -75,10 +68,10 @@ pub struct Directory {
     /// Records to relay to all neighbours at `push_at`.
     pending: BTreeSet<(String, NodeId)>,
     push_at: Option<Instant>,
-    /// Records new here (a name or holder not held before), pushed once
-    /// more at `repeat_at`: see [`REPEAT_DELAY`].
-    repeat: BTreeSet<(String, NodeId)>,
-    repeat_at: Option<Instant>,
+    /// New or changed records pushed again at `echo_at` until every
+    /// neighbour has echoed them (see the `echo` module).
+    echo: echo::Echoes,
+    echo_at: Option<Instant>,
     next_digest: Instant,
     next_housekeeping: Instant,
     out: VecDeque<(Dest, NamesMsg)>,
@@ -117,8 +110,8 @@ impl Directory {
             wall: None,
             pending: BTreeSet::new(),
             push_at: None,
-            repeat: BTreeSet::new(),
-            repeat_at: None,
+            echo: BTreeMap::new(),
+            echo_at: None,
             next_digest,
             next_housekeeping: now + HOUSEKEEPING,
             out: VecDeque::new(),
@@ -205,6 +198,7 @@ impl Directory {
     pub fn on_neighbour_down(&mut self, now: Instant, id: NodeId) {
         self.neighbours.remove(&id);
         self.last_sync.remove(&id);
+        self.echo_settled(&id);
         self.on_timers(now);
     }
 
@@ -233,7 +227,9 @@ impl Directory {
                 }
             }
             NamesMsg::Digest { hash, count } => {
-                if (hash, count) != self.store.digest(now) {
+                if (hash, count) == self.store.digest(now) {
+                    self.echo_settled(&from);
+                } else {
                     // A neighbour that is behind most often missed a recent
                     // rumour: what arrived lately goes first, so a lossy link
                     // is repaired in one round trip, not three.
@@ -283,7 +279,7 @@ impl Directory {
         if let Some(p) = self.push_at {
             t = t.min(p);
         }
-        if let Some(p) = self.repeat_at {
+        if let Some(p) = self.echo_at {
             t = t.min(p);
         }
         Some(t)
@@ -524,11 +520,12 @@ impl Directory {
         self.trust.admit(&rec)?;
         let signed = rec.sign(&self.ident)?;
         self.next_version += 1;
-        let fresh = self.store.get(name, &self.id).is_none();
+        let watch = echo::substantive(self.store.get(name, &self.id).map(|e| &e.rec), &rec);
+        let version = rec.version;
         self.store
             .insert(now, signed, rec, self.config.lease, false)?;
-        if fresh {
-            self.note_fresh(now, name.to_string(), self.id);
+        if watch {
+            self.watch_echo(name, self.id, version, None);
         }
         self.events.push_back(Event::Changed {
             name: name.to_string(),
@@ -556,6 +553,7 @@ impl Directory {
                 .get(&name, &holder)
                 .is_some_and(|have| have.rec.version >= version)
         {
+            self.heard_echo(from, &name, &holder, version);
             return;
         }
         let rec = match e.record.open() {
@@ -584,7 +582,7 @@ impl Directory {
         let holder = rec.holder;
         let version = rec.version;
         let before = self.store.standing(now, &name);
-        let fresh = self.store.get(&name, &holder).is_none();
+        let watch = echo::substantive(self.store.get(&name, &holder).map(|e| &e.rec), &rec);
         let remaining = ms(e.remaining_ms as u64);
         match self
             .store
@@ -592,7 +590,10 @@ impl Directory {
         {
             Ok(_) => {}
             // Already had it: the rumour stops here.
-            Err(Refusal::Stale { .. }) => return,
+            Err(Refusal::Stale { .. }) => {
+                self.heard_echo(from, &name, &holder, version);
+                return;
+            }
             Err(r) => return self.reject(from, r.into()),
         }
         self.stats.records_accepted += 1;
@@ -603,8 +604,8 @@ impl Directory {
         self.pending.insert((name.clone(), holder));
         let relay = now + self.rng.jitter(self.config.relay_delay, 1.0) / 2;
         self.push_at = Some(self.push_at.map_or(relay, |t| t.min(relay)));
-        if fresh {
-            self.note_fresh(now, name.clone(), holder);
+        if watch {
+            self.watch_echo(&name, holder, version, Some(from));
         }
 
         if holder == self.id {
@@ -821,17 +822,6 @@ impl Directory {
             .collect()
     }
 
-    /// A record new here is pushed once more, [`REPEAT_DELAY`] later.
-    fn note_fresh(&mut self, now: Instant, name: String, holder: NodeId) {
-        if self.repeat.len() >= MAX_REPEAT {
-            return;
-        }
-        self.repeat.insert((name, holder));
-        if self.repeat_at.is_none() {
-            self.repeat_at = Some(now + self.rng.jitter(REPEAT_DELAY, 0.5));
-        }
-    }
-
     fn push_to(&mut self, dest: Dest, entries: Vec<PushEntry>) {
         for msg in pack_push(entries) {
             if let NamesMsg::Push { entries } = &msg {
@@ -904,18 +894,13 @@ impl Directory {
                 self.send_digest(now, to);
             }
         }
-        if self.repeat_at.is_some_and(|t| t <= now) {
-            self.repeat_at = None;
-            let repeat = std::mem::take(&mut self.repeat);
-            let entries = self.live_entries(now, &repeat);
-            if !self.neighbours.is_empty() {
-                self.stats.records_repeated += entries.len() as u64;
-                self.push_to(Dest::AllNeighbours, entries);
-            }
+        if self.echo_at.is_some_and(|t| t <= now) {
+            self.echo_due(now);
         }
         if self.push_at.is_some_and(|t| t <= now) {
             self.push_at = None;
             let pending = std::mem::take(&mut self.pending);
+            self.echo_pushed(now, &pending);
             if self.neighbours.is_empty() {
                 return;
             }

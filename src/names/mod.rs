@@ -36,7 +36,10 @@
 //!   neighbours at once. A receiver that did not have that version relays
 //!   it to all its neighbours after a short random delay (records arriving
 //!   together leave in one message); one that already had it stays quiet,
-//!   which is what stops the rumour.
+//!   which is what stops the rumour. That relay is also the echo: a new or
+//!   changed record (not a plain refresh) is pushed again until every
+//!   neighbour has been heard with it, at most [`ECHO_SENDS`] times
+//!   (`gossip/echo.rs`).
 //! - **Anti-entropy.** Every `digest_interval` (jittered) a node sends one
 //!   random neighbour a 16-byte digest of every `(key, version)` it holds,
 //!   and does so at once to each new neighbour, so late joiners and healed
@@ -105,7 +108,7 @@ pub mod wire;
 
 use std::time::Duration;
 
-pub use gossip::{Directory, Stats};
+pub use gossip::{Directory, ECHO_GAP, ECHO_SENDS, Stats};
 pub use record::{Handover, Position, Presence, Record, SignedHandover, SignedRecord};
 pub use store::{Entry, Limits};
 pub use wire::{NamesMsg, PushEntry, SummaryEntry};

@@ -63,6 +63,7 @@ impl Directory {
         let (ours, n) = self.digest_now;
         if short(&ours, n) == (hash, count) {
             self.last_sync.remove(&from);
+            self.echo_settled(&from);
             return;
         }
         if now.saturating_since(self.digest_changed) < STABLE {

@@ -308,11 +308,13 @@ fn realistic_record_size() {
 }
 
 #[test]
-fn a_record_new_here_is_pushed_twice_a_refresh_once() {
+fn a_new_record_is_repeated_until_echoed_a_refresh_is_not() {
     let a = ident(1);
     let b = ident(2);
+    let c = ident(3);
     let mut d = directory(0, config(60));
     d.on_neighbour_up(t(0), b.id());
+    d.on_neighbour_up(t(0), c.id());
     while d.poll_output().is_some() {}
     // Pushes of `name` to all neighbours up to `until`, timers run as due.
     let pushes = |d: &mut Directory, from: u64, until: u64, name: &str| {
@@ -332,17 +334,24 @@ fn a_record_new_here_is_pushed_twice_a_refresh_once() {
         }
         n
     };
+    // From b; c never relays it back: pushed as often as allowed.
     d.handle(
         t(10),
         b.id(),
         push_of(record(&a, "medic-12", 1).sign(&a).unwrap(), 60_000),
     );
-    assert_eq!(pushes(&mut d, 10, 1_000, "medic-12"), 2);
-    // The holder refreshes: a known record, relayed once.
+    assert_eq!(pushes(&mut d, 10, 1_500, "medic-12"), ECHO_SENDS as usize);
+    // From b, and c relays it back before the repeat: pushed once.
+    let engine = record(&a, "engine-3", 1).sign(&a).unwrap();
+    d.handle(t(2_000), b.id(), push_of(engine.clone(), 60_000));
+    assert_eq!(pushes(&mut d, 2_000, 2_050, "engine-3"), 1);
+    d.handle(t(2_060), c.id(), push_of(engine, 60_000));
+    assert_eq!(pushes(&mut d, 2_060, 3_000, "engine-3"), 0);
+    // The holder refreshes: a known record, relayed once, echo or not.
     d.handle(
-        t(2_000),
+        t(4_000),
         b.id(),
         push_of(record(&a, "medic-12", 2).sign(&a).unwrap(), 60_000),
     );
-    assert_eq!(pushes(&mut d, 2_000, 3_000, "medic-12"), 1);
+    assert_eq!(pushes(&mut d, 4_000, 5_000, "medic-12"), 1);
 }

@@ -21,6 +21,8 @@ struct Net {
     tx_bytes: u64,
     tx_msgs: u64,
     events: Vec<Vec<Event>>,
+    /// The next this many messages from `.0` to `.1` are lost.
+    drop_next: BTreeMap<(usize, usize), u32>,
 }
 
 impl Net {
@@ -38,6 +40,7 @@ impl Net {
             tx_bytes: 0,
             tx_msgs: 0,
             events: vec![Vec::new(); n],
+            drop_next: BTreeMap::new(),
         }
     }
 
@@ -79,6 +82,12 @@ impl Net {
                     .collect(),
             };
             for j in targets {
+                if let Some(k) = self.drop_next.get_mut(&(i, j))
+                    && *k > 0
+                {
+                    *k -= 1;
+                    continue;
+                }
                 self.seq += 1;
                 self.queue
                     .insert((self.now + self.delay, self.seq), (j, from, bytes.clone()));
@@ -172,6 +181,65 @@ fn a_claim_crosses_a_line_of_20() {
     assert!(net.converged());
     let per_record = (net.tx_bytes - bytes0) / 20;
     assert!(per_record < 400, "{per_record} bytes per node");
+}
+
+#[test]
+fn a_clean_line_echoes_every_rumour_and_repeats_none() {
+    // Each node hears its neighbours relay the claim (the far end relays
+    // it back), so nobody pushes it a second time.
+    let mut net = Net::line(20, NamesConfig::default());
+    net.run_for(ms(2_000));
+    net.dirs[0].local_claim(net.now, "medic-12", false).unwrap();
+    net.flush(0);
+    net.run_for(ms(2_000));
+    assert!(net.converged());
+    let repeated: u64 = net.dirs.iter().map(|d| d.stats().records_repeated).sum();
+    assert_eq!(repeated, 0);
+}
+
+#[test]
+fn a_rumour_lost_three_times_on_the_last_link_still_arrives() {
+    // The edge of a mesh: node 2 hears only node 1, and loses its first
+    // three pushes. Node 1 has not heard node 2 echo the claim, so it
+    // pushes again until it does, well before any digest (10 s).
+    let mut net = Net::line(3, NamesConfig::default());
+    net.run_for(ms(2_000));
+    net.drop_next.insert((1, 2), 3);
+    let start = net.now;
+    net.dirs[0].local_claim(start, "medic-12", false).unwrap();
+    net.flush(0);
+    let got = net
+        .run_until(start + ms(5_000), |n| {
+            n.resolves(2, "medic-12") == vec![n.id(0)]
+        })
+        .expect("the claim reaches node 2");
+    let took = got.saturating_since(start).as_millis();
+    println!("claim lost 3 times on the last hop arrived after {took} ms");
+    assert!(took < 1_000, "{took} ms");
+    assert_eq!(net.dirs[1].stats().records_repeated, 3);
+    // Echoed at last: no further repeats.
+    net.run_for(ms(2_000));
+    assert_eq!(net.dirs[1].stats().records_repeated, 3);
+    assert_eq!(net.dirs[0].stats().records_repeated, 0);
+}
+
+#[test]
+fn a_refresh_is_not_repeated_when_lost() {
+    // Refreshes are most of the idle cost: a lost one waits for the
+    // digests instead of being repeated.
+    let mut net = Net::line(3, NamesConfig::default());
+    net.dirs[0].local_claim(net.now, "medic-12", false).unwrap();
+    net.flush(0);
+    net.run_for(ms(2_000));
+    assert!(net.converged());
+    net.drop_next.insert((1, 2), 1);
+    assert!(net.dirs[0].refresh(net.now, "medic-12"));
+    net.flush(0);
+    net.run_for(ms(1_000));
+    assert!(!net.converged());
+    assert_eq!(net.dirs[1].stats().records_repeated, 0);
+    let end = net.now + ms(30_000);
+    assert!(net.run_until(end, Net::converged).is_some());
 }
 
 #[test]
