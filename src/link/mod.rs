@@ -29,6 +29,21 @@ pub const INFINITY: u16 = u16::MAX;
 const TABLE_WAIT: Duration = Duration::from_millis(600);
 /// ...and how often it is asked for again until it does.
 const TABLE_RETRY: Duration = Duration::from_millis(1000);
+/// Some parts of a table came but not all: ask again this long after the
+/// last one (the rest would have followed it at once).
+const TABLE_PART_RETRY: Duration = Duration::from_millis(250);
+/// Tables of more parts than this are not tracked part by part (one part
+/// is taken for the whole): 64 parts are 2560 routes.
+const MAX_TABLE_PARTS: usize = 64;
+
+/// The sequence field of part `i` of a table of `parts` parts: the count
+/// in the high half, the part number from 1 in the low half.
+pub fn table_tag(i: usize, parts: usize) -> u32 {
+    if parts > MAX_TABLE_PARTS {
+        return 0;
+    }
+    ((parts as u32) << 16) | (i as u32 + 1)
+}
 /// Most neighbours kept per node. A dense fireground rarely exceeds 40.
 pub const MAX_NEIGHBOURS: usize = 128;
 
@@ -114,6 +129,10 @@ pub struct Neighbour {
     /// otherwise wait for the next periodic dump.
     pub table_received: bool,
     pub table_asked: Instant,
+    /// Parts of its table received so far: (count, bit per part), and
+    /// when the last came.
+    table_parts: (u16, u64),
+    table_part_at: Instant,
     pub usable_since: Instant,
     /// When we first heard it (this time round: a neighbour declared dead
     /// and heard again starts afresh).
@@ -150,6 +169,8 @@ impl Neighbour {
             resend_want: None,
             table_received: false,
             table_asked: Instant::ZERO,
+            table_parts: (0, 0),
+            table_part_at: Instant::ZERO,
             usable_since: Instant::MAX,
             first_heard: now,
             short_counts: 0,
@@ -237,10 +258,42 @@ impl Neighbour {
         (n as u32).clamp(min, most)
     }
 
+    /// Part `tag` (see [`table_tag`]) of its table arrived. Parts are
+    /// kept across answers of the same size: the table is ordered by
+    /// destination, so a part lost in one answer comes in the next.
+    pub fn table_part(&mut self, now: Instant, tag: u32) {
+        let (parts, i) = ((tag >> 16) as usize, (tag & 0xffff) as usize);
+        if parts == 0 || parts > MAX_TABLE_PARTS || i == 0 || i > parts {
+            self.table_received = true;
+            return;
+        }
+        if self.table_parts.0 as usize != parts {
+            self.table_parts = (parts as u16, 0);
+        }
+        self.table_parts.1 |= 1 << (i - 1);
+        self.table_part_at = now;
+        if self.table_parts.1.count_ones() as usize == parts {
+            self.table_received = true;
+            self.table_parts = (0, 0);
+        }
+    }
+
+    /// Its table is to be asked for again (some of its routes are missing).
+    pub fn forget_table(&mut self) {
+        self.table_received = false;
+        self.table_asked = Instant::ZERO;
+        self.table_parts = (0, 0);
+    }
+
     /// When to ask for its table if none has come (`None`: no need).
     pub fn table_ask_at(&self) -> Option<Instant> {
         if self.table_received || self.routing_cost == INFINITY {
             return None;
+        }
+        if self.table_parts.1 != 0 {
+            return Some(
+                (self.table_part_at + TABLE_PART_RETRY).max(self.table_asked + TABLE_PART_RETRY),
+            );
         }
         let first = self.usable_since + TABLE_WAIT;
         Some(first.max(self.table_asked + TABLE_RETRY))
@@ -450,5 +503,36 @@ mod tests {
         let (n, now) = carrying(16);
         let budget = n.probe_budget(2, now);
         assert!((2..=6).contains(&budget), "budget {budget}");
+    }
+
+    #[test]
+    fn a_table_with_a_part_lost_is_asked_for_again_soon() {
+        // A 100-route table is three parts; one of them lost used to leave
+        // the table "received" with routes missing until two route counts
+        // in IHU hellos (seconds) showed it.
+        let (mut n, now) = carrying(16);
+        n.routing_cost = 256;
+        n.usable_since = now;
+        n.table_asked = now;
+        n.table_part(now, table_tag(0, 3));
+        n.table_part(now, table_tag(2, 3));
+        assert!(!n.table_received);
+        let again = n.table_ask_at().expect("asked again");
+        assert!(again <= now + Duration::from_millis(300), "{again:?}");
+        // The next answer brings the lost part: the table is whole.
+        n.table_part(again, table_tag(1, 3));
+        assert!(n.table_received);
+        assert_eq!(n.table_ask_at(), None);
+    }
+
+    #[test]
+    fn an_untagged_table_part_counts_as_the_whole_table() {
+        let (mut n, now) = carrying(16);
+        n.routing_cost = 256;
+        n.table_part(now, 0);
+        assert!(n.table_received);
+        let (mut m, _) = carrying(16);
+        m.table_part(now, table_tag(70, 100));
+        assert!(m.table_received, "more parts than are tracked");
     }
 }

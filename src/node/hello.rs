@@ -127,8 +127,7 @@ impl Node {
                     n.short_counts = n.short_counts.saturating_add(1);
                     if n.short_counts >= 2 {
                         n.short_counts = 0;
-                        n.table_received = false;
-                        n.table_asked = Instant::ZERO;
+                        n.forget_table();
                         n.usable_since = n.usable_since.min(now);
                     }
                 } else {

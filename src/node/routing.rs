@@ -64,20 +64,25 @@ impl Node {
     ) -> Result<(), WireError> {
         let upd: Update = control::decode(body)?;
         let table = fl & flags::TABLE != 0;
-        // An answer to a seqno request says nothing about resends.
-        if seq == 0
+        if table {
+            // A part of its table (numbered in `seq`): the table counts as
+            // received once every part has come.
+            if let Some(n) = self.nbrs.get_mut(&via) {
+                n.table_part(now, seq);
+                n.resend_want = None;
+            }
+        } else if seq == 0
             && fl & flags::ANSWER == 0
             && let Some(n) = self.nbrs.get_mut(&via)
         {
-            // A unicast update is the answer to a resend, or (flagged) a
-            // table dump.
-            n.table_received |= table;
+            // A unicast update is the answer to a resend (an answer to a
+            // seqno request says nothing about resends).
             n.resend_want = None;
         }
-        // Multicast updates are numbered (unicast ones carry 0): a gap means
-        // we missed one, and a missed retraction could leave us on a dead
-        // route until the next full dump.
-        if seq != 0 {
+        // Multicast updates are numbered (other unicast ones carry 0): a gap
+        // means we missed one, and a missed retraction could leave us on a
+        // dead route until the next full dump.
+        if seq != 0 && !table {
             let gap = self
                 .nbrs
                 .get_mut(&via)
@@ -509,10 +514,19 @@ impl Node {
         for e in entries {
             self.routes.advertised(e);
         }
-        for chunk in entries.chunks(ENTRIES_PER_PACKET) {
+        let parts = entries.len().div_ceil(ENTRIES_PER_PACKET);
+        for (i, chunk) in entries.chunks(ENTRIES_PER_PACKET).enumerate() {
             let body = control::encode(&Update {
                 entries: chunk.to_vec(),
             });
+            // A table's parts are numbered in the header's sequence field
+            // (unused by unicast updates), so the receiver knows when one
+            // was lost.
+            let tag = if fl & flags::TABLE != 0 {
+                crate::link::table_tag(i, parts)
+            } else {
+                0
+            };
             match to {
                 Some(key) => {
                     if let Some(n) = self.nbrs.get(&key) {
@@ -522,7 +536,7 @@ impl Node {
                             LinkDst::Unicast(addr),
                             PacketType::Update,
                             fl,
-                            0,
+                            tag,
                             &body,
                         );
                     }
@@ -582,8 +596,7 @@ impl Node {
         if tries >= RESEND_TRIES {
             n.resend_want = None;
             // Give up on the pieces: ask for the whole table instead.
-            n.table_received = false;
-            n.table_asked = Instant::ZERO;
+            n.forget_table();
             return;
         }
         n.resend_want = Some((from, to, tries + 1));
