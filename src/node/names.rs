@@ -197,11 +197,16 @@ impl Node {
                     }
                 }
                 Dest::Neighbour(id) => {
+                    // Its cheapest usable link, else any link we hear it
+                    // on: a neighbour that counts our link as usable before
+                    // we count its link asks us for records, and an answer
+                    // dropped for that left it behind for seconds after a
+                    // partition healed.
                     let best = self
                         .nbrs
                         .iter()
-                        .filter(|n| n.key.id == id && n.routing_cost != INFINITY)
-                        .min_by_key(|n| n.routing_cost)
+                        .filter(|n| n.key.id == id)
+                        .min_by_key(|n| (n.routing_cost == INFINITY, n.routing_cost))
                         .map(|n| (n.key.iface, n.addr));
                     if let Some((iface, addr)) = best {
                         self.send_link_bulk(
