@@ -6,6 +6,7 @@ use std::time::Duration;
 
 mod names;
 mod names_debug;
+mod repair_debug;
 
 use names::{NamesHook, NamesPhase};
 
@@ -273,6 +274,7 @@ impl Sim {
     }
 
     fn on_check(&mut self, now: Instant) {
+        self.debug_repairs(now);
         let alive = self.alive();
         let booted = self
             .world

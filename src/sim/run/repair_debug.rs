@@ -1,0 +1,55 @@
+//! `CALLSIGN_SIM_DEBUG_REPAIR=1`: while a flow kill is unrepaired, print
+//! every 50 ms the walk of next hops from the flow's source towards its
+//! destination, with each hop's route entry, so a slow repair shows
+//! where it waited.
+
+use super::{Sim, ms_between};
+use crate::time::Instant;
+
+impl Sim {
+    pub(super) fn debug_repairs(&self, now: Instant) {
+        if std::env::var("CALLSIGN_SIM_DEBUG_REPAIR").is_err() {
+            return;
+        }
+        let ix = |id: &crate::identity::NodeId| self.world.ids.iter().position(|y| y == id);
+        let name = |id: &crate::identity::NodeId| ix(id).map_or("?".into(), |i| format!("n{i}"));
+        for p in &self.pending {
+            let Some(f) = p.flow else { continue };
+            let since = ms_between(p.at, now);
+            if since < 150.0 {
+                continue;
+            }
+            let (s, d) = (self.flows[f].src, self.flows[f].dst);
+            let dst = self.world.ids[d];
+            let mut line = format!(
+                "{:.2}s kill {} +{since:.0}ms flow {f} n{s}->n{d}:",
+                now.as_millis_f64() / 1000.0,
+                self.kills[p.kill].node
+            );
+            let mut cur = s;
+            for _ in 0..16 {
+                let Some(node) = self.world.nodes[cur].node.as_ref() else {
+                    line.push_str(" (down)");
+                    break;
+                };
+                line.push_str(&format!(
+                    "\n   n{cur}{}: {}",
+                    if self.world.nodes[cur].alive {
+                        ""
+                    } else {
+                        " DEAD"
+                    },
+                    node.debug_route(&dst, &name)
+                ));
+                if cur == d || !self.world.nodes[cur].alive {
+                    break;
+                }
+                let Some(j) = node.next_hop(&dst).and_then(|h| ix(&h)) else {
+                    break;
+                };
+                cur = j;
+            }
+            eprintln!("{line}");
+        }
+    }
+}
