@@ -228,8 +228,13 @@ impl Neighbour {
     /// thousand otherwise. An idle mesh of a hundred lossy links sees a few
     /// thousand suspicions in two minutes, and each false death sends
     /// retractions and seqno requests for every route through the link
-    /// across the mesh: a few more probes cost far less.
-    pub fn probe_budget(&self, min: u32, now: Instant) -> u32 {
+    /// across the mesh: a few more probes cost far less. A neighbour that
+    /// another one `reported` lost is judged as if it carried data: it is
+    /// most likely dead, and while it is probed the routes through it
+    /// still draw traffic that the reporter has already turned away
+    /// (each upstream of a dead relay found it in turn, a few hundred
+    /// milliseconds apart).
+    pub fn probe_budget(&self, min: u32, now: Instant, reported: bool) -> u32 {
         if min == 0 {
             return 0;
         }
@@ -253,7 +258,11 @@ impl Neighbour {
             low(16.0 * 256.0 / self.txcost as f64, 16.0)
         };
         let q = (rx * tx).clamp(0.05, 0.999);
-        let (target, most) = if carrying { (1e-3, 16) } else { (1e-4, 24) };
+        let (target, most) = if carrying || reported {
+            (1e-3, 16)
+        } else {
+            (1e-4, 24)
+        };
         let n = (f64::ln(target) / (1.0 - q).ln()).ceil();
         (n as u32).clamp(min, most)
     }
@@ -492,7 +501,7 @@ mod tests {
         // probe round trip gets through 81 % of the time, and the budget
         // must keep a false death of a live relay under 1 in 1000.
         let (n, now) = carrying(5);
-        let budget = n.probe_budget(2, now);
+        let budget = n.probe_budget(2, now, false);
         assert!(0.19f64.powi(budget as i32) < 1e-3, "budget {budget}");
     }
 
@@ -501,7 +510,7 @@ mod tests {
         // A dead relay must be noticed within the flow repair budget: the
         // probes of a link heard perfectly stay few.
         let (n, now) = carrying(16);
-        let budget = n.probe_budget(2, now);
+        let budget = n.probe_budget(2, now, false);
         assert!((2..=6).contains(&budget), "budget {budget}");
     }
 

@@ -446,7 +446,7 @@ impl Node {
                     cause,
                 } => {
                     let next = last_round + timers.probe_interval;
-                    let budget = n.probe_budget(timers.probes, now);
+                    let budget = n.probe_budget(timers.probes, now, cause == Suspicion::Rumour);
                     if now >= next {
                         if probes_sent > budget {
                             dead.push((n.key, cause, n.last_heard, budget));
