@@ -652,6 +652,7 @@ impl Sim {
     }
 
     fn on_repair(&mut self, now: Instant) {
+        self.debug_idle_repairs(now);
         let alive = self.alive();
         let mut again = false;
         let mut done = Vec::new();

@@ -52,4 +52,54 @@ impl Sim {
             eprintln!("{line}");
         }
     }
+
+    /// The same for an idle kill still unrepaired after 3 s: the pairs
+    /// left, and the walk of the first.
+    pub(super) fn debug_idle_repairs(&self, now: Instant) {
+        if std::env::var("CALLSIGN_SIM_DEBUG_REPAIR").is_err() {
+            return;
+        }
+        let ix = |id: &crate::identity::NodeId| self.world.ids.iter().position(|y| y == id);
+        let name = |id: &crate::identity::NodeId| ix(id).map_or("?".into(), |i| format!("n{i}"));
+        for p in &self.pending {
+            let since = ms_between(p.at, now);
+            if p.flow.is_some() || since < 3000.0 || (since as u64) % 1000 >= 100 {
+                continue;
+            }
+            let Some(&(s, d)) = p.pairs.first() else {
+                continue;
+            };
+            let dst = self.world.ids[d];
+            let mut line = format!(
+                "{:.2}s idle kill {} +{since:.0}ms: {} pairs left {:?}; n{s}->n{d}:",
+                now.as_millis_f64() / 1000.0,
+                self.kills[p.kill].node,
+                p.pairs.len(),
+                &p.pairs[..p.pairs.len().min(8)]
+            );
+            let mut cur = s;
+            for _ in 0..16 {
+                let Some(node) = self.world.nodes[cur].node.as_ref() else {
+                    break;
+                };
+                line.push_str(&format!(
+                    "\n   n{cur}{}: {}",
+                    if self.world.nodes[cur].alive {
+                        ""
+                    } else {
+                        " DEAD"
+                    },
+                    node.debug_route(&dst, &name)
+                ));
+                if cur == d || !self.world.nodes[cur].alive {
+                    break;
+                }
+                let Some(j) = node.next_hop(&dst).and_then(|h| ix(&h)) else {
+                    break;
+                };
+                cur = j;
+            }
+            eprintln!("{line}");
+        }
+    }
 }
