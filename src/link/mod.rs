@@ -33,8 +33,11 @@ const TABLE_RETRY: Duration = Duration::from_millis(1000);
 /// last one (the rest would have followed it at once).
 const TABLE_PART_RETRY: Duration = Duration::from_millis(250);
 /// Tables of more parts than this are not tracked part by part (one part
-/// is taken for the whole): 64 parts are 2560 routes.
-const MAX_TABLE_PARTS: usize = 64;
+/// is taken for the whole, and the route count in hellos catches what is
+/// missing): a 25-part table of a 1000-node mesh never came whole over a
+/// lossy link, and asking for it again and again slowed the whole mesh's
+/// convergence from 4 s to 10 s.
+const MAX_TABLE_PARTS: usize = 4;
 
 /// The sequence field of part `i` of a table of `parts` parts: the count
 /// in the high half, the part number from 1 in the low half.
@@ -541,7 +544,7 @@ mod tests {
         n.table_part(now, 0);
         assert!(n.table_received);
         let (mut m, _) = carrying(16);
-        m.table_part(now, table_tag(70, 100));
+        m.table_part(now, table_tag(7, 25));
         assert!(m.table_received, "more parts than are tracked");
     }
 }
