@@ -553,7 +553,7 @@ impl Directory {
                 .get(&name, &holder)
                 .is_some_and(|have| have.rec.version >= version)
         {
-            self.heard_echo(from, &name, &holder, version);
+            self.heard_echo(from, name, holder, version);
             return;
         }
         let rec = match e.record.open() {
@@ -591,7 +591,7 @@ impl Directory {
             Ok(_) => {}
             // Already had it: the rumour stops here.
             Err(Refusal::Stale { .. }) => {
-                self.heard_echo(from, &name, &holder, version);
+                self.heard_echo(from, name, holder, version);
                 return;
             }
             Err(r) => return self.reject(from, r.into()),

@@ -88,14 +88,11 @@ impl Directory {
         );
     }
 
-    /// `from` sent us `(name, holder)` at `version`: it has it.
-    pub(super) fn heard_echo(&mut self, from: NodeId, name: &str, holder: &NodeId, version: u64) {
-        // Keyed by an owned name: build the key only when something is
-        // watched, which is rare.
-        if self.echo.is_empty() {
-            return;
-        }
-        if let Some(e) = self.echo.get_mut(&(name.to_string(), *holder))
+    /// `from` sent us `(name, holder)` at `version`: it has it. Takes the
+    /// name by value: both callers own it and drop it right after, and
+    /// this runs for every duplicate copy of a rumour.
+    pub(super) fn heard_echo(&mut self, from: NodeId, name: String, holder: NodeId, version: u64) {
+        if let Some(e) = self.echo.get_mut(&(name, holder))
             && e.version <= version
         {
             e.unheard.remove(&from);
