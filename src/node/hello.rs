@@ -116,23 +116,17 @@ impl Node {
             .collect();
         // Its route count against ours through it: its route to us is not a
         // candidate here, but its route to itself is (and is not in its
-        // count), so the two match. Short twice running: some of its
+        // count), so the two match. Short (see `routes_short`): some of its
         // updates never reached us; ask for its table. A slack of one
         // would leave a single missed destination unreachable until the
         // next periodic dump.
         if let Some(theirs) = hello.routes {
             let ours = self.routes.candidates_via(&key);
-            if let Some(n) = self.nbrs.get_mut(&key) {
-                if ours < theirs && n.routing_cost != INFINITY {
-                    n.short_counts = n.short_counts.saturating_add(1);
-                    if n.short_counts >= 2 {
-                        n.short_counts = 0;
-                        n.forget_table();
-                        n.usable_since = n.usable_since.min(now);
-                    }
-                } else {
-                    n.short_counts = 0;
-                }
+            if let Some(n) = self.nbrs.get_mut(&key)
+                && n.routes_short(now, theirs, ours)
+            {
+                n.forget_table();
+                n.usable_since = n.usable_since.min(now);
             }
         }
         if mpr_changed {
@@ -490,10 +484,14 @@ impl Node {
             .map(|n| (n.key, n.addr))
             .collect();
         for (key, addr) in ask {
+            let mut req = crate::wire::control::Request::Table;
             if let Some(n) = self.nbrs.get_mut(&key) {
                 n.table_asked = now;
+                if let Some((parts, missing)) = n.table_missing() {
+                    req = crate::wire::control::Request::TableParts { parts, missing };
+                }
             }
-            let body = control::encode(&crate::wire::control::Request::Table);
+            let body = control::encode(&req);
             self.send_link(
                 key.iface,
                 LinkDst::Unicast(addr),
@@ -550,6 +548,7 @@ impl Node {
         });
         self.mpr_dirty = true;
         self.dump_to.remove(&key);
+        self.parts_to.remove(&key);
         self.hello_soon(now, key.iface);
         let changes = self.routes.link_down(key);
         self.apply_changes(now, changes);

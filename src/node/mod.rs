@@ -106,6 +106,9 @@ pub struct Node {
     next_housekeeping: Instant,
     /// Neighbours that should get our full table by unicast.
     dump_to: BTreeSet<LinkKey>,
+    /// Neighbours that asked for some parts of our table: (count, bits).
+    /// One entry per neighbour link, so bounded like the neighbours.
+    parts_to: BTreeMap<LinkKey, (u16, u64)>,
     /// Starving neighbours that asked for a seqno of destinations we hold
     /// a route to at their feasibility distance's seqno: they get our
     /// current route by unicast with the next flush (bounded by
@@ -190,6 +193,7 @@ impl Node {
             next_dump: dump_at,
             next_housekeeping: now + crate::time::ms(1000),
             dump_to: BTreeSet::new(),
+            parts_to: BTreeMap::new(),
             answer_to: BTreeMap::new(),
             mpr_dirty: false,
             requests_seen: BTreeMap::new(),

@@ -12,6 +12,10 @@ use crate::wire::{PacketType, WireError, flags};
 
 /// Route entries per update packet (about 1100 bytes of CBOR).
 const ENTRIES_PER_PACKET: usize = 40;
+/// A part asked for again comes with this many routes of each part next
+/// to it: a destination learnt or lost since the first dump shifts the
+/// cuts, and a route that moved across one would be missed.
+const PART_MARGIN: usize = 8;
 /// Delay before the second copy of a triggered update.
 const REPEAT_DELAY: Duration = Duration::from_millis(120);
 /// Seqno requests: how often we retry while starving, and how many times.
@@ -148,6 +152,16 @@ impl Node {
             Request::Table => {
                 self.dump_to.insert(via);
                 self.schedule_flush(now, false);
+            }
+            Request::TableParts { parts, missing } => {
+                let parts = usize::from(parts);
+                if parts == 0 || parts > crate::link::MAX_TABLE_PARTS || missing == 0 {
+                    return Ok(());
+                }
+                if self.nbrs.get(&via).is_some() {
+                    self.parts_to.insert(via, (parts as u16, missing));
+                    self.schedule_flush(now, false);
+                }
             }
             Request::Resend { from, to } => self.resend(via, from, to),
             Request::Seqno {
@@ -445,10 +459,16 @@ impl Node {
                 }
             }
             let targets = std::mem::take(&mut self.dump_to);
-            if !targets.is_empty() {
+            let parts_to = std::mem::take(&mut self.parts_to);
+            if !targets.is_empty() || !parts_to.is_empty() {
                 let dump = self.routes.full_dump();
-                for key in targets {
-                    self.advertise(Some(key), &dump, flags::TABLE);
+                for key in &targets {
+                    self.advertise(Some(*key), &dump, flags::TABLE);
+                }
+                for (key, (parts, missing)) in parts_to {
+                    if !targets.contains(&key) {
+                        self.send_table_parts(key, &dump, usize::from(parts), missing);
+                    }
                 }
             }
             for (key, dests) in std::mem::take(&mut self.answer_to) {
@@ -568,6 +588,50 @@ impl Node {
         }
     }
 
+    /// Send neighbour `key` the parts `missing` (a bit per part from part 0)
+    /// of our table `dump`, cut into `parts` parts the way it counted them.
+    /// The table may have changed since: the last part then carries the
+    /// rest, so nothing at the end is left out, and a route that moved
+    /// across a cut is caught by the route count in hellos.
+    fn send_table_parts(&mut self, key: LinkKey, dump: &[RouteEntry], parts: usize, missing: u64) {
+        let Some(addr) = self.nbrs.get(&key).map(|n| n.addr) else {
+            return;
+        };
+        for i in (0..parts).filter(|i| missing & (1u64 << i) != 0) {
+            let lo = (i * ENTRIES_PER_PACKET)
+                .saturating_sub(PART_MARGIN)
+                .min(dump.len());
+            let hi = if i + 1 == parts {
+                dump.len()
+            } else {
+                ((i + 1) * ENTRIES_PER_PACKET + PART_MARGIN).min(dump.len())
+            };
+            let chunk = &dump[lo..hi];
+            for e in chunk {
+                self.routes.advertised(e);
+            }
+            // An empty part still goes: it tells the neighbour the part came.
+            let pieces: Vec<&[RouteEntry]> = if chunk.is_empty() {
+                vec![chunk]
+            } else {
+                chunk.chunks(ENTRIES_PER_PACKET).collect()
+            };
+            for piece in pieces {
+                let body = control::encode(&Update {
+                    entries: piece.to_vec(),
+                });
+                self.send_link(
+                    key.iface,
+                    LinkDst::Unicast(addr),
+                    PacketType::Update,
+                    flags::TABLE,
+                    crate::link::table_tag(i, parts),
+                    &body,
+                );
+            }
+        }
+    }
+
     /// Ask neighbour `key` to resend multicast updates `from..=to`.
     pub(super) fn ask_resend(&mut self, now: Instant, key: LinkKey, from: u32, to: u32) {
         let Some(n) = self.nbrs.get_mut(&key) else {
@@ -649,6 +713,19 @@ impl Node {
             .iter_selected()
             .map(|(d, s)| route_info(d, s))
             .collect()
+    }
+
+    /// Moves on whenever a selected next hop changes: equal values mean
+    /// `next_hops` gives the same as before.
+    pub fn next_hop_epoch(&self) -> u64 {
+        self.routes.next_hop_epoch()
+    }
+
+    /// (destination, next hop) of every selected route, in destination
+    /// order: what the simulator's loop check reads of every node each
+    /// check, without building a `RouteInfo` list.
+    pub fn next_hops(&self) -> impl Iterator<Item = (&NodeId, &NodeId)> {
+        self.routes.iter_selected().map(|(d, s)| (d, &s.via.id))
     }
 
     pub fn route_to(&self, dest: &NodeId) -> Option<RouteInfo> {

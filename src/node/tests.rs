@@ -549,3 +549,41 @@ fn a_stalled_node_does_not_rush_its_probes() {
     }
     assert!(!died, "declared dead with no time for an answer");
 }
+
+#[test]
+fn a_request_for_table_parts_gets_those_parts_only() {
+    use crate::wire::control::{self, Request, Update};
+    use crate::wire::{Header, PacketType, flags};
+    let mut w = World::line(3, 4);
+    w.run_for(ms(3000));
+    // Node 0 asks node 1 for parts 1 and 3 of a 3-part table. Node 1's
+    // table (3 routes) is one part now: part 1 carries all of it, part 3
+    // (the last) comes empty, and part 2 does not come.
+    let body = control::encode(&Request::TableParts {
+        parts: 3,
+        missing: 0b101,
+    });
+    let pkt = Header::link(PacketType::Request, 0, w.nodes[0].id(), 0).to_packet(&body);
+    w.capture = Some(Vec::new());
+    let at = w.now();
+    w.push(at, Ev::Deliver(0, 1, pkt));
+    w.run_for(ms(200));
+    let mut got: Vec<(u32, usize)> = Vec::new();
+    for (from, to, data) in w.capture.take().unwrap_or_default() {
+        let Ok((h, body)) = Header::parse(&data) else {
+            continue;
+        };
+        if from == 1 && to == 0 && h.ty == PacketType::Update && h.flags & flags::TABLE != 0 {
+            let upd: Update = control::decode(body).expect("update");
+            got.push((h.seq, upd.entries.len()));
+        }
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (crate::link::table_tag(0, 3), 3),
+            (crate::link::table_tag(2, 3), 0)
+        ]
+    );
+}

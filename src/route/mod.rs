@@ -98,6 +98,11 @@ pub struct RouteTable {
     /// Candidates held per neighbour link, kept in step with `sources`, so a
     /// node can tell cheaply that it misses some of a neighbour's routes.
     per_link: BTreeMap<LinkKey, u32>,
+    /// `forget_unreachable` scans the table no sooner than this.
+    next_forget: Instant,
+    /// Counts changes of a selected next hop, so an observer can tell
+    /// cheaply that none changed.
+    next_hop_epoch: u64,
 }
 
 impl RouteTable {
@@ -109,6 +114,8 @@ impl RouteTable {
             sources: BTreeMap::new(),
             next_expiry: Instant::MAX,
             per_link: BTreeMap::new(),
+            next_forget: Instant::ZERO,
+            next_hop_epoch: 0,
         }
     }
 
@@ -128,6 +135,12 @@ impl RouteTable {
 
     pub fn len(&self) -> usize {
         self.sources.len()
+    }
+
+    /// Moves on whenever a selected next hop changes (or a route comes or
+    /// goes): equal values mean the same next hops.
+    pub fn next_hop_epoch(&self) -> u64 {
+        self.next_hop_epoch
     }
 
     pub fn is_empty(&self) -> bool {
@@ -280,14 +293,20 @@ impl RouteTable {
         self.reselect(&e.dest)
     }
 
-    /// The cost of link `via` changed: recompute every route through it.
+    /// The cost of link `via` changed: recompute the routes it can change.
+    /// A link that got dearer changes only the routes selected through it
+    /// (another route cannot lose to it now if it did not before); one that
+    /// got cheaper may win any destination it offers.
     pub fn set_link_cost(&mut self, via: LinkKey, cost: u16) -> Vec<Change> {
         let mut touched = Vec::new();
         for (dest, src) in self.sources.iter_mut() {
+            let selected_here = src.selected.is_some_and(|s| s.via == via);
             for c in src.cands.iter_mut().filter(|c| c.via == via) {
                 if c.link_cost != cost {
+                    if cost < c.link_cost || selected_here {
+                        touched.push(*dest);
+                    }
                     c.link_cost = cost;
-                    touched.push(*dest);
                 }
             }
         }
@@ -347,8 +366,16 @@ impl RouteTable {
         changes
     }
 
-    /// Forget a destination entirely (nothing heard of it for long).
+    /// Forget a destination entirely (nothing heard of it for long). The
+    /// scan runs at most once per twelfth of `keep`: it visits every
+    /// destination, and a destination kept up to 10 s past its time
+    /// (of 120 s) costs nothing, while scanning a 1000-route table every
+    /// second was 4 % of a 1000-node simulation.
     pub fn forget_unreachable(&mut self, now: Instant, keep: Duration) {
+        if now < self.next_forget {
+            return;
+        }
+        self.next_forget = now + keep / 12;
         self.sources.retain(|_, s| {
             !s.cands.is_empty()
                 || s.selected.is_some()
@@ -406,6 +433,9 @@ impl RouteTable {
                 base: c.base,
             })
             .min_by_key(|s| (s.metric, s.via))?;
+        if prev.map(|p| p.via) != Some(best.via) {
+            self.next_hop_epoch += 1;
+        }
         src.selected = Some(best);
         src.request = None;
         Some(Change {
@@ -473,6 +503,9 @@ impl RouteTable {
             src.request = None;
         }
         let route_changed = prev.map(|p| p.via) != chosen.map(|c| c.via);
+        if route_changed {
+            self.next_hop_epoch += 1;
+        }
         match (prev, chosen) {
             (None, None) => None,
             (Some(_), None) => Some(Change {

@@ -30,26 +30,76 @@ pub struct CheckResult {
 const NONE: u32 = u32::MAX;
 
 /// Every node's next hop to every node, read in one pass over each node's
-/// route table (a lookup per pair would cost a tree search each).
+/// route table (a lookup per pair would cost a tree search each). Kept
+/// across checks: a row is read again only when its node's next hops
+/// changed (most do not between two checks once a mesh has converged,
+/// and reading 1000 tables of 1000 routes every check was a tenth of a
+/// 1000-node run).
+#[derive(Default)]
 pub struct NextHops {
     n: usize,
     nh: Vec<u32>,
+    /// Each row's node's next-hop epoch when it was read (`None`: not read).
+    epochs: Vec<Option<u64>>,
 }
 
 impl NextHops {
-    pub fn snapshot<H>(w: &World<H>) -> Self {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bring every row up to date with `w`.
+    pub fn refresh<H>(&mut self, w: &World<H>) {
         let n = w.len();
-        let mut nh = vec![NONE; n * n];
+        if self.n != n {
+            *self = NextHops {
+                n,
+                nh: vec![NONE; n * n],
+                epochs: vec![None; n],
+            };
+        }
+        let ids = w.sorted_ids();
+        // Next hops are few per node: their indexes are looked up once.
+        let mut hops: Vec<(crate::identity::NodeId, u32)> = Vec::new();
         for s in 0..n {
-            let Some(node) = w.node(s) else { continue };
-            let row = &mut nh[s * n..(s + 1) * n];
-            for r in node.routes() {
-                if let (Some(d), Some(v)) = (w.index(&r.dest), w.index(&r.next_hop)) {
-                    row[d] = v as u32;
+            let row = &mut self.nh[s * n..(s + 1) * n];
+            let Some(node) = w.node(s) else {
+                if self.epochs[s].take().is_some() {
+                    row.fill(NONE);
                 }
+                continue;
+            };
+            let epoch = node.next_hop_epoch();
+            if self.epochs[s] == Some(epoch) {
+                continue;
+            }
+            self.epochs[s] = Some(epoch);
+            row.fill(NONE);
+            hops.clear();
+            // Routes come in destination order, like `ids`: merge the two
+            // instead of searching for every destination.
+            let mut k = 0;
+            for (dest, hop) in node.next_hops() {
+                while k < ids.len() && ids[k].0 < *dest {
+                    k += 1;
+                }
+                if k == ids.len() {
+                    break;
+                }
+                if ids[k].0 != *dest {
+                    continue;
+                }
+                let v = match hops.iter().find(|(h, _)| h == hop) {
+                    Some((_, v)) => *v,
+                    None => {
+                        let v = w.index(hop).map_or(NONE, |v| v as u32);
+                        hops.push((*hop, v));
+                        v
+                    }
+                };
+                row[ids[k].1 as usize] = v;
             }
         }
-        NextHops { n, nh }
     }
 
     pub fn get(&self, s: usize, d: usize) -> Option<usize> {
@@ -60,9 +110,8 @@ impl NextHops {
 
 /// Walk every (source, destination) pair with a per-destination memo, so a
 /// check costs one next-hop lookup per pair.
-pub fn check_all<H>(w: &World<H>, g: &Graph, alive: &[bool]) -> CheckResult {
-    let n = w.len();
-    let hops = NextHops::snapshot(w);
+pub fn check_all(hops: &NextHops, g: &Graph, alive: &[bool]) -> CheckResult {
+    let n = hops.n;
     let comp = g.components(alive);
     let mut res = CheckResult {
         all_valid: true,
@@ -75,7 +124,7 @@ pub fn check_all<H>(w: &World<H>, g: &Graph, alive: &[bool]) -> CheckResult {
         memo.fill(UNKNOWN);
         memo[d] = VALID;
         for s in (0..n).filter(|&s| alive[s]) {
-            let st = walk(&hops, g, alive, d, s, &mut memo, &mut path, &mut res.loops);
+            let st = walk(hops, g, alive, d, s, &mut memo, &mut path, &mut res.loops);
             if st != VALID && comp[s] == comp[d] {
                 res.all_valid = false;
                 res.invalid_pairs += 1;
@@ -152,12 +201,11 @@ pub fn valid_path<H>(
 
 /// Pairs (source, destination) among live nodes whose current route has
 /// `v` as an intermediate hop.
-pub fn pairs_through<H>(w: &World<H>, alive: &[bool], v: usize) -> Vec<(usize, usize)> {
+pub fn pairs_through(hops: &NextHops, alive: &[bool], v: usize) -> Vec<(usize, usize)> {
     const THROUGH: u8 = 1;
     const NOT: u8 = 2;
     const VISITING: u8 = 3;
-    let n = w.len();
-    let hops = NextHops::snapshot(w);
+    let n = hops.n;
     let mut out = Vec::new();
     let mut memo = vec![UNKNOWN; n];
     let mut path = Vec::new();

@@ -10,7 +10,7 @@ mod repair_debug;
 
 use names::{NamesHook, NamesPhase};
 
-use super::checks::{check_all, pairs_through, valid_path};
+use super::checks::{NextHops, check_all, pairs_through, valid_path};
 use super::graph::Graph;
 use super::metrics::{AirPackets, ControlBreakdown, Kill, Report, percentile, round3};
 use super::scenario::WorldSpec;
@@ -95,6 +95,8 @@ pub struct Sim {
     loop_observations: u64,
     loop_checks: u64,
     invalid_pairs: u64,
+    /// Every node's next hops, refreshed before each use.
+    next_hops: NextHops,
     floods: Vec<((NodeId, u32), usize, usize)>,
     flood_rx: BTreeSet<(usize, usize)>,
     flood_index: BTreeMap<(NodeId, u32), usize>,
@@ -212,6 +214,7 @@ impl Sim {
             loop_observations: 0,
             loop_checks: 0,
             invalid_pairs: 0,
+            next_hops: NextHops::new(),
             floods: Vec::new(),
             flood_rx: BTreeSet::new(),
             flood_index: BTreeMap::new(),
@@ -281,7 +284,8 @@ impl Sim {
             .nodes
             .iter()
             .all(|n| n.node.is_some() || !n.alive);
-        let r = check_all(&self.world, &self.graph, &alive);
+        self.next_hops.refresh(&self.world);
+        let r = check_all(&self.next_hops, &self.graph, &alive);
         self.loop_checks += 1;
         self.loop_observations += r.loops;
         self.invalid_pairs = r.invalid_pairs;
@@ -579,6 +583,7 @@ impl Sim {
     fn kill_idle(&mut self, now: Instant) {
         self.close_pending(now);
         let alive = self.alive();
+        self.next_hops.refresh(&self.world);
         let on_paths: BTreeSet<usize> = self
             .flow_paths(&alive)
             .into_iter()
@@ -591,7 +596,8 @@ impl Sim {
             .collect();
         while !cands.is_empty() {
             let v = cands.swap_remove(self.rng.below(cands.len() as u64) as usize);
-            if !self.keeps_connected(&alive, v) || pairs_through(&self.world, &alive, v).is_empty()
+            if !self.keeps_connected(&alive, v)
+                || pairs_through(&self.next_hops, &alive, v).is_empty()
             {
                 continue;
             }
@@ -617,8 +623,9 @@ impl Sim {
     fn do_kill(&mut self, now: Instant, v: usize, flow: Option<usize>, alive: &[bool]) {
         // Only routes that worked before the kill can be repaired by the
         // protocol's reaction to it.
+        self.next_hops.refresh(&self.world);
         let (w, g) = (&self.world, &self.graph);
-        let pairs: Vec<(usize, usize)> = pairs_through(w, alive, v)
+        let pairs: Vec<(usize, usize)> = pairs_through(&self.next_hops, alive, v)
             .into_iter()
             .filter(|&(s, d)| valid_path(w, g, alive, s, d).is_some())
             .collect();

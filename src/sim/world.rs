@@ -258,6 +258,11 @@ impl<H> World<H> {
         self.nodes.is_empty()
     }
 
+    /// Every node id with its index, sorted by id.
+    pub fn sorted_ids(&self) -> &[(NodeId, u32)] {
+        &self.by_id
+    }
+
     pub fn index(&self, id: &NodeId) -> Option<usize> {
         self.by_id
             .binary_search_by(|(x, _)| x.cmp(id))

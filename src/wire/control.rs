@@ -154,6 +154,15 @@ pub enum Request {
         #[n(1)]
         to: u32,
     },
+    /// Your table came with parts missing: send those again. `missing` has
+    /// a bit per part from part 0, of a table of `parts` parts as you cut it.
+    #[n(3)]
+    TableParts {
+        #[n(0)]
+        parts: u16,
+        #[n(1)]
+        missing: u64,
+    },
 }
 
 /// Hop-by-hop acknowledgement: (original source, sequence) pairs.

@@ -88,6 +88,8 @@ fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         Just(Request::Table),
         (any::<u32>(), any::<u32>()).prop_map(|(from, to)| Request::Resend { from, to }),
+        (any::<u16>(), any::<u64>())
+            .prop_map(|(parts, missing)| Request::TableParts { parts, missing }),
         (node_id(), any::<u16>(), any::<u8>(), node_id()).prop_map(
             |(dest, seqno, hop_count, origin)| Request::Seqno {
                 dest,
