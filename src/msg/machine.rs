@@ -82,6 +82,10 @@ pub struct Messages {
     buckets: BTreeMap<NodeId, Bucket>,
     /// When a route to each node last appeared (recent encounters).
     appeared: BTreeMap<NodeId, Instant>,
+    /// The same, ordered by time: the oldest is evicted when it is full.
+    /// Finding it by a scan cost 8 % of a 1000-node simulation, where every
+    /// node sees 1000 routes appear with the table full.
+    appeared_by_time: BTreeSet<(Instant, NodeId)>,
     /// Wall clock anchor: `unix_ms` at `Instant`.
     wall: (Instant, u64),
     out: VecDeque<(NodeId, Vec<u8>)>,
@@ -105,6 +109,7 @@ impl Messages {
             early: BTreeMap::new(),
             buckets: BTreeMap::new(),
             appeared: BTreeMap::new(),
+            appeared_by_time: BTreeSet::new(),
             wall: (Instant::ZERO, 0),
             out: VecDeque::new(),
             events: VecDeque::new(),
@@ -418,17 +423,16 @@ impl Messages {
     /// A route to `dst` appeared: send what waits for it at once, and
     /// offer `dst` custody of what we cannot deliver.
     pub fn on_route(&mut self, now: Instant, dst: NodeId, has_route: &dyn Fn(&NodeId) -> bool) {
-        if !self.appeared.contains_key(&dst) && self.appeared.len() >= MAX_APPEARED {
-            let oldest = self
-                .appeared
-                .iter()
-                .min_by_key(|(_, t)| **t)
-                .map(|(k, _)| *k);
-            if let Some(k) = oldest {
-                self.appeared.remove(&k);
-            }
+        if !self.appeared.contains_key(&dst)
+            && self.appeared.len() >= MAX_APPEARED
+            && let Some((_, k)) = self.appeared_by_time.pop_first()
+        {
+            self.appeared.remove(&k);
         }
-        self.appeared.insert(dst, now);
+        if let Some(t) = self.appeared.insert(dst, now) {
+            self.appeared_by_time.remove(&(t, dst));
+        }
+        self.appeared_by_time.insert((now, dst));
         tracing::debug!(node = %dst.short(), "route appeared");
         self.offer_custody(now, dst, has_route);
         let keys: Vec<MsgId> = self
@@ -620,5 +624,37 @@ impl Messages {
 
     pub(super) fn push_change(&mut self, c: Change) {
         self.changes.push(c);
+    }
+}
+
+#[cfg(test)]
+mod appeared_tests {
+    use super::*;
+    use crate::identity::Identity;
+    use std::time::Duration;
+
+    fn id(n: u16) -> NodeId {
+        let mut s = [0u8; 32];
+        s[..2].copy_from_slice(&n.to_be_bytes());
+        Identity::from_secret(&s).id()
+    }
+
+    #[test]
+    fn a_full_table_of_recent_routes_forgets_the_oldest() {
+        let mut m = Messages::new(Identity::from_secret(&[9; 32]), MsgConfig::default());
+        let at = |ms: u64| Instant::ZERO + Duration::from_millis(ms);
+        let none = |_: &NodeId| false;
+        for n in 0..MAX_APPEARED as u16 {
+            m.on_route(at(u64::from(n)), id(n), &none);
+        }
+        // Node 0 appears again: it is now the newest, node 1 the oldest.
+        m.on_route(at(1000), id(0), &none);
+        m.on_route(at(1001), id(5000), &none);
+        assert_eq!(m.appeared.len(), MAX_APPEARED);
+        assert_eq!(m.appeared_by_time.len(), MAX_APPEARED);
+        assert!(m.appeared.contains_key(&id(0)));
+        assert!(!m.appeared.contains_key(&id(1)), "the oldest goes");
+        assert!(m.appeared.contains_key(&id(5000)));
+        assert_eq!(m.appeared_by_time.first().map(|(_, k)| *k), Some(id(2)));
     }
 }
