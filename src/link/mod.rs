@@ -342,11 +342,8 @@ impl Neighbour {
         if self.table_received || have == 0 || parts == 0 {
             return None;
         }
-        let all = if parts >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << parts) - 1
-        };
+        // A bit per part: `parts` is 1..=64 (see `table_part`).
+        let all = u64::MAX >> (64 - u32::from(parts).min(64));
         Some((parts, all & !have))
     }
 

@@ -154,12 +154,9 @@ impl Node {
                 self.schedule_flush(now, false);
             }
             Request::TableParts { parts, missing } => {
-                let parts = usize::from(parts);
-                if parts == 0 || parts > crate::link::MAX_TABLE_PARTS || missing == 0 {
-                    return Ok(());
-                }
-                if self.nbrs.get(&via).is_some() {
-                    self.parts_to.insert(via, (parts as u16, missing));
+                let valid = (1..=crate::link::MAX_TABLE_PARTS).contains(&usize::from(parts));
+                if valid && missing != 0 && self.nbrs.get(&via).is_some() {
+                    self.parts_to.insert(via, (parts, missing));
                     self.schedule_flush(now, false);
                 }
             }
@@ -548,19 +545,7 @@ impl Node {
                 0
             };
             match to {
-                Some(key) => {
-                    if let Some(n) = self.nbrs.get(&key) {
-                        let addr = n.addr;
-                        self.send_link(
-                            key.iface,
-                            LinkDst::Unicast(addr),
-                            PacketType::Update,
-                            fl,
-                            tag,
-                            &body,
-                        );
-                    }
-                }
+                Some(key) => self.send_update_to(key, fl, tag, &body),
                 None => {
                     let ifaces: Vec<_> = self.ifaces.keys().copied().collect();
                     let dests: Vec<NodeId> = chunk.iter().map(|e| e.dest).collect();
@@ -588,15 +573,30 @@ impl Node {
         }
     }
 
+    /// One encoded update to neighbour `key` by unicast.
+    fn send_update_to(&mut self, key: LinkKey, fl: u8, tag: u32, body: &[u8]) {
+        if let Some(addr) = self.nbrs.get(&key).map(|n| n.addr) {
+            self.send_link(
+                key.iface,
+                LinkDst::Unicast(addr),
+                PacketType::Update,
+                fl,
+                tag,
+                body,
+            );
+        }
+    }
+
     /// Send neighbour `key` the parts `missing` (a bit per part from part 0)
     /// of our table `dump`, cut into `parts` parts the way it counted them.
-    /// The table may have changed since: the last part then carries the
-    /// rest, so nothing at the end is left out, and a route that moved
-    /// across a cut is caught by the route count in hellos.
+    /// The table may have changed since: each part comes with
+    /// [`PART_MARGIN`] routes of its neighbours, the last part carries the
+    /// rest, and a route that moved further is caught by the route count
+    /// in hellos.
     fn send_table_parts(&mut self, key: LinkKey, dump: &[RouteEntry], parts: usize, missing: u64) {
-        let Some(addr) = self.nbrs.get(&key).map(|n| n.addr) else {
+        if self.nbrs.get(&key).is_none() {
             return;
-        };
+        }
         for i in (0..parts).filter(|i| missing & (1u64 << i) != 0) {
             let lo = (i * ENTRIES_PER_PACKET)
                 .saturating_sub(PART_MARGIN)
@@ -620,14 +620,7 @@ impl Node {
                 let body = control::encode(&Update {
                     entries: piece.to_vec(),
                 });
-                self.send_link(
-                    key.iface,
-                    LinkDst::Unicast(addr),
-                    PacketType::Update,
-                    flags::TABLE,
-                    crate::link::table_tag(i, parts),
-                    &body,
-                );
+                self.send_update_to(key, flags::TABLE, crate::link::table_tag(i, parts), &body);
             }
         }
     }

@@ -44,10 +44,6 @@ pub struct NextHops {
 }
 
 impl NextHops {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Bring every row up to date with `w`.
     pub fn refresh<H>(&mut self, w: &World<H>) {
         let n = w.len();

@@ -214,7 +214,7 @@ impl Sim {
             loop_observations: 0,
             loop_checks: 0,
             invalid_pairs: 0,
-            next_hops: NextHops::new(),
+            next_hops: NextHops::default(),
             floods: Vec::new(),
             flood_rx: BTreeSet::new(),
             flood_index: BTreeMap::new(),
