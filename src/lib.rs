@@ -38,6 +38,7 @@ pub mod phone;
 pub mod rng;
 pub mod route;
 pub mod session;
+pub mod stats;
 // The simulator measures its own wall time (`wall_ms`); the rest of it is
 // as deterministic as the core.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]

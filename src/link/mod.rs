@@ -12,6 +12,9 @@
 
 mod estimator;
 
+mod timers;
+pub use timers::{Timers, VoiceProtection};
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,7 +22,6 @@ use std::time::Duration;
 pub use estimator::RxEstimator;
 
 use crate::identity::NodeId;
-use crate::node::{IfaceId, Timers};
 use crate::time::Instant;
 
 /// Link metric of an unusable link or route.
@@ -49,8 +51,14 @@ pub fn table_tag(i: usize, parts: usize) -> u32 {
     }
     ((parts as u32) << 16) | (i as u32 + 1)
 }
+
 /// Most neighbours kept per node. A dense fireground rarely exceeds 40.
 pub const MAX_NEIGHBOURS: usize = 128;
+
+/// A network interface as the driver numbers it. The core only needs to
+/// tell interfaces apart and know each one's link cost weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct IfaceId(pub u32);
 
 /// A neighbour is keyed by interface and NodeId: the same device heard on two
 /// interfaces is two links.

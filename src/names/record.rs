@@ -14,18 +14,15 @@ use super::NamesError;
 use crate::identity::{self, Identity, NodeId};
 use crate::wire::WireError;
 use crate::wire::control::{self, Bounded};
+pub use crate::wire::name::{MAX_NAME_LEN, MAX_TEXT, valid_name};
 
 /// Largest encoded record body. With the signature and framing a signed
 /// record stays under [`MAX_RECORD`], so at least two fit in one packet.
 pub const MAX_BODY: usize = 440;
 /// Largest signed record on the wire (body, signature, CBOR framing).
 pub const MAX_RECORD: usize = 512;
-/// Longest name (a DNS label's limit; dotted names count every byte).
-pub const MAX_NAME_LEN: usize = 63;
 /// Most talkgroups one record may list.
 pub const MAX_TALKGROUPS: usize = 16;
-/// Longest agency or unit text.
-pub const MAX_TEXT: usize = 48;
 /// Largest encoded hand-over token body.
 pub const MAX_HANDOVER_BODY: usize = 160;
 /// Claim epoch of a holder that does not know the wall-clock time: it sorts
@@ -167,21 +164,6 @@ fn with_context(ctx: &[u8], body: &[u8]) -> Vec<u8> {
     m.extend_from_slice(ctx);
     m.extend_from_slice(body);
     m
-}
-
-/// Lowercase DNS-label-like: `[a-z0-9-]` labels joined by dots, no empty
-/// label, no label starting or ending with `-`, 1..=63 bytes in all.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
 }
 
 fn valid_text(s: &str) -> bool {

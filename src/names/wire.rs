@@ -31,7 +31,7 @@ pub struct PushEntry {
     #[n(1)]
     pub record: SignedRecord,
     /// Secured mode: the holder's certificate chain (DER, leaf first, at
-    /// most [`crate::trust::MAX_WIRE_CHAIN`] bytes). Outside the signed
+    /// most [`crate::wire::MAX_WIRE_CHAIN`] bytes). Outside the signed
     /// record because a certificate authenticates itself; absent in open
     /// mode, which then encodes exactly as before the field existed.
     #[cbor(n(2), with = "minicbor::bytes")]
@@ -112,7 +112,7 @@ impl Bounded for NamesMsg {
                 if entries.iter().any(|e| {
                     e.cert
                         .as_ref()
-                        .is_some_and(|c| c.len() > crate::trust::MAX_WIRE_CHAIN)
+                        .is_some_and(|c| c.len() > crate::wire::MAX_WIRE_CHAIN)
                 }) {
                     return bad("certificate chain too large");
                 }

@@ -1,15 +1,10 @@
 //! The types a driver exchanges with [`super::Node`].
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use crate::identity::NodeId;
+pub use crate::link::{IfaceId, Timers, VoiceProtection};
 use crate::time::Instant;
-
-/// A network interface as the driver numbers it. The core only needs to
-/// tell interfaces apart and know each one's link cost weight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub struct IfaceId(pub u32);
 
 /// Link-layer destination of a transmitted datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,150 +276,6 @@ pub enum NodeError {
     QueueFull,
 }
 
-/// Knobs of the routing and link protocols. Two presets: [`Timers::callsign`]
-/// (adaptive) and [`Timers::babel_default`] (RFC 8966 defaults, for
-/// side-by-side comparison).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Timers {
-    /// Multicast hello interval when nothing flows.
-    #[serde(with = "ms_serde")]
-    pub hello_idle: Duration,
-    /// Hello interval during the first seconds after start (fast discovery).
-    #[serde(with = "ms_serde")]
-    pub hello_startup: Duration,
-    /// How many startup hellos are sent before slowing to `hello_idle`.
-    pub startup_hellos: u32,
-    /// Unicast hello interval towards a neighbour that sends us traffic;
-    /// `None` disables fast mode.
-    #[serde(with = "opt_ms_serde")]
-    pub hello_fast: Option<Duration>,
-    /// How long fast mode lasts after the last data packet.
-    #[serde(with = "ms_serde")]
-    pub fast_linger: Duration,
-    /// A neighbour is suspected after this many idle intervals of silence.
-    pub hold_factor_idle: f64,
-    /// ... or this many fast intervals while it carries our traffic.
-    pub hold_factor_fast: f64,
-    /// Liveness probes sent to a suspected neighbour before it is declared
-    /// dead (0: declare dead as soon as the hold time passes).
-    pub probes: u32,
-    #[serde(with = "ms_serde")]
-    pub probe_interval: Duration,
-    /// The neighbour list (IHU) rides in every Nth multicast hello.
-    pub ihu_every: u32,
-    /// A neighbour whose IHU we have not had for this many IHU intervals is
-    /// treated as not hearing us.
-    pub ihu_hold_factor: f64,
-    /// Full route table dump interval.
-    #[serde(with = "ms_serde")]
-    pub update_interval: Duration,
-    /// Routes not refreshed for this many update intervals expire.
-    pub route_expiry_factor: f64,
-    /// Delay before a triggered update is sent (batches changes).
-    #[serde(with = "ms_serde")]
-    pub triggered_delay: Duration,
-    /// Delay for urgent updates (retractions, seqno changes).
-    #[serde(with = "ms_serde")]
-    pub urgent_delay: Duration,
-    /// Hop-by-hop acknowledgement timeout for control-class data.
-    #[serde(with = "ms_serde")]
-    pub ack_timeout: Duration,
-    /// Retransmissions of control-class data per hop.
-    pub max_retransmissions: u32,
-    /// A failed hop-by-hop delivery makes the neighbour suspect at once.
-    pub ack_failure_suspects: bool,
-    /// How long control data waits for a route before it is given up.
-    #[serde(with = "ms_serde")]
-    pub pending_timeout: Duration,
-    /// Voice frames older than this in a queue are dropped, not sent.
-    #[serde(with = "ms_serde")]
-    pub voice_max_queue_delay: Duration,
-    /// Hop-by-hop protection of voice flows.
-    pub voice_protection: VoiceProtection,
-}
-
-/// Hop-by-hop protection of voice flow frames ([`super::Node::send_voice`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VoiceProtection {
-    /// Each frame is sent once per hop (the baseline).
-    None,
-    /// Each hop asks for an acknowledgement and retransmits a lost frame
-    /// (at most twice, within 40 ms of its first send).
-    #[default]
-    Arq,
-}
-
-impl Default for Timers {
-    fn default() -> Self {
-        Timers::callsign()
-    }
-}
-
-impl Timers {
-    /// How long a route candidate lives without being refreshed.
-    pub fn route_hold(&self) -> Duration {
-        self.update_interval.mul_f64(self.route_expiry_factor)
-    }
-
-    /// Adaptive timers: slow hellos when idle, fast towards neighbours that
-    /// carry traffic, link-layer feedback from acknowledgements.
-    pub fn callsign() -> Self {
-        Timers {
-            hello_idle: Duration::from_millis(1000),
-            hello_startup: Duration::from_millis(200),
-            startup_hellos: 5,
-            hello_fast: Some(Duration::from_millis(100)),
-            fast_linger: Duration::from_millis(2000),
-            hold_factor_idle: 2.2,
-            hold_factor_fast: 2.5,
-            probes: 2,
-            probe_interval: Duration::from_millis(12),
-            ihu_every: 6,
-            ihu_hold_factor: 6.0,
-            update_interval: Duration::from_secs(120),
-            route_expiry_factor: 3.5,
-            triggered_delay: Duration::from_millis(40),
-            urgent_delay: Duration::from_millis(4),
-            ack_timeout: Duration::from_millis(30),
-            max_retransmissions: 2,
-            ack_failure_suspects: true,
-            pending_timeout: Duration::from_millis(3000),
-            voice_max_queue_delay: Duration::from_millis(100),
-            voice_protection: VoiceProtection::Arq,
-        }
-    }
-
-    /// RFC 8966 defaults (hello 4 s, IHU 3 × hello, update 16 s, no fast
-    /// hellos, no link-layer feedback), to compare against in one run.
-    pub fn babel_default() -> Self {
-        Timers {
-            hello_idle: Duration::from_secs(4),
-            hello_startup: Duration::from_secs(4),
-            startup_hellos: 0,
-            hello_fast: None,
-            fast_linger: Duration::from_millis(0),
-            hold_factor_idle: 3.5,
-            hold_factor_fast: 3.5,
-            probes: 0,
-            probe_interval: Duration::from_millis(100),
-            ihu_every: 3,
-            ihu_hold_factor: 3.5,
-            update_interval: Duration::from_secs(16),
-            route_expiry_factor: 3.5,
-            triggered_delay: Duration::from_millis(40),
-            urgent_delay: Duration::from_millis(4),
-            ack_timeout: Duration::from_millis(30),
-            max_retransmissions: 2,
-            ack_failure_suspects: false,
-            pending_timeout: Duration::from_millis(3000),
-            voice_max_queue_delay: Duration::from_millis(100),
-            voice_protection: VoiceProtection::Arq,
-        }
-    }
-}
-
 /// Configuration of one node.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -448,32 +299,5 @@ impl Default for Config {
             names_config: super::names_config(),
             msg_config: crate::msg::MsgConfig::default(),
         }
-    }
-}
-
-mod ms_serde {
-    use std::time::Duration;
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_millis() as u64)
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let v: u64 = serde::Deserialize::deserialize(d)?;
-        Ok(Duration::from_millis(v))
-    }
-}
-
-mod opt_ms_serde {
-    use std::time::Duration;
-    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_u64(d.as_millis() as u64),
-            None => s.serialize_u64(0),
-        }
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let v: u64 = serde::Deserialize::deserialize(d)?;
-        Ok((v > 0).then(|| Duration::from_millis(v)))
     }
 }

@@ -293,7 +293,7 @@ impl Front {
         let id = self.new_leg_id(now)?;
         let local_tag = self.tag();
         let call_id = format!("{:016x}@callsign", self.rng.next_u64());
-        let caller = if crate::names::record::valid_name(caller) {
+        let caller = if crate::wire::name::valid_name(caller) {
             caller
         } else {
             "mesh"

@@ -16,7 +16,7 @@ pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, REGISTER";
 impl Front {
     pub(super) fn on_register(&mut self, now: Instant, peer: Peer, local: SocketAddr, c: Common) {
         let role = c.to_user.clone();
-        if !crate::names::record::valid_name(&role) {
+        if !crate::wire::name::valid_name(&role) {
             let w = [(
                 "Warning",
                 format!("399 callsign \"not a role name: {role:?}\""),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::node::IfaceId;
+use crate::link::IfaceId;
 
 fn id(b: u8) -> NodeId {
     NodeId([b; 16])

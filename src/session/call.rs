@@ -222,10 +222,10 @@ impl Calls {
         holders: &[NodeId],
         offer: MediaOffer,
     ) -> Result<CallId, SessionError> {
-        if !crate::names::record::valid_name(name) {
+        if !crate::wire::name::valid_name(name) {
             return Err(SessionError::BadName(name.to_string()));
         }
-        if !crate::names::record::valid_name(from) {
+        if !crate::wire::name::valid_name(from) {
             return Err(SessionError::BadName(from.to_string()));
         }
         self.make_room()?;

@@ -522,7 +522,7 @@ fn long_call_outlives_the_ring_timeout_and_callee_hangs_up() {
 
 #[test]
 fn longest_names_fit_one_control_packet() {
-    let long = "a".repeat(crate::names::record::MAX_NAME_LEN);
+    let long = "a".repeat(crate::wire::name::MAX_NAME_LEN);
     let mut w = World::new(&[&long, &long], 14);
     let now = w.now;
     w.agents[0].dial(now, &long, &[node(2)], offer(1)).unwrap();

@@ -66,7 +66,7 @@ impl TextMsg {
                     let n = usize::from(r.take(1).ok_or(bad("short name"))?[0]);
                     let s = r.take(n).ok_or(bad("short name"))?;
                     let s = std::str::from_utf8(s).map_err(|_| bad("name not UTF-8"))?;
-                    if !crate::names::record::valid_name(s) {
+                    if !crate::wire::name::valid_name(s) {
                         return Err(bad("not a name"));
                     }
                     Ok(s.to_string())

@@ -147,33 +147,10 @@ impl Comparison {
     }
 }
 
-/// Nearest-rank percentile of `v` (`p` in [0, 100]); `None` when empty.
-pub fn percentile(v: &[f64], p: f64) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * s.len() as f64).ceil().max(1.0) as usize;
-    Some(s[rank.min(s.len()) - 1])
-}
+pub use crate::stats::percentile;
 
 /// Figures are printed to three decimals so the JSON stays readable and
 /// byte-stable.
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank() {
-        let v: Vec<f64> = (1..=20).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), Some(10.0));
-        assert_eq!(percentile(&v, 95.0), Some(19.0));
-        assert_eq!(percentile(&[3.0], 95.0), Some(3.0));
-        assert_eq!(percentile(&[], 50.0), None);
-    }
 }

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::{TrustError, der, roles};
 use crate::identity::NodeId;
-use crate::names::record::MAX_TEXT;
+use crate::wire::name::MAX_TEXT;
 
 /// The two files of a CA, as PEM text.
 #[derive(Clone, PartialEq, Eq)]

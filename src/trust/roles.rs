@@ -4,7 +4,7 @@
 //!
 //! # Patterns
 //!
-//! A pattern is a role name ([`crate::names::record::valid_name`]: dotted
+//! A pattern is a role name ([`crate::wire::name::valid_name`]: dotted
 //! lowercase labels) whose *first* label may be a wildcard:
 //!
 //! | pattern | permits | does not permit |
@@ -35,7 +35,7 @@
 //! *permitted* subtrees: an *excluded* subtree does not catch a prefix
 //! pattern that could expand into it (`comm_` is not inside `command`).
 
-use crate::names::record::{MAX_NAME_LEN, valid_name};
+use crate::wire::name::{MAX_NAME_LEN, valid_name};
 
 /// The DNS suffix under which role patterns are written.
 pub const ROLE_DOMAIN: &str = "roles.callsign.mesh";

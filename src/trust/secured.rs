@@ -26,11 +26,7 @@ pub const MAX_CHAIN: usize = 4;
 /// Largest input to [`Secured::add_peer_cert`] and [`Secured::add_root`]
 /// (PEM included; a device certificate is ~400 bytes of DER).
 pub const MAX_CHAIN_BYTES: usize = 8192;
-/// Largest chain (DER) that rides the mesh, in a directory push or a
-/// certificate packet: it must fit one packet beside its header and MAC
-/// trailer. A device with a longer chain (deep sub-CAs) is never learnt by
-/// others: shorten the chain.
-pub const MAX_WIRE_CHAIN: usize = 1100;
+pub use crate::wire::MAX_WIRE_CHAIN;
 
 /// What a verified device certificate grants.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -234,7 +234,7 @@ impl Bounded for Request {
 }
 impl Bounded for CertMsg {
     fn check(&self) -> Result<(), WireError> {
-        if self.chain.len() > crate::trust::MAX_WIRE_CHAIN {
+        if self.chain.len() > crate::wire::MAX_WIRE_CHAIN {
             return Err(WireError::Body("certificate chain too large".into()));
         }
         Ok(())

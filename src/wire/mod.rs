@@ -37,6 +37,7 @@
 
 pub mod control;
 pub mod flow;
+pub mod name;
 
 use crate::identity::NodeId;
 
@@ -45,6 +46,11 @@ pub const LINK_HEADER_LEN: usize = 24;
 pub const ROUTED_HEADER_LEN: usize = 40;
 /// Largest packet the core emits (fits an IPv6 minimum-MTU datagram).
 pub const MAX_PACKET: usize = 1232;
+/// Largest certificate chain (DER) that rides the mesh, in a directory
+/// push or a certificate packet: it must fit one packet beside its header
+/// and MAC trailer. A device with a longer chain (deep sub-CAs) is never
+/// learnt by others: shorten the chain.
+pub const MAX_WIRE_CHAIN: usize = 1100;
 /// Hop limit given to originated routed packets.
 pub const DEFAULT_HOP_LIMIT: u8 = 32;
 

@@ -24,12 +24,7 @@ const MAX_M2E_SAMPLES: usize = 30_000;
 /// Under DTX one silent frame in `DTX_KEEP` is sent (every 400 ms).
 const DTX_KEEP: u64 = 20;
 
-/// Nearest-rank percentile (`p` in 0..=100) of millisecond samples, as the
-/// simulator's figures are computed; `None` when there are none.
-pub fn percentile_ms(samples: &[u32], p: f64) -> Option<u64> {
-    let v: Vec<f64> = samples.iter().map(|&x| f64::from(x)).collect();
-    crate::sim::metrics::percentile(&v, p).map(|x| x as u64)
-}
+pub use crate::stats::percentile_ms;
 
 /// Where transmitted audio comes from.
 pub enum Source {

@@ -347,7 +347,7 @@ fn push_without_cert_encodes_as_before() {
     assert_eq!(back, e);
     // A chain too large for one message is left out when packing.
     let big = PushEntry {
-        cert: Some(vec![0; crate::trust::MAX_WIRE_CHAIN]),
+        cert: Some(vec![0; crate::wire::MAX_WIRE_CHAIN]),
         ..e
     };
     let msgs = pack_push(vec![big]);
