@@ -7,6 +7,8 @@
 //! selection itself lives in [`crate::link::select_mprs`], next to the
 //! neighbour table whose IHU lists feed it.
 
+pub mod repair;
+
 use std::collections::{BTreeSet, VecDeque};
 
 use crate::identity::NodeId;
@@ -14,6 +16,10 @@ use crate::identity::NodeId;
 /// Most `(source, sequence)` pairs remembered; the oldest is forgotten first.
 /// At 50 voice frames/s from 10 talkers that is 8 s of history.
 pub const DUP_CACHE: usize = 4096;
+/// The same for voice floods, which have a sequence of their own: copies
+/// of a frame arrive within milliseconds, so 20 s of one talker (5 s of
+/// four) is plenty.
+pub const VOICE_DUP_CACHE: usize = 1024;
 
 /// Bounded duplicate cache with FIFO eviction.
 #[derive(Debug, Default)]

@@ -225,9 +225,17 @@ pub struct Floor {
     /// anyway (our `Deny` was lost) we were first, whatever the node ids.
     denied: BTreeSet<NodeId>,
     last_burst: u32,
+    /// Our last burst's `Release`, repeated: (burst, repeats left, next).
+    release_repeat: Option<(u32, u8, Instant)>,
     msgs: VecDeque<FloorMsg>,
     events: VecDeque<FloorEvent>,
 }
+
+/// A burst's `Release` is sent this many times more, `request_wait`
+/// apart: a lost one held every member that missed it on the old talker
+/// for `listen_hold` (3.5 s), and the burst's last frames ride in the
+/// floods that follow them.
+pub const RELEASE_REPEATS: u8 = 2;
 
 /// `a` outranks `b`: higher priority, then the lower node id.
 fn outranks(a: (Priority, NodeId), b: (Priority, NodeId)) -> bool {
@@ -245,6 +253,7 @@ impl Floor {
             contender: None,
             denied: BTreeSet::new(),
             last_burst: 0,
+            release_repeat: None,
             msgs: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -284,9 +293,9 @@ impl Floor {
     }
 
     /// PTT released: end our burst, or withdraw a pending request.
-    pub fn release(&mut self, _now: Instant) {
+    pub fn release(&mut self, now: Instant) {
         match self.state {
-            State::Talking { burst, .. } => self.end_burst(burst),
+            State::Talking { burst, .. } => self.end_burst(now, burst),
             State::Pending { .. } => self.state = State::Idle,
             State::Idle => {}
         }
@@ -367,6 +376,16 @@ impl Floor {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some((burst, left, at)) = self.release_repeat
+            && now >= at
+        {
+            // A new burst of ours (or a press) ends the repeats.
+            self.release_repeat = (left > 1 && matches!(self.state, State::Idle))
+                .then(|| (burst, left - 1, at + self.cfg.request_wait));
+            if matches!(self.state, State::Idle) {
+                self.push_msg(FloorMsg::Release { burst });
+            }
+        }
         if let State::Pending {
             prio,
             attempt,
@@ -408,7 +427,7 @@ impl Floor {
         {
             if now >= since + self.cfg.max_talk {
                 self.event(FloorEvent::TimeLimit);
-                self.end_burst(burst);
+                self.end_burst(now, burst);
             } else if now >= next_taken {
                 self.state = State::Talking {
                     burst,
@@ -447,10 +466,8 @@ impl Floor {
             } => Some(next_taken.min(since + self.cfg.max_talk)),
         };
         let hold = self.talker.as_ref().map(|t| t.heard + self.cfg.listen_hold);
-        match (own, hold) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let repeat = self.release_repeat.map(|(_, _, at)| at);
+        [own, hold, repeat].into_iter().flatten().min()
     }
 
     /// Audio goes out only while this is true.
@@ -682,9 +699,10 @@ impl Floor {
         }
     }
 
-    fn end_burst(&mut self, burst: u32) {
+    fn end_burst(&mut self, now: Instant, burst: u32) {
         self.state = State::Idle;
         self.push_msg(FloorMsg::Release { burst });
+        self.release_repeat = Some((burst, RELEASE_REPEATS, now + self.cfg.request_wait));
         self.event(FloorEvent::Idle);
     }
 

@@ -556,3 +556,29 @@ fn a_member_hearing_the_talker_is_denied_even_when_every_deny_is_lost() {
     );
     assert_eq!(w.first_event(0, T0, |e| *e == FloorEvent::Granted), None);
 }
+
+#[test]
+fn a_release_is_repeated_so_a_lost_one_does_not_hold_the_floor() {
+    let mut f = Floor::new(id(0), name(0), FloorConfig::default());
+    let t = Instant::from_millis(0);
+    f.press(t, Priority::Normal);
+    let mut now = t;
+    while !f.may_transmit() {
+        now = f.poll_timeout().expect("a deadline while pending");
+        f.handle_timeout(now);
+    }
+    while f.poll_msg().is_some() {}
+    f.release(now);
+    let release = |m: Option<FloorMsg>| matches!(m, Some(FloorMsg::Release { .. }));
+    assert!(release(f.poll_msg()));
+    let mut repeats = 0;
+    for _ in 0..10 {
+        let Some(at) = f.poll_timeout() else { break };
+        f.handle_timeout(at);
+        while let Some(m) = f.poll_msg() {
+            assert!(release(Some(m)));
+            repeats += 1;
+        }
+    }
+    assert_eq!(repeats, RELEASE_REPEATS as usize);
+}

@@ -12,8 +12,10 @@
 
 mod estimator;
 
+pub mod mpr;
 mod timers;
-pub use timers::{Timers, VoiceProtection};
+pub use mpr::{QualityNeighbour, select_mprs, select_mprs_by_quality};
+pub use timers::{FloodProtection, Timers, VoiceProtection};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -121,8 +123,9 @@ pub struct Neighbour {
     pub ucast_seq: u32,
     /// We sent data through them recently: their fast hellos count for liveness.
     pub sent_data_until: Instant,
-    /// Their symmetric neighbours (from their IHU), for MPR selection.
-    pub two_hop: Vec<NodeId>,
+    /// Their symmetric neighbours (from their IHU) and how well they hear
+    /// each (twentieths: 20 = perfect), for MPR selection.
+    pub two_hop: Vec<(NodeId, u8)>,
     /// They chose us as a flood relay.
     pub mpr_selector: bool,
     /// We chose them as a flood relay.
@@ -462,80 +465,12 @@ impl Neighbours {
     }
 }
 
-/// Greedy MPR selection (RFC 3626 §8.3.1): choose among symmetric
-/// neighbours `n1` a small set that covers every strict two-hop neighbour.
-/// Deterministic: ties break on NodeId.
-pub fn select_mprs(me: NodeId, n1: &[(NodeId, &[NodeId])]) -> Vec<NodeId> {
-    use std::collections::BTreeSet;
-    let one_hop: BTreeSet<NodeId> = n1.iter().map(|(id, _)| *id).collect();
-    let mut uncovered: BTreeSet<NodeId> = n1
-        .iter()
-        .flat_map(|(_, two)| two.iter().copied())
-        .filter(|x| *x != me && !one_hop.contains(x))
-        .collect();
-    let mut chosen: BTreeSet<NodeId> = BTreeSet::new();
-    // First: neighbours that are the only way to some two-hop node.
-    for x in uncovered.clone() {
-        let via: Vec<NodeId> = n1
-            .iter()
-            .filter(|(_, two)| two.contains(&x))
-            .map(|(id, _)| *id)
-            .collect();
-        if via.len() == 1 {
-            chosen.insert(via[0]);
-        }
-    }
-    for c in &chosen {
-        if let Some((_, two)) = n1.iter().find(|(id, _)| id == c) {
-            for x in two.iter() {
-                uncovered.remove(x);
-            }
-        }
-    }
-    // Then: greedily the neighbour covering the most remaining.
-    while !uncovered.is_empty() {
-        let best = n1
-            .iter()
-            .filter(|(id, _)| !chosen.contains(id))
-            .map(|(id, two)| (two.iter().filter(|x| uncovered.contains(x)).count(), *id))
-            .filter(|(n, _)| *n > 0)
-            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        let Some((_, id)) = best else { break };
-        chosen.insert(id);
-        if let Some((_, two)) = n1.iter().find(|(i, _)| *i == id) {
-            for x in two.iter() {
-                uncovered.remove(x);
-            }
-        }
-    }
-    chosen.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn id(b: u8) -> NodeId {
         NodeId([b; 16])
-    }
-
-    #[test]
-    fn mpr_covers_all_two_hop_neighbours_with_few_relays() {
-        // Star of 4 neighbours; 2 and 3 both reach 10, only 4 reaches 11.
-        let a = [id(10)];
-        let b = [id(10), id(12)];
-        let c = [id(11)];
-        let n1: Vec<(NodeId, &[NodeId])> =
-            vec![(id(1), &[]), (id(2), &a), (id(3), &b), (id(4), &c)];
-        let m = select_mprs(id(0), &n1);
-        assert_eq!(m, vec![id(3), id(4)]);
-    }
-
-    #[test]
-    fn mpr_ignores_one_hop_and_self() {
-        let a = [id(0), id(2)];
-        let n1: Vec<(NodeId, &[NodeId])> = vec![(id(1), &a), (id(2), &[])];
-        assert!(select_mprs(id(0), &n1).is_empty());
     }
 
     /// A neighbour that carries our data, heard for `hellos` hellos in a

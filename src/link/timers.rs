@@ -66,6 +66,17 @@ pub struct Timers {
     pub voice_max_queue_delay: Duration,
     /// Hop-by-hop protection of voice flows.
     pub voice_protection: VoiceProtection,
+    /// Mesh-level protection of flooded group voice.
+    pub flood_protection: FloodProtection,
+    /// A lost voice flood is asked for this long after its gap is seen...
+    #[serde(with = "ms_serde")]
+    pub flood_nack_delay: Duration,
+    /// ...and again this often until its deadline.
+    #[serde(with = "ms_serde")]
+    pub flood_nack_retry: Duration,
+    /// Earlier voice floods each one carries when protection is
+    /// `Redundant` or `Quality` (at most `wire::MAX_REDUNDANT`).
+    pub flood_redundancy: u8,
 }
 
 /// Hop-by-hop protection of voice flow frames (`Node::send_voice`).
@@ -78,6 +89,57 @@ pub enum VoiceProtection {
     /// (at most twice, within 40 ms of its first send).
     #[default]
     Arq,
+}
+
+/// Mesh-level protection of floods: what makes talkgroup voice reach every
+/// member. `callsign sim --ptt --compare-protection` measures each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FloodProtection {
+    /// Plain MPR flooding: a node relays a packet only if the first copy
+    /// it heard came from a neighbour that chose it as a relay.
+    None,
+    /// RFC 3626's forwarding rule: a relay relays a packet once, when any
+    /// copy comes from a neighbour that chose it (a lost first copy from
+    /// that neighbour no longer silences it).
+    Relay,
+    /// `Relay`, and voice floods lost on the way are asked for again from
+    /// the upstream neighbour within the frame's deadline (`flood::repair`).
+    Repair,
+    /// `Repair`, and each voice flood carries a copy of its origin's
+    /// previous one (`wire::flags::REDUNDANT`): a single loss anywhere is
+    /// made good by the next packet, 20 ms later, with no NACK.
+    #[default]
+    Redundant,
+    /// `Redundant`, with relays chosen by link quality (`link::mpr`): a
+    /// two-hop neighbour is covered by a relay whose path delivers nearly
+    /// as well as its best one, not by the one that reaches furthest.
+    Quality,
+}
+
+impl FloodProtection {
+    /// A relay relays once on any copy from a neighbour that chose it.
+    pub fn relays_any_copy(self) -> bool {
+        self != FloodProtection::None
+    }
+
+    /// Lost voice floods are asked for again.
+    pub fn repairs(self) -> bool {
+        !matches!(self, FloodProtection::None | FloodProtection::Relay)
+    }
+
+    /// Voice floods carry their origin's previous one.
+    pub fn redundant(self) -> bool {
+        matches!(self, FloodProtection::Redundant | FloodProtection::Quality)
+    }
+
+    /// Relays are chosen by link quality: `Some((slack, p))`, a relay
+    /// counts for a two-hop neighbour when its path is within `slack` of
+    /// the best, and neighbours whose best path delivers less than `p`
+    /// get two.
+    pub fn quality_relays(self) -> Option<(f64, f64)> {
+        (self == FloodProtection::Quality).then_some((crate::link::mpr::SLACK, 0.0))
+    }
 }
 
 impl Default for Timers {
@@ -117,6 +179,10 @@ impl Timers {
             pending_timeout: Duration::from_millis(3000),
             voice_max_queue_delay: Duration::from_millis(100),
             voice_protection: VoiceProtection::Arq,
+            flood_protection: FloodProtection::Redundant,
+            flood_nack_delay: Duration::from_millis(1),
+            flood_nack_retry: Duration::from_millis(20),
+            flood_redundancy: 2,
         }
     }
 
@@ -145,6 +211,10 @@ impl Timers {
             pending_timeout: Duration::from_millis(3000),
             voice_max_queue_delay: Duration::from_millis(100),
             voice_protection: VoiceProtection::Arq,
+            flood_protection: FloodProtection::Redundant,
+            flood_nack_delay: Duration::from_millis(1),
+            flood_nack_retry: Duration::from_millis(20),
+            flood_redundancy: 2,
         }
     }
 }

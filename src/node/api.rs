@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::identity::NodeId;
-pub use crate::link::{IfaceId, Timers, VoiceProtection};
+pub use crate::link::{FloodProtection, IfaceId, Timers, VoiceProtection};
 use crate::time::Instant;
 
 /// Link-layer destination of a transmitted datagram.
@@ -229,6 +229,21 @@ pub struct Stats {
     /// Compressed voice frames for a label this node did not know.
     #[serde(default)]
     pub voice_label_misses: u64,
+    /// Voice floods found missing (`flood::repair`).
+    #[serde(default)]
+    pub flood_gaps: u64,
+    /// NACKs sent for them.
+    #[serde(default)]
+    pub flood_nacks_sent: u64,
+    /// Copies sent in answer to neighbours' NACKs.
+    #[serde(default)]
+    pub flood_repairs_sent: u64,
+    /// Missing voice floods that came after all.
+    #[serde(default)]
+    pub flood_repaired: u64,
+    /// Missing voice floods given up at their deadline.
+    #[serde(default)]
+    pub flood_given_up: u64,
 }
 
 impl Stats {
@@ -262,6 +277,11 @@ impl Stats {
         self.voice_retransmissions += o.voice_retransmissions;
         self.voice_dropped_late += o.voice_dropped_late;
         self.voice_label_misses += o.voice_label_misses;
+        self.flood_gaps += o.flood_gaps;
+        self.flood_nacks_sent += o.flood_nacks_sent;
+        self.flood_repairs_sent += o.flood_repairs_sent;
+        self.flood_repaired += o.flood_repaired;
+        self.flood_given_up += o.flood_given_up;
     }
 }
 

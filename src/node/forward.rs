@@ -18,6 +18,8 @@ use crate::wire::{self, Header, PacketType, WireError, flags, proto};
 /// Voice frames queued; at the limit the oldest is dropped (it is the
 /// least useful frame).
 const VOICE_QUEUE: usize = 256;
+/// Repair copies of voice floods queued; at the limit the oldest goes.
+const REPAIR_QUEUE: usize = 64;
 /// Other packets queued; at the limit the new packet is dropped.
 const OTHER_QUEUE: usize = 2048;
 /// Directory gossip queued behind everything else; at the limit the new
@@ -56,6 +58,10 @@ struct Pending {
 #[derive(Debug)]
 pub(super) struct Forwarder {
     voice: VecDeque<(Instant, Transmit)>,
+    /// Copies of voice floods sent in answer to NACKs: after fresh voice
+    /// (a repair storm must never delay the frames behind it), before the
+    /// rest.
+    repair: VecDeque<(Instant, Transmit)>,
     other: VecDeque<Transmit>,
     /// Directory gossip: sent only when nothing else waits, so a burst of
     /// records (a crew powering on together) never delays a hello or a
@@ -71,6 +77,7 @@ impl Default for Forwarder {
     fn default() -> Self {
         Forwarder {
             voice: VecDeque::new(),
+            repair: VecDeque::new(),
             other: VecDeque::new(),
             bulk: VecDeque::new(),
             unacked: BTreeMap::new(),
@@ -96,6 +103,16 @@ impl Forwarder {
         }
     }
 
+    /// Queue a repair copy; at the limit the oldest goes (it is the one
+    /// most likely past its playout).
+    pub(super) fn enqueue_repair(&mut self, t: Transmit, now: Instant, stats: &mut Stats) {
+        if self.repair.len() >= REPAIR_QUEUE {
+            self.repair.pop_front();
+            stats.dropped_queue_full += 1;
+        }
+        self.repair.push_back((now, t));
+    }
+
     pub(super) fn enqueue_bulk(&mut self, t: Transmit, stats: &mut Stats) {
         if self.bulk.len() >= BULK_QUEUE {
             stats.dropped_queue_full += 1;
@@ -111,6 +128,13 @@ impl Forwarder {
         stats: &mut Stats,
     ) -> Option<Transmit> {
         while let Some((at, t)) = self.voice.pop_front() {
+            if now.saturating_since(at) > timers.voice_max_queue_delay {
+                stats.dropped_late_voice += 1;
+                continue;
+            }
+            return Some(t);
+        }
+        while let Some((at, t)) = self.repair.pop_front() {
             if now.saturating_since(at) > timers.voice_max_queue_delay {
                 stats.dropped_late_voice += 1;
                 continue;
@@ -181,6 +205,15 @@ fn data_class(header_flags: u8) -> Class {
     }
 }
 
+/// The previous voice flood rides in the next one only if it is this
+/// recent (a talker's frames are 20 ms apart; a floor message long after
+/// a burst needs no copy of its last frame).
+const REDUNDANT_AGE: std::time::Duration = std::time::Duration::from_millis(100);
+/// Floods whose transmitters we remember (a flood's copies all arrive
+/// within tens of milliseconds), and transmitters per flood.
+const FLOOD_HEARD: usize = 64;
+const FLOOD_HEARD_PER_PACKET: usize = 16;
+
 impl Node {
     /// Send `payload` to `dst`. `class` is [`Class::Voice`] (never
     /// retransmitted) or [`Class::Control`] (acknowledged hop by hop).
@@ -235,7 +268,9 @@ impl Node {
         self.send(now, dst, Class::Control, proto::ECHO_REQUEST, payload)
     }
 
-    /// Flood `payload` to the whole mesh as group `group`.
+    /// Flood `payload` to the whole mesh as group `group`. Voice-class
+    /// floods (talkgroups) are numbered in a sequence of their own, which
+    /// the repair of lost ones relies on.
     pub fn flood(
         &mut self,
         now: Instant,
@@ -246,14 +281,49 @@ impl Node {
         if payload.len() > MAX_PAYLOAD {
             return Err(NodeError::PayloadTooLarge(payload.len(), MAX_PAYLOAD));
         }
-        let seq = self.next_data_seq();
-        let fl = if class == Class::Voice {
-            flags::VOICE
+        let voice = class == Class::Voice;
+        let protection = self.config.timers.flood_protection;
+        let (seq, mut fl) = if voice {
+            self.voice_seq = self.voice_seq.wrapping_add(1);
+            (self.voice_seq, flags::VOICE)
         } else {
-            0
+            (self.next_data_seq(), 0)
         };
-        let pkt = Header::routed(PacketType::Flood, fl, self.id, group, seq).to_packet(payload);
-        self.flood_seen.insert(self.id, seq);
+        let mut body = std::borrow::Cow::Borrowed(payload);
+        let depth = usize::from(self.config.timers.flood_redundancy).min(wire::MAX_REDUNDANT);
+        if voice && protection.redundant() && depth > 0 {
+            // Earlier floods ride along while they are this one's direct
+            // predecessors, of the same group, recent, and all fit.
+            let mut prev: Vec<&[u8]> = Vec::new();
+            let mut size = 1 + payload.len();
+            for (k, (pseq, pgroup, p, at)) in self.last_voice.iter().enumerate() {
+                if pseq.wrapping_add(k as u32 + 1) != seq
+                    || *pgroup != group
+                    || now.saturating_since(*at) > REDUNDANT_AGE
+                    || size + 2 + p.len() > MAX_PAYLOAD
+                {
+                    break;
+                }
+                size += 2 + p.len();
+                prev.push(p);
+            }
+            if !prev.is_empty() {
+                body = std::borrow::Cow::Owned(wire::join_redundant(&prev, payload));
+                fl |= flags::REDUNDANT;
+            }
+            self.last_voice
+                .push_front((seq, group, payload.to_vec(), now));
+            self.last_voice.truncate(depth);
+        }
+        let pkt = Header::routed(PacketType::Flood, fl, self.id, group, seq).to_packet(&body);
+        if voice {
+            self.voice_seen.insert(self.id, seq);
+            if protection.repairs() {
+                self.repair.keep(now, self.id, seq, &pkt);
+            }
+        } else {
+            self.flood_seen.insert(self.id, seq);
+        }
         self.multicast_all(now, pkt, class);
         self.on_timers(now);
         Ok(seq)
@@ -450,28 +520,205 @@ impl Node {
         hdr: &Header,
         raw: &[u8],
     ) -> Result<(), WireError> {
-        if !self.flood_seen.insert(hdr.src, hdr.seq) {
-            self.stats.rx_duplicates += 1;
-            return Ok(());
-        }
         let class = data_class(hdr.flags);
-        self.push_event(Event::FloodDelivered {
-            src: hdr.src,
-            group: hdr.dst.unwrap_or_default(),
-            class,
-            seq: hdr.seq,
-            hops: wire::hops_travelled(hdr.hop_limit),
-            payload: raw[hdr.len()..].to_vec(),
-        });
-        let relay = self.nbrs.get(&from).is_some_and(|n| n.mpr_selector);
+        let voice = class == Class::Voice;
+        let protection = self.config.timers.flood_protection;
+        let repair = voice && protection.repairs();
+        let mut payload = &raw[hdr.len()..];
+        if voice && hdr.flags & flags::REDUNDANT != 0 {
+            let (prevs, cur) = wire::split_redundant(payload)
+                .ok_or_else(|| WireError::Body("redundant flood".into()))?;
+            payload = cur;
+            // The origin's earlier floods, which we may have missed: the
+            // oldest first, as they were sent.
+            for (k, prev) in prevs.into_iter().enumerate().rev() {
+                let pseq = hdr.seq.wrapping_sub(k as u32 + 1);
+                if self.voice_seen.insert(hdr.src, pseq) {
+                    if repair {
+                        self.repair.received(now, from, hdr.src, pseq);
+                        let mut h = *hdr;
+                        h.seq = pseq;
+                        h.flags &= !flags::REDUNDANT;
+                        self.repair.keep(now, hdr.src, pseq, &h.to_packet(prev));
+                    }
+                    self.push_event(Event::FloodDelivered {
+                        src: hdr.src,
+                        group: hdr.dst.unwrap_or_default(),
+                        class,
+                        seq: pseq,
+                        hops: wire::hops_travelled(hdr.hop_limit),
+                        payload: prev.to_vec(),
+                    });
+                }
+            }
+        }
+        let fresh = if voice {
+            self.voice_seen.insert(hdr.src, hdr.seq)
+        } else {
+            self.flood_seen.insert(hdr.src, hdr.seq)
+        };
+        if fresh {
+            if repair {
+                self.repair.received(now, from, hdr.src, hdr.seq);
+                self.repair.keep(now, hdr.src, hdr.seq, raw);
+            }
+            self.push_event(Event::FloodDelivered {
+                src: hdr.src,
+                group: hdr.dst.unwrap_or_default(),
+                class,
+                seq: hdr.seq,
+                hops: wire::hops_travelled(hdr.hop_limit),
+                payload: payload.to_vec(),
+            });
+        } else {
+            self.stats.rx_duplicates += 1;
+        }
+        // A relay relays a packet once, for the neighbours that chose it;
+        // plain MPR flooding looks at the first copy only.
+        let selector = self.nbrs.get(&from).is_some_and(|n| n.mpr_selector);
+        let key = (hdr.src, hdr.seq ^ (u32::from(voice) << 31));
+        let relay = if protection.relays_any_copy() {
+            let heard = self.note_heard(key, from.id);
+            let covered = selector && self.neighbourhood_covered(now, &heard);
+            match (selector, voice) {
+                (false, _) => false,
+                (true, true) => self.voice_relayed.insert(hdr.src, hdr.seq) && !covered,
+                (true, false) => self.flood_relayed.insert(hdr.src, hdr.seq) && !covered,
+            }
+        } else {
+            selector && fresh
+        };
+        let mut relayed = false;
         if relay {
             let mut pkt = raw.to_vec();
             if wire::decrement_hop_limit(&mut pkt).is_some() {
                 self.stats.flood_relayed += 1;
                 self.multicast_all(now, pkt, class);
+                relayed = true;
             }
         }
+        if repair && fresh {
+            // Neighbours that asked for it while we missed it too.
+            for k in self.repair.take_owed(hdr.src, hdr.seq, relayed) {
+                if let Some(addr) = self.nbrs.get(&k).map(|n| n.addr) {
+                    self.fwd.enqueue_repair(
+                        Transmit {
+                            iface: k.iface,
+                            dst: LinkDst::Unicast(addr),
+                            class: Class::Voice,
+                            data: raw.to_vec(),
+                        },
+                        now,
+                        &mut self.stats,
+                    );
+                }
+            }
+            self.sync_repair_stats();
+        }
         Ok(())
+    }
+
+    /// Remember that `who` transmitted the flood `key`; everyone heard so far.
+    fn note_heard(&mut self, key: (NodeId, u32), who: NodeId) -> Vec<NodeId> {
+        if let Some((_, v)) = self.flood_heard.iter_mut().find(|(k, _)| *k == key) {
+            if !v.contains(&who) && v.len() < FLOOD_HEARD_PER_PACKET {
+                v.push(who);
+            }
+            return v.clone();
+        }
+        if self.flood_heard.len() >= FLOOD_HEARD {
+            self.flood_heard.pop_front();
+        }
+        self.flood_heard.push_back((key, vec![who]));
+        vec![who]
+    }
+
+    /// Every usable neighbour of ours transmitted the packet or is a
+    /// neighbour of one that did (as its IHU list says): relaying it would
+    /// reach nobody new.
+    fn neighbourhood_covered(&self, now: Instant, heard: &[NodeId]) -> bool {
+        let reached: Vec<&[(NodeId, u8)]> = self
+            .nbrs
+            .iter()
+            .filter(|n| heard.contains(&n.key.id))
+            .map(|n| n.two_hop.as_slice())
+            .collect();
+        self.nbrs
+            .iter()
+            .filter(|n| n.usable(now, self.iface_weight(n.key.iface)))
+            .all(|n| {
+                heard.contains(&n.key.id)
+                    || reached
+                        .iter()
+                        .any(|two| two.iter().any(|(x, _)| *x == n.key.id))
+            })
+    }
+
+    /// A neighbour missed some voice floods: the copies we hold go back to
+    /// it by unicast, ahead of other traffic.
+    pub(super) fn on_flood_nack(
+        &mut self,
+        now: Instant,
+        from: LinkKey,
+        body: &[u8],
+    ) -> Result<(), WireError> {
+        let nack: crate::wire::control::FloodNack = control::decode(body)?;
+        let Some(addr) = self.nbrs.get(&from).map(|n| n.addr) else {
+            return Ok(());
+        };
+        for pkt in self.repair.answer(now, from, nack.src, &nack.seqs) {
+            self.fwd.enqueue_repair(
+                Transmit {
+                    iface: from.iface,
+                    dst: LinkDst::Unicast(addr),
+                    class: Class::Voice,
+                    data: pkt,
+                },
+                now,
+                &mut self.stats,
+            );
+        }
+        self.sync_repair_stats();
+        Ok(())
+    }
+
+    /// NACKs for voice floods found missing.
+    pub(super) fn flood_timers(&mut self, now: Instant) {
+        if !self.config.timers.flood_protection.repairs() {
+            return;
+        }
+        if self.repair.next_deadline().is_none_or(|t| t > now) {
+            return;
+        }
+        for n in self.repair.poll_nacks(now) {
+            let Some(addr) = self.nbrs.get(&n.to).map(|x| x.addr) else {
+                continue;
+            };
+            let body = control::encode(&crate::wire::control::FloodNack {
+                src: n.src,
+                seqs: n.seqs,
+            });
+            self.send_link(
+                n.to.iface,
+                LinkDst::Unicast(addr),
+                PacketType::FloodNack,
+                0,
+                0,
+                &body,
+            );
+        }
+        self.sync_repair_stats();
+    }
+
+    /// Copy the flood repair's counters into the node's.
+    fn sync_repair_stats(&mut self) {
+        let r = self.repair.stats;
+        let s = &mut self.stats;
+        s.flood_gaps = r.gaps;
+        s.flood_nacks_sent = r.nacks_sent;
+        s.flood_repairs_sent = r.repairs_sent;
+        s.flood_repaired = r.repaired;
+        s.flood_given_up = r.given_up;
     }
 
     pub(super) fn forward_timers(&mut self, now: Instant) {

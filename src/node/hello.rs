@@ -4,7 +4,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{DownReason, Event, IfaceId, LinkDst, NeighbourInfo, Node};
-use crate::link::{INFINITY, LinkKey, Liveness, Neighbour, Suspicion, select_mprs};
+use crate::identity::NodeId;
+use crate::link::{
+    INFINITY, LinkKey, Liveness, Neighbour, QualityNeighbour, Suspicion, select_mprs,
+    select_mprs_by_quality,
+};
 use crate::time::{Instant, ms};
 use crate::wire::control::{self, Hello, Ihu};
 use crate::wire::{Header, PacketType, WireError, flags};
@@ -86,9 +90,18 @@ impl Node {
             let two_hop: Vec<_> = list
                 .iter()
                 .filter(|i| i.id != me && i.rxcost != INFINITY)
-                .map(|i| i.id)
+                .map(|i| (i.id, twentieths(i.rxcost)))
                 .collect();
-            mpr_changed = n.two_hop != two_hop || n.mpr_selector != sel;
+            // Relay sets follow link quality only where they are chosen by
+            // it: elsewhere a quality that wavers must not reshuffle them.
+            let by_quality = timers.flood_protection.quality_relays().is_some();
+            let same = if by_quality {
+                n.two_hop == two_hop
+            } else {
+                n.two_hop.len() == two_hop.len()
+                    && n.two_hop.iter().zip(&two_hop).all(|(a, b)| a.0 == b.0)
+            };
+            mpr_changed = !same || n.mpr_selector != sel;
             n.two_hop = two_hop;
             n.mpr_selector = sel;
             if !hello.names.is_empty() {
@@ -557,17 +570,34 @@ impl Node {
 
     pub(super) fn recompute_mprs(&mut self, now: Instant) {
         self.mpr_dirty = false;
-        let usable: Vec<(crate::identity::NodeId, Vec<crate::identity::NodeId>)> = self
+        let usable: Vec<&Neighbour> = self
             .nbrs
             .iter()
             .filter(|n| n.usable(now, self.iface_weight(n.key.iface)))
-            .map(|n| (n.key.id, n.two_hop.clone()))
             .collect();
-        let refs: Vec<(crate::identity::NodeId, &[crate::identity::NodeId])> = usable
-            .iter()
-            .map(|(id, two)| (*id, two.as_slice()))
-            .collect();
-        let mprs = select_mprs(self.id, &refs);
+        let mprs = match self.config.timers.flood_protection.quality_relays() {
+            Some((slack, double_below)) => {
+                let n1: Vec<QualityNeighbour> = usable
+                    .iter()
+                    .map(|n| {
+                        let p = f64::from(twentieths(n.txcost)) / 20.0;
+                        (n.key.id, p, n.two_hop.as_slice())
+                    })
+                    .collect();
+                select_mprs_by_quality(self.id, &n1, slack, double_below)
+            }
+            None => {
+                let plain: Vec<(NodeId, Vec<NodeId>)> = usable
+                    .iter()
+                    .map(|n| (n.key.id, n.two_hop.iter().map(|(x, _)| *x).collect()))
+                    .collect();
+                let refs: Vec<(NodeId, &[NodeId])> = plain
+                    .iter()
+                    .map(|(id, two)| (*id, two.as_slice()))
+                    .collect();
+                select_mprs(self.id, &refs)
+            }
+        };
         let mut changed_ifaces = Vec::new();
         for n in self.nbrs.iter_mut() {
             let m = mprs.binary_search(&n.key.id).is_ok();
@@ -617,4 +647,13 @@ impl Node {
             })
             .collect()
     }
+}
+
+/// A reception cost (256 = perfect) as a delivery probability in
+/// twentieths: coarse, so that ETX noise does not reshuffle flood relays.
+fn twentieths(cost: u16) -> u8 {
+    if cost == INFINITY || cost == 0 {
+        return 0;
+    }
+    ((20.0 * 256.0 / f64::from(cost)).round() as u8).min(20)
 }

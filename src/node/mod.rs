@@ -47,7 +47,7 @@ pub use api::*;
 pub use messages::MsgTo;
 pub use names::{Holder, names_config};
 
-use crate::flood::{DUP_CACHE, DupCache};
+use crate::flood::{DUP_CACHE, DupCache, VOICE_DUP_CACHE};
 use crate::identity::{Identity, NodeId};
 use crate::link::{LinkKey, Neighbours};
 use crate::names::{Directory, Open};
@@ -91,6 +91,21 @@ pub struct Node {
     /// Voice flows: labels, hop-by-hop ARQ state.
     flows: flow::Flows,
     flood_seen: DupCache,
+    /// Voice floods have a sequence (and a duplicate cache) of their own,
+    /// so a gap in one origin's numbers is a loss to repair.
+    voice_seen: DupCache,
+    voice_seq: u32,
+    /// Our last voice floods (seq, group, payload, when), newest first,
+    /// which the next ones carry as well when protection is redundant.
+    last_voice: VecDeque<(u32, NodeId, Vec<u8>, Instant)>,
+    /// Floods we relayed (the forwarded set: relay once, on any copy).
+    flood_relayed: DupCache,
+    voice_relayed: DupCache,
+    /// Neighbours heard transmitting each recent flood, so a relay whose
+    /// whole neighbourhood already heard it stays quiet (bounded FIFO).
+    flood_heard: VecDeque<((NodeId, u32), Vec<NodeId>)>,
+    /// Repair of lost voice floods (`flood::repair`).
+    repair: crate::flood::repair::Repair<LinkKey>,
     events: VecDeque<Event>,
     stats: Stats,
     data_seq: u32,
@@ -164,7 +179,13 @@ impl Node {
         // restarted node counting from 1 again would have its first
         // packets dropped as copies of its previous life's. A generator
         // of its own, so the node's other draws stay as they were.
-        let data_seq = Rng::new(seed.rotate_left(17) ^ 0xda7a_5e9e).next_u64() as u32;
+        let mut seq_rng = Rng::new(seed.rotate_left(17) ^ 0xda7a_5e9e);
+        let data_seq = seq_rng.next_u64() as u32;
+        let voice_seq = seq_rng.next_u64() as u32;
+        let repair = crate::flood::repair::Repair::new(
+            config.timers.flood_nack_delay,
+            config.timers.flood_nack_retry,
+        );
         Node {
             dir,
             msgs,
@@ -182,6 +203,13 @@ impl Node {
             fwd: Forwarder::default(),
             flows: flow::Flows::default(),
             flood_seen: DupCache::new(DUP_CACHE),
+            voice_seen: DupCache::new(VOICE_DUP_CACHE),
+            voice_seq,
+            last_voice: VecDeque::new(),
+            flood_relayed: DupCache::new(DUP_CACHE),
+            voice_relayed: DupCache::new(VOICE_DUP_CACHE),
+            flood_heard: VecDeque::new(),
+            repair,
             events: VecDeque::new(),
             stats: Stats::default(),
             data_seq,
@@ -299,6 +327,7 @@ impl Node {
         }
         consider(self.fwd.next_deadline());
         consider(self.flows.next_deadline());
+        consider(self.repair.next_deadline());
         consider(self.dir.poll_timeout());
         consider(self.msgs.poll_timeout());
         Some(t)
@@ -403,6 +432,7 @@ impl Node {
                     PacketType::Data => self.on_data(now, key, &hdr, data),
                     PacketType::Flood => self.on_flood(now, key, &hdr, data),
                     PacketType::Names => self.on_names(now, key, body),
+                    PacketType::FloodNack => self.on_flood_nack(now, key, body),
                     // Open mode takes no certificates.
                     PacketType::Hello | PacketType::Cert => Ok(()),
                 }
@@ -423,6 +453,7 @@ impl Node {
         self.routing_timers(now);
         self.forward_timers(now);
         self.flow_timers(now);
+        self.flood_timers(now);
         self.names_timers(now);
         self.msg_timers(now);
     }

@@ -18,6 +18,7 @@ use super::{RunOptions, SimError, compare, simulate};
 ///   callsign sim --topology random --nodes 100 --loss 0.05 --seed 1 --compare-babel --json
 ///   callsign sim --topology line --nodes 6 --flow 1:6
 ///   callsign sim --scenario scenarios/fireground.toml --timers babel-default
+///   callsign sim --topology random --nodes 100 --loss 0.05 --ptt --calls 2 --json
 #[derive(clap::Args, Debug, Clone)]
 #[command(verbatim_doc_comment)]
 pub struct SimArgs {
@@ -90,6 +91,34 @@ pub struct SimArgs {
     /// (probe claims, partition, heal).
     #[arg(long)]
     pub no_names: bool,
+    /// Talkgroup push-to-talk after the idle window: every node joins one
+    /// of --talkgroups groups, talkers press for 2-6 s with 1-4 s pauses;
+    /// prints frame delivery, mouth-to-ear, access time and airtime.
+    #[arg(long)]
+    pub ptt: bool,
+    /// Talkgroups of --ptt (members spread over the mesh).
+    #[arg(long, default_value_t = 2)]
+    pub talkgroups: usize,
+    /// Seconds of talking in the voice phase (--ptt, --calls).
+    #[arg(long, default_value_t = 30.0)]
+    pub voice_window: f64,
+    /// 1:1 calls between far pairs during the voice phase [--calls alone: 2].
+    #[arg(long, num_args = 0..=1, default_missing_value = "2")]
+    pub calls: Option<usize>,
+    /// Mesh protection of flooded group voice: none (plain MPR flooding),
+    /// relay (a relay relays on any copy from a neighbour that chose it),
+    /// repair (relay, and lost voice floods are asked for again),
+    /// redundant (repair, and each voice flood carries the previous one)
+    /// or quality (redundant, relays chosen by link quality)
+    /// [default: the preset's, redundant].
+    #[arg(long, value_parser = ["none", "relay", "repair", "redundant", "quality"])]
+    pub flood_protection: Option<String>,
+    /// Run the world under each flood protection and print them side by side.
+    #[arg(long)]
+    pub compare_protection: bool,
+    /// Bytes of one simulated voice frame (70: Opus at 28 kbit/s).
+    #[arg(long, default_value_t = crate::sim::voice::DEFAULT_FRAME_BYTES)]
+    pub frame_bytes: usize,
     /// Run the message ferry world instead: two groups of handsets joined
     /// only by a walking responder; prints delivery ratio, latency and the
     /// most copies of one message held (see docs/SIM.md).
@@ -196,8 +225,45 @@ pub fn options(args: &SimArgs, spec: &WorldSpec) -> Result<RunOptions, SimError>
         quiet: args.quiet,
         names: !args.no_names,
         wall_clock: !args.no_wall_clock,
+        voice: voice_options(args)?,
+        flood_protection: args.flood_protection.as_deref().map(protection),
         ..RunOptions::default()
     })
+}
+
+fn protection(s: &str) -> crate::node::FloodProtection {
+    use crate::node::FloodProtection as P;
+    match s {
+        "none" => P::None,
+        "relay" => P::Relay,
+        "repair" => P::Repair,
+        "quality" => P::Quality,
+        _ => P::Redundant,
+    }
+}
+
+fn voice_options(args: &SimArgs) -> Result<Option<super::run::voice::VoiceOptions>, SimError> {
+    let calls = args.calls.unwrap_or(0);
+    if !args.ptt && calls == 0 {
+        return Ok(None);
+    }
+    if !(args.voice_window > 0.0 && args.voice_window.is_finite()) {
+        return Err(SimError::Input("--voice-window must be positive".into()));
+    }
+    if args.ptt && args.talkgroups == 0 {
+        return Err(SimError::Input("--talkgroups must be at least 1".into()));
+    }
+    if !(9..=1200).contains(&args.frame_bytes) {
+        return Err(SimError::Input("--frame-bytes must be 9 to 1200".into()));
+    }
+    Ok(Some(super::run::voice::VoiceOptions {
+        ptt: args.ptt,
+        talkgroups: args.talkgroups,
+        window_s: args.voice_window,
+        calls,
+        frame_bytes: args.frame_bytes,
+        ..Default::default()
+    }))
 }
 
 pub fn run(args: SimArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
@@ -227,6 +293,26 @@ fn run_inner(args: &SimArgs) -> Result<(), SimError> {
     }
     let spec = world(args)?;
     let opts = options(args, &spec)?;
+    if args.compare_protection {
+        let mut all = Vec::new();
+        for p in ["none", "relay", "repair", "redundant", "quality"] {
+            let o = RunOptions {
+                flood_protection: Some(protection(p)),
+                ..opts.clone()
+            };
+            all.push((p, simulate(spec.clone(), o)?));
+        }
+        if args.json {
+            let m: serde_json::Map<String, serde_json::Value> = all
+                .iter()
+                .map(|(p, r)| (p.to_string(), serde_json::to_value(r).unwrap_or_default()))
+                .collect();
+            println!("{}", to_json(&m));
+        } else {
+            print_protection_table(&all);
+        }
+        return Ok(());
+    }
     if args.compare_babel {
         let c = compare(spec, opts)?;
         if args.json {
@@ -314,6 +400,9 @@ pub fn print_summary(r: &Report) {
         r.floods,
         r.flood_rebroadcast_ratio.unwrap_or(0.0)
     );
+    if let Some(v) = &r.voice {
+        print_voice(v);
+    }
     if r.name_probes > 0 {
         println!(
             "  directory   {} probe claims reached every node in {} (p95), {} unresolved; after a partition heals, directories equal in {}, {} command holder(s)",
@@ -374,6 +463,76 @@ pub fn print_summary(r: &Report) {
     ];
     for (k, v) in rows {
         println!("  {k:<30} {v}");
+    }
+}
+
+fn print_voice(v: &super::metrics::VoiceReport) {
+    let ratio = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
+    if v.ptt_talkgroups > 0 {
+        println!(
+            "  talkgroups  {} groups, {} bursts ({} presses denied), {} frames: delivered {} (worst member {}), mouth-to-ear {}, access {}, {} transmissions per frame per node",
+            v.ptt_talkgroups,
+            v.ptt_bursts,
+            v.ptt_denied,
+            v.ptt_frames_sent,
+            ratio(v.ptt_frame_delivery_ratio),
+            ratio(v.ptt_frame_delivery_min),
+            p50_p95(v.ptt_m2e_ms_p50, v.ptt_m2e_ms_p95),
+            p50_p95(v.ptt_access_ms_p50, v.ptt_access_ms_p95),
+            v.ptt_tx_per_frame_per_node
+                .map_or("-".into(), |x| format!("{x:.3}"))
+        );
+    }
+    if v.calls > 0 {
+        println!(
+            "  calls       {} calls ({} failed), {} frames: delivered {}, mouth-to-ear {}",
+            v.calls,
+            v.call_failures,
+            v.call_frames_sent,
+            ratio(v.call_frame_delivery_ratio),
+            p50_p95(v.call_m2e_ms_p50, v.call_m2e_ms_p95)
+        );
+    }
+}
+
+/// The same world under each flood protection, one row each.
+fn print_protection_table(all: &[(&str, Report)]) {
+    let f = |x: Option<f64>, d: usize| x.map_or("-".to_string(), |v| format!("{v:.d$}"));
+    if let Some((_, r)) = all.first() {
+        println!(
+            "{} ({} nodes, seed {}, extra loss {:.1} %): flood protection side by side",
+            r.name,
+            r.nodes,
+            r.seed,
+            r.loss * 100.0
+        );
+    }
+    println!(
+        "  {:<8} {:>10} {:>10} {:>9} {:>9} {:>10} {:>12} {:>10} {:>9}",
+        "mode",
+        "ptt_deliv",
+        "ptt_min",
+        "m2e_p50",
+        "m2e_p95",
+        "access_p95",
+        "tx/frame/node",
+        "call_deliv",
+        "floods"
+    );
+    for (p, r) in all {
+        let v = r.voice.clone().unwrap_or_default();
+        println!(
+            "  {:<8} {:>10} {:>10} {:>9} {:>9} {:>10} {:>12} {:>10} {:>9}",
+            p,
+            f(v.ptt_frame_delivery_ratio, 4),
+            f(v.ptt_frame_delivery_min, 4),
+            f(v.ptt_m2e_ms_p50, 1),
+            f(v.ptt_m2e_ms_p95, 1),
+            f(v.ptt_access_ms_p95, 1),
+            f(v.ptt_tx_per_frame_per_node, 3),
+            f(v.call_frame_delivery_ratio, 4),
+            f(r.flood_delivery_ratio, 3),
+        );
     }
 }
 

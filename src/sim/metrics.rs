@@ -27,6 +27,8 @@ pub struct AirPackets {
     pub data: u64,
     pub flood: u64,
     pub names: u64,
+    /// Requests for lost voice floods (their repairs are floods).
+    pub nack: u64,
     /// Receptions dropped by the loss model.
     pub lost: u64,
 }
@@ -47,6 +49,41 @@ pub struct Kill {
     /// Idle kills: until every affected pair had a valid route again.
     /// `None`: not repaired before the next phase.
     pub repair_ms: Option<f64>,
+}
+
+/// The voice phase's figures (`--ptt`, `--calls`; see `docs/SIM.md`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct VoiceReport {
+    pub voice_window_s: f64,
+    pub ptt_talkgroups: usize,
+    /// Bursts that got the floor.
+    pub ptt_bursts: u64,
+    pub ptt_denied: u64,
+    pub ptt_frames_sent: u64,
+    /// Frames played in time over frames owed, over every member.
+    pub ptt_frame_delivery_ratio: Option<f64>,
+    /// The same for the worst member.
+    pub ptt_frame_delivery_min: Option<f64>,
+    /// Capture to playout.
+    pub ptt_m2e_ms_p50: Option<f64>,
+    pub ptt_m2e_ms_p95: Option<f64>,
+    /// Press to talk permit.
+    pub ptt_access_ms_p50: Option<f64>,
+    pub ptt_access_ms_p95: Option<f64>,
+    /// Floods and flood repairs on air per voice frame, per node.
+    pub ptt_tx_per_frame_per_node: Option<f64>,
+    /// Members' playout slots, summed: frames that came too late for
+    /// their slot, and slots concealed (nothing to play mid-burst).
+    pub ptt_late_dropped: u64,
+    pub ptt_concealed: u64,
+    pub calls: usize,
+    pub call_failures: u64,
+    pub call_frames_sent: u64,
+    /// Frames played in time over frames sent while the call was up
+    /// (from 100 ms after the answer to 200 ms before the hang-up).
+    pub call_frame_delivery_ratio: Option<f64>,
+    pub call_m2e_ms_p50: Option<f64>,
+    pub call_m2e_ms_p95: Option<f64>,
 }
 
 /// One simulated run.
@@ -101,6 +138,9 @@ pub struct Report {
     pub floods: usize,
     pub flood_rebroadcast_ratio: Option<f64>,
     pub flood_delivery_ratio: Option<f64>,
+    /// Talkgroups and calls (`--ptt`, `--calls`); absent otherwise.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<VoiceReport>,
     pub kills: Vec<Kill>,
     pub air_packets: AirPackets,
     /// Every node's counters summed (dead nodes as they were at death).

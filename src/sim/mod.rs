@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod radio;
 pub mod run;
 pub mod scenario;
+pub mod voice;
 pub mod world;
 
 pub use metrics::{Comparison, Report};
@@ -62,6 +63,10 @@ pub struct RunOptions {
     /// Names claimed at boot and the directory phase (probe claims,
     /// partition and heal); off = the mesh core alone.
     pub names: bool,
+    /// Talkgroups and calls (`--ptt`, `--calls`).
+    pub voice: Option<run::voice::VoiceOptions>,
+    /// Override of the preset's flood protection (`--flood-protection`).
+    pub flood_protection: Option<crate::node::FloodProtection>,
     pub quiet: bool,
     /// Report the host's wall time (`false`: `wall_ms` is 0, for byte-identical output).
     pub wall_clock: bool,
@@ -88,6 +93,8 @@ impl Default for RunOptions {
             duration_s: None,
             check_ms: None,
             names: true,
+            voice: None,
+            flood_protection: None,
             quiet: true,
             wall_clock: true,
         }

@@ -7,8 +7,10 @@ use std::time::Duration;
 mod names;
 mod names_debug;
 mod repair_debug;
+pub mod voice;
 
 use names::{NamesHook, NamesPhase};
+use voice::{VoiceHook, VoicePhase};
 
 use super::checks::{NextHops, check_all, pairs_through, valid_path};
 use super::graph::Graph;
@@ -35,6 +37,7 @@ pub enum Hook {
     ScenarioKill(usize),
     Flood(usize),
     Names(NamesHook),
+    Voice(VoiceHook),
     End,
 }
 
@@ -102,6 +105,8 @@ pub struct Sim {
     flood_index: BTreeMap<(NodeId, u32), usize>,
     walkers: BTreeMap<usize, Walker>,
     names: NamesPhase,
+    /// Talkgroups and calls (`--ptt`, `--calls`).
+    voice: Option<VoicePhase>,
     end: Instant,
     limit: Instant,
     wall_start: std::time::Instant,
@@ -153,6 +158,9 @@ impl Sim {
         let mut rng = Rng::new(opts.seed ^ 0x5157_4c41_5445_0001);
         let mut world = World::new(spec, &preset, opts.loss, opts.seed)?;
         world.boot_claims = opts.names;
+        if let Some(p) = opts.flood_protection {
+            world.configure(|c| c.timers.flood_protection = p);
+        }
         let check_ms = opts
             .check_ms
             .unwrap_or(if n <= 200 { 50.0 } else { 1000.0 });
@@ -188,6 +196,7 @@ impl Sim {
             .duration_s
             .map_or(Instant::MAX, |d| Instant::ZERO + secs(d));
         let opts_names = opts.names;
+        let opts_voice = opts.voice.clone();
         Ok(Sim {
             world,
             timers_name: opts.timers.clone(),
@@ -220,6 +229,7 @@ impl Sim {
             flood_index: BTreeMap::new(),
             walkers,
             names: NamesPhase::new(opts_names),
+            voice: opts_voice.map(VoicePhase::new),
             end: Instant::MAX,
             limit,
             wall_start: wall_now(),
@@ -265,6 +275,7 @@ impl Sim {
                 Hook::ScenarioKill(i) => self.kill_scenario(now, i),
                 Hook::Flood(m) => self.on_flood(now, m),
                 Hook::Names(h) => self.on_names_hook(now, h),
+                Hook::Voice(h) => self.on_voice_hook(now, h),
                 Hook::End => break,
             }
         }
@@ -279,11 +290,7 @@ impl Sim {
     fn on_check(&mut self, now: Instant) {
         self.debug_repairs(now);
         let alive = self.alive();
-        let booted = self
-            .world
-            .nodes
-            .iter()
-            .all(|n| n.node.is_some() || !n.alive);
+        let booted = self.world.nodes.iter().all(|n| n.app.is_some() || !n.alive);
         self.next_hops.refresh(&self.world);
         let r = check_all(&self.next_hops, &self.graph, &alive);
         self.loop_checks += 1;
@@ -368,6 +375,17 @@ impl Sim {
             let total = per(self.world.air.control_bytes() - air.control_bytes());
             self.idle_result = Some((total, breakdown, s));
         }
+        if self.voice.is_some() {
+            // Talkgroups and calls first, on the whole mesh; then the rest.
+            self.world.schedule(now, Hook::Voice(VoiceHook::Start));
+        } else {
+            self.start_rest(now);
+        }
+    }
+
+    /// Probe flows and their relay kills, idle kills, floods and the
+    /// directory phase, back to back.
+    fn start_rest(&mut self, now: Instant) {
         self.start_flows(now);
         // The rest of the run, back to back.
         let ki = self.kill_interval();
@@ -478,6 +496,9 @@ impl Sim {
     }
 
     fn drain_outbox(&mut self) {
+        for (at, node, e) in std::mem::take(&mut self.world.app_outbox) {
+            self.on_voice_event(at, node, e);
+        }
         let out = std::mem::take(&mut self.world.outbox);
         for (at, node, e) in out {
             match e {
@@ -744,14 +765,14 @@ impl Sim {
             let ix = |id: &crate::identity::NodeId| self.world.ids.iter().position(|y| y == id);
             let name =
                 |id: &crate::identity::NodeId| ix(id).map_or("?".into(), |i| format!("n{i}"));
-            if let Some(node) = self.world.nodes[x].node.as_ref() {
+            if let Some(node) = self.world.nodes[x].node() {
                 eprintln!(
                     "node n{x}: {} routes; route to n{dx}: {}",
                     node.routes().len(),
                     node.debug_route(&self.world.ids[dx], &name)
                 );
                 for nb in node.neighbours(self.world.now()) {
-                    let other = ix(&nb.id).and_then(|j| self.world.nodes[j].node.as_ref());
+                    let other = ix(&nb.id).and_then(|j| self.world.nodes[j].node());
                     eprintln!(
                         "  nbr {} cost {} rx {:.2} | its route to n{dx}: {:?}",
                         name(&nb.id),
@@ -787,8 +808,7 @@ impl Sim {
                 let mut cur = s;
                 for _ in 0..20 {
                     let Some(nh) = self.world.nodes[cur]
-                        .node
-                        .as_ref()
+                        .node()
                         .and_then(|x| x.next_hop(&self.world.ids[d]))
                     else {
                         break;
@@ -816,7 +836,7 @@ impl Sim {
                 {
                     shown += 1;
                     seen_at.push(at);
-                    if let Some(node) = self.world.nodes[at].node.as_ref() {
+                    if let Some(node) = self.world.nodes[at].node() {
                         eprintln!(
                             "  at n{at}: {}",
                             node.debug_route(&self.world.ids[d], &|id| ix(id)
@@ -831,7 +851,7 @@ impl Sim {
                                 nb.rx_ratio
                             );
                             if let Some(j) = ix(&nb.id)
-                                && let Some(o) = self.world.nodes[j].node.as_ref()
+                                && let Some(o) = self.world.nodes[j].node()
                             {
                                 eprintln!(
                                     "      its route: {}",
@@ -890,7 +910,7 @@ impl Sim {
             .world
             .nodes
             .iter()
-            .filter_map(|n| n.node.as_ref())
+            .filter_map(|n| n.node())
             .map(|n| n.stats().dropped_hop_limit)
             .sum();
         let mut ratios = Vec::new();
@@ -968,6 +988,7 @@ impl Sim {
             floods: self.floods.len(),
             flood_rebroadcast_ratio: mean(&ratios),
             flood_delivery_ratio: mean(&delivered),
+            voice: self.voice.as_ref().and_then(|v| v.report.clone()),
             kills: self.kills.clone(),
             air_packets: {
                 let p = &self.world.air.packets;
@@ -979,12 +1000,13 @@ impl Sim {
                     data: p[4],
                     flood: p[5],
                     names: p[6],
+                    nack: p[7],
                     lost: self.world.air.lost,
                 }
             },
             node_stats: {
                 let mut t = crate::node::Stats::default();
-                for n in self.world.nodes.iter().filter_map(|n| n.node.as_ref()) {
+                for n in self.world.nodes.iter().filter_map(|n| n.node()) {
                     t.add(n.stats());
                 }
                 t

@@ -22,6 +22,8 @@ use std::time::Duration;
 
 use super::radio::UDP_IPV6_OVERHEAD;
 use super::scenario::{WorldSpec, dist};
+use super::voice::VoiceLog;
+use crate::app::{App, AppConfig, AppEvent};
 use crate::identity::{Identity, NodeId};
 use crate::names::NamesError;
 use crate::node::{
@@ -56,8 +58,8 @@ fn index_of(addr: &SocketAddr) -> Option<usize> {
 }
 
 /// Packet types as counted on air.
-pub const TYPES: [&str; 7] = [
-    "hello", "update", "request", "ack", "data", "flood", "names",
+pub const TYPES: [&str; 8] = [
+    "hello", "update", "request", "ack", "data", "flood", "names", "nack",
 ];
 
 fn type_index(t: PacketType) -> usize {
@@ -70,14 +72,15 @@ fn type_index(t: PacketType) -> usize {
         PacketType::Flood => 5,
         // Certificates ride with the directory (secured mode only).
         PacketType::Names | PacketType::Cert => 6,
+        PacketType::FloodNack => 7,
     }
 }
 
 /// Cumulative on-air counters (bytes include the 48-byte UDP/IPv6 header).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Air {
-    pub bytes: [u64; 7],
-    pub packets: [u64; 7],
+    pub bytes: [u64; 8],
+    pub packets: [u64; 8],
     pub unparsable: u64,
     pub lost: u64,
 }
@@ -104,7 +107,8 @@ struct Radio {
 }
 
 pub struct SimNode {
-    pub node: Option<Node>,
+    /// The device's application layer (and its node), once booted.
+    pub app: Option<App>,
     pub alive: bool,
     secret: [u8; 32],
     seed: u64,
@@ -115,6 +119,13 @@ pub struct SimNode {
     zero_count: u32,
     radios: Vec<Radio>,
     links: Vec<Vec<Link>>,
+}
+
+impl SimNode {
+    /// The mesh node, once booted.
+    pub fn node(&self) -> Option<&Node> {
+        self.app.as_ref().map(App::node)
+    }
 }
 
 enum Ev<H> {
@@ -175,6 +186,10 @@ pub struct World<H> {
     pub flood_tx: BTreeMap<(NodeId, u32), u32>,
     /// Node events the driver of the run has not looked at yet.
     pub outbox: Vec<(Instant, usize, Event)>,
+    /// Application events (calls, floors) the driver has not looked at yet.
+    pub app_outbox: Vec<(Instant, usize, AppEvent)>,
+    /// Voice frames sent and played (`--ptt`, `--calls`).
+    pub voice: VoiceLog,
     pub events: u64,
     pub livelock_guards: u64,
     /// Every device claims its own name when it boots (off: the mesh core
@@ -200,7 +215,7 @@ impl<H> World<H> {
             let timers = spec.profiles[n.radios[0]].timers(preset)?;
             ids.push(Identity::from_secret(&secret).id());
             nodes.push(SimNode {
-                node: None,
+                app: None,
                 alive: true,
                 secret,
                 seed: node_seed,
@@ -238,6 +253,8 @@ impl<H> World<H> {
             air: Air::default(),
             flood_tx: BTreeMap::new(),
             outbox: Vec::new(),
+            app_outbox: Vec::new(),
+            voice: VoiceLog::default(),
             events: 0,
             livelock_guards: 0,
             boot_claims: true,
@@ -275,12 +292,17 @@ impl<H> World<H> {
     }
 
     pub fn node(&self, i: usize) -> Option<&Node> {
-        self.nodes[i].node.as_ref()
+        self.nodes[i].node()
+    }
+
+    /// The application layer of node `i`, once booted.
+    pub fn app(&self, i: usize) -> Option<&App> {
+        self.nodes[i].app.as_ref()
     }
 
     /// Next hop of live node `i` towards node `d`, as a node index.
     pub fn next_hop(&self, i: usize, d: usize) -> Option<usize> {
-        let nh = self.nodes[i].node.as_ref()?.next_hop(&self.ids[d])?;
+        let nh = self.nodes[i].node()?.next_hop(&self.ids[d])?;
         self.index(&nh)
     }
 
@@ -373,7 +395,7 @@ impl<H> World<H> {
                     from,
                     data,
                 } => {
-                    if self.nodes[to as usize].alive && self.nodes[to as usize].node.is_some() {
+                    if self.nodes[to as usize].alive && self.nodes[to as usize].app.is_some() {
                         let input = Input::Receive {
                             iface: IfaceId(iface),
                             from: addr_of(from as usize),
@@ -391,11 +413,12 @@ impl<H> World<H> {
     fn boot(&mut self, i: usize) {
         let now = self.now;
         let sn = &mut self.nodes[i];
-        if !sn.alive || sn.node.is_some() {
+        if !sn.alive || sn.app.is_some() {
             return;
         }
         let ident = Identity::from_secret(&sn.secret);
         let mut node = Node::new(ident, sn.config.clone(), now, sn.seed);
+        let name = self.spec.nodes[i].name.clone();
         for (k, &r) in self.spec.nodes[i].radios.iter().enumerate() {
             let cost_weight = self.spec.profiles[r].cost_weight;
             node.handle(
@@ -409,9 +432,22 @@ impl<H> World<H> {
         // Every device claims its own name at power-on, as `callsign up
         // --name` does; a scenario name the directory refuses is skipped.
         if self.boot_claims {
-            let _ = node.claim(now, &self.spec.nodes[i].name, false);
+            let _ = node.claim(now, &name, false);
         }
-        sn.node = Some(node);
+        let mut seed = [0u8; 32];
+        Rng::new(sn.seed ^ 0xa99_5eed).fill(&mut seed);
+        let cfg = AppConfig {
+            fixed_names: if self.boot_claims {
+                vec![name]
+            } else {
+                Vec::new()
+            },
+            ..AppConfig::default()
+        };
+        let mut app = App::new(node, cfg, now, seed);
+        // What the node queued while it booted.
+        app.with_node(now, |_| ());
+        sn.app = Some(app);
         self.after(i);
     }
 
@@ -420,8 +456,19 @@ impl<H> World<H> {
     fn on_live<R>(&mut self, i: usize, f: impl FnOnce(&mut Node, Instant) -> R) -> Option<R> {
         let now = self.now;
         let sn = &mut self.nodes[i];
-        let n = sn.node.as_mut().filter(|_| sn.alive)?;
-        let r = f(n, now);
+        let a = sn.app.as_mut().filter(|_| sn.alive)?;
+        let r = a.with_node(now, |n| f(n, now));
+        self.after(i);
+        Some(r)
+    }
+
+    /// Run `f` on node `i`'s application layer if it is up, then put what
+    /// it sent on the air. `None` if the node is down or not booted.
+    pub fn on_app<R>(&mut self, i: usize, f: impl FnOnce(&mut App, Instant) -> R) -> Option<R> {
+        let now = self.now;
+        let sn = &mut self.nodes[i];
+        let a = sn.app.as_mut().filter(|_| sn.alive)?;
+        let r = f(a, now);
         self.after(i);
         Some(r)
     }
@@ -440,7 +487,7 @@ impl<H> World<H> {
 
     fn handle(&mut self, i: usize, input: Input) {
         let now = self.now;
-        if let Some(n) = self.nodes[i].node.as_mut() {
+        if let Some(n) = self.nodes[i].app.as_mut() {
             n.handle(now, input);
             self.after(i);
         }
@@ -477,8 +524,8 @@ impl<H> World<H> {
     pub fn flood(&mut self, i: usize, group: NodeId, payload: &[u8]) -> Option<(NodeId, u32)> {
         let now = self.now;
         let id = self.ids[i];
-        let n = self.nodes[i].node.as_mut()?;
-        let seq = n.flood(now, group, Class::Control, payload).ok();
+        let n = self.nodes[i].app.as_mut()?;
+        let seq = n.with_node(now, |n| n.flood(now, group, Class::Control, payload).ok());
         self.after(i);
         seq.map(|s| (id, s))
     }
@@ -497,22 +544,32 @@ impl<H> World<H> {
     /// then (re)arm the node's timer.
     fn after(&mut self, i: usize) {
         let now = self.now;
-        let Some(n) = self.nodes[i].node.as_mut() else {
+        let Some(n) = self.nodes[i].app.as_mut() else {
             return;
         };
         while let Some(e) = n.poll_event() {
             match e {
-                Event::Delivered { .. }
-                | Event::FloodDelivered { .. }
-                | Event::Undeliverable { .. }
-                | Event::Directory(_)
-                | Event::Message(_) => self.outbox.push((now, i, e)),
-                _ => {}
+                AppEvent::Node(
+                    e @ (Event::Delivered { .. }
+                    | Event::FloodDelivered { .. }
+                    | Event::Undeliverable { .. }
+                    | Event::Directory(_)
+                    | Event::Message(_)),
+                ) => self.outbox.push((now, i, e)),
+                AppEvent::Node(_) => {}
+                // Frames are asked for and sent in the same instant; the
+                // simulator has no codec, its payloads say who sent what.
+                AppEvent::FrameDue { stream, index } => {
+                    let body = self.voice.frame(now, i, stream, index);
+                    n.send_frame(now, stream, index, &body);
+                }
+                AppEvent::Play { stream, playout } => self.voice.played(now, i, stream, &playout),
+                e => self.app_outbox.push((now, i, e)),
             }
         }
         self.pump(i);
         let sn = &mut self.nodes[i];
-        let Some(n) = sn.node.as_ref() else { return };
+        let Some(n) = sn.app.as_ref() else { return };
         let Some(mut t) = n.poll_timeout() else {
             sn.timer_at = None;
             return;
@@ -560,7 +617,7 @@ impl<H> World<H> {
             if !sn.alive || sn.radios.iter().all(|r| r.busy) {
                 return;
             }
-            let Some(t) = sn.node.as_mut().and_then(|n| n.poll_transmit(self.now)) else {
+            let Some(t) = sn.app.as_mut().and_then(|n| n.poll_transmit(self.now)) else {
                 return;
             };
             if let Some(r) = sn.radios.get_mut(t.iface.0 as usize) {

@@ -197,6 +197,20 @@ pub struct CertMsg {
     pub want: bool,
 }
 
+/// Voice floods a neighbour missed: `src`'s floods `seqs` (at most
+/// [`MAX_NACK`]), asked of the neighbour that brought its newest ones.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[cbor(array)]
+pub struct FloodNack {
+    #[n(0)]
+    pub src: NodeId,
+    #[n(1)]
+    pub seqs: Vec<u32>,
+}
+
+/// Most floods one NACK names.
+pub const MAX_NACK: usize = 16;
+
 /// Bounds checked after decoding (minicbor bounds allocation by input size,
 /// but our own limits are tighter).
 pub trait Bounded {
@@ -236,6 +250,17 @@ impl Bounded for CertMsg {
     fn check(&self) -> Result<(), WireError> {
         if self.chain.len() > crate::wire::MAX_WIRE_CHAIN {
             return Err(WireError::Body("certificate chain too large".into()));
+        }
+        Ok(())
+    }
+}
+impl Bounded for FloodNack {
+    fn check(&self) -> Result<(), WireError> {
+        if self.seqs.len() > MAX_NACK {
+            return Err(WireError::Body(format!(
+                "nack: {} entries",
+                self.seqs.len()
+            )));
         }
         Ok(())
     }

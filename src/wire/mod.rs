@@ -85,6 +85,9 @@ pub enum PacketType {
     /// Secured mode: a device's certificate chain, to a new neighbour
     /// ([`control::CertMsg`]). Never sent in open mode.
     Cert = 6,
+    /// A neighbour asks for voice floods it missed
+    /// ([`control::FloodNack`], `flood::repair`).
+    FloodNack = 11,
     /// Unicast data relayed hop by hop.
     Data = 16,
     /// Group data flooded through the mesh.
@@ -100,6 +103,7 @@ impl PacketType {
             4 => PacketType::Ack,
             5 => PacketType::Names,
             6 => PacketType::Cert,
+            11 => PacketType::FloodNack,
             16 => PacketType::Data,
             17 => PacketType::Flood,
             other => return Err(WireError::UnknownType(other)),
@@ -135,6 +139,50 @@ pub mod flags {
     /// Update: sent to one neighbour that asked for a seqno, with our
     /// current route (not the answer to a resend request).
     pub const ANSWER: u8 = 0x20;
+    /// Flood (voice): the body starts with copies of the origin's previous
+    /// voice floods (sequence one less, two less, ...): their count (u8),
+    /// then each one's length (u16) and bytes ([`super::split_redundant`]).
+    pub const REDUNDANT: u8 = 0x40;
+}
+
+/// Most earlier floods one redundant voice flood carries.
+pub const MAX_REDUNDANT: usize = 4;
+
+/// A redundant voice flood's body: the payloads of the origin's previous
+/// floods (sequence one less first, then two less, ...) and this one's.
+/// `None` when a count or length points past the end.
+pub fn split_redundant(body: &[u8]) -> Option<(Vec<&[u8]>, &[u8])> {
+    let (&n, mut rest) = body.split_first()?;
+    if usize::from(n) > MAX_REDUNDANT {
+        return None;
+    }
+    let mut prev = Vec::with_capacity(usize::from(n));
+    for _ in 0..n {
+        let (len, r) = rest.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        if len > r.len() {
+            return None;
+        }
+        let (p, r) = r.split_at(len);
+        prev.push(p);
+        rest = r;
+    }
+    Some((prev, rest))
+}
+
+/// A voice flood body carrying `prev` (newest first) before `cur` (see
+/// [`flags::REDUNDANT`]); at most [`MAX_REDUNDANT`] are kept.
+pub fn join_redundant(prev: &[&[u8]], cur: &[u8]) -> Vec<u8> {
+    let prev = &prev[..prev.len().min(MAX_REDUNDANT)];
+    let total: usize = prev.iter().map(|p| 2 + p.len()).sum();
+    let mut v = Vec::with_capacity(1 + total + cur.len());
+    v.push(prev.len() as u8);
+    for p in prev {
+        v.extend_from_slice(&(p.len().min(u16::MAX as usize) as u16).to_be_bytes());
+        v.extend_from_slice(&p[..p.len().min(u16::MAX as usize)]);
+    }
+    v.extend_from_slice(cur);
+    v
 }
 
 /// A read-only view over a packet's bytes whose length has been checked,
@@ -320,6 +368,9 @@ pub mod proto {
     pub const TEXT: u8 = 5;
     /// Store-and-forward text messages (`msg`).
     pub const MSG: u8 = 4;
+    /// A talkgroup member's unicast to a talker (`app::group_wire`: loss
+    /// reports).
+    pub const GROUP: u8 = 6;
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ fn packet_type() -> impl Strategy<Value = PacketType> {
         Just(PacketType::Update),
         Just(PacketType::Request),
         Just(PacketType::Ack),
+        Just(PacketType::FloodNack),
         Just(PacketType::Data),
         Just(PacketType::Flood),
     ]
@@ -139,6 +140,24 @@ proptest! {
     }
 
     #[test]
+    fn redundant_bodies_round_trip(prev in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..=MAX_REDUNDANT), cur in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let refs: Vec<&[u8]> = prev.iter().map(Vec::as_slice).collect();
+        let b = join_redundant(&refs, &cur);
+        prop_assert_eq!(split_redundant(&b), Some((refs, cur.as_slice())));
+    }
+
+    #[test]
+    fn split_redundant_is_total(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+        let _ = split_redundant(&b);
+    }
+
+    #[test]
+    fn flood_nack_round_trips(src in node_id(), seqs in proptest::collection::vec(any::<u32>(), 0..=MAX_NACK)) {
+        let n = FloodNack { src, seqs };
+        prop_assert_eq!(decode::<FloodNack>(&encode(&n)).unwrap(), n);
+    }
+
+    #[test]
     fn ack_round_trips(acked in proptest::collection::vec((node_id(), any::<u32>()).prop_map(|(src, seq)| AckEntry { src, seq }), 0..40)) {
         let a = Ack { acked };
         prop_assert_eq!(decode::<Ack>(&encode(&a)).unwrap(), a);
@@ -150,6 +169,7 @@ proptest! {
         let _ = decode::<Update>(&bytes);
         let _ = decode::<Request>(&bytes);
         let _ = decode::<Ack>(&bytes);
+        let _ = decode::<FloodNack>(&bytes);
     }
 
     #[test]

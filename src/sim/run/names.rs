@@ -136,8 +136,7 @@ impl Sim {
         for (k, ms) in done {
             if std::env::var("CALLSIGN_SIM_DEBUG_NAMES").is_ok() {
                 let nb = self.world.nodes[node]
-                    .node
-                    .as_ref()
+                    .node()
                     .map_or(0, |n| n.neighbours(at).len());
                 eprintln!("probe-{k}: {ms} ms, last n{node} ({nb} neighbours)");
             }
@@ -147,7 +146,7 @@ impl Sim {
 
     fn live_booted(&self) -> Vec<usize> {
         (0..self.world.len())
-            .filter(|&i| self.world.nodes[i].alive && self.world.nodes[i].node.is_some())
+            .filter(|&i| self.world.nodes[i].alive && self.world.nodes[i].app.is_some())
             .collect()
     }
 
@@ -184,7 +183,7 @@ impl Sim {
         if std::env::var("CALLSIGN_SIM_DEBUG").is_ok() {
             for p in &self.names.probes {
                 for &i in &p.waiting {
-                    let n = self.world.nodes[i].node.as_ref();
+                    let n = self.world.nodes[i].node();
                     eprintln!(
                         "probe {} not at n{i} after {:.0} ms: {} neighbours, digest {:?}",
                         p.name,
@@ -309,7 +308,7 @@ impl Sim {
         let mut digests = BTreeSet::new();
         let mut commanders = BTreeSet::new();
         for &i in &live {
-            if let Some(n) = self.world.nodes[i].node.as_ref() {
+            if let Some(n) = self.world.nodes[i].node() {
                 let d = n.directory();
                 digests.insert(d.store().digest(now));
                 for e in d.resolve(now, "command") {

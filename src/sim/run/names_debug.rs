@@ -22,13 +22,13 @@ impl Sim {
         let since = now.saturating_since(healed);
         let by_digest: BTreeSet<([u8; 16], u32)> = live
             .iter()
-            .filter_map(|&i| self.world.nodes[i].node.as_ref())
+            .filter_map(|&i| self.world.nodes[i].node())
             .map(|n| n.directory().store().digest(now))
             .collect();
         if now.as_micros() % 500_000 < 50_000 {
             let mut counts: BTreeMap<u32, usize> = BTreeMap::new();
             for &i in live {
-                if let Some(n) = self.world.nodes[i].node.as_ref() {
+                if let Some(n) = self.world.nodes[i].node() {
                     *counts
                         .entry(n.directory().store().digest(now).1)
                         .or_default() += 1;
@@ -46,7 +46,7 @@ impl Sim {
         {
             let mut by: BTreeMap<([u8; 16], u32), Vec<usize>> = BTreeMap::new();
             for &i in live {
-                if let Some(n) = self.world.nodes[i].node.as_ref() {
+                if let Some(n) = self.world.nodes[i].node() {
                     by.entry(n.directory().store().digest(now))
                         .or_default()
                         .push(i);
@@ -61,17 +61,14 @@ impl Sim {
             }
             eprintln!("command holders {commanders:?}");
             let key = |i: usize| -> BTreeSet<(String, NodeId, u64)> {
-                self.world.nodes[i]
-                    .node
-                    .as_ref()
-                    .map_or(BTreeSet::new(), |n| {
-                        n.directory()
-                            .store()
-                            .entries()
-                            .filter(|e| e.live(now))
-                            .map(|e| (e.rec.name.clone(), e.rec.holder, e.rec.version))
-                            .collect()
-                    })
+                self.world.nodes[i].node().map_or(BTreeSet::new(), |n| {
+                    n.directory()
+                        .store()
+                        .entries()
+                        .filter(|e| e.live(now))
+                        .map(|e| (e.rec.name.clone(), e.rec.holder, e.rec.version))
+                        .collect()
+                })
             };
             if let (Some(a), Some(b)) = (by.values().next(), by.values().nth(1)) {
                 let (ka, kb) = (key(a[0]), key(b[0]));
@@ -86,7 +83,7 @@ impl Sim {
                     kb.difference(&ka).collect::<Vec<_>>()
                 );
                 for &i in a {
-                    let Some(n) = self.world.nodes[i].node.as_ref() else {
+                    let Some(n) = self.world.nodes[i].node() else {
                         continue;
                     };
                     let nbs: Vec<String> = n
@@ -98,7 +95,7 @@ impl Sim {
                                 .world
                                 .nodes
                                 .get(j)
-                                .and_then(|x| x.node.as_ref())
+                                .and_then(|x| x.node())
                                 .map(|x| x.directory().store().digest(now).1);
                             format!(
                                 "n{j} usable={} etx={:.2} rx={:.2} count={c:?}",

@@ -63,7 +63,7 @@ impl Sim {
         let mut out = String::new();
         let mut cur = s;
         for _ in 0..16 {
-            let Some(node) = self.world.nodes[cur].node.as_ref() else {
+            let Some(node) = self.world.nodes[cur].node() else {
                 out.push_str(" (down)");
                 break;
             };
