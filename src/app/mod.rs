@@ -40,8 +40,6 @@ pub mod offer;
 pub mod phones;
 pub mod playout;
 pub mod talkgroups;
-#[cfg(test)]
-mod tests;
 pub mod texts;
 
 use std::collections::VecDeque;
