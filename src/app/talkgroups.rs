@@ -261,7 +261,7 @@ impl App {
     }
 
     /// Release the talk button (or withdraw a pending request); `outcome`
-    /// is what tools show as the burst's end ("released", "done").
+    /// is what tools show as a granted burst's end ("done", "released").
     pub fn release(&mut self, now: Instant, name: &str, outcome: &str) -> Result<(), AppError> {
         let g = group_of(name);
         let t = self
@@ -270,8 +270,8 @@ impl App {
             .get_mut(&g)
             .ok_or_else(|| AppError::NotFound(format!("not a member of {name}")))?;
         t.floor.release(now);
-        if t.tx.take().is_some() {
-            t.last_outcome = Some(outcome.to_string());
+        if let Some(tx) = t.tx.take() {
+            t.last_outcome = Some(if tx.granted { outcome } else { "withdrawn" }.to_string());
             self.event(AppEvent::TxStopped {
                 stream: Stream::Group(g),
             });

@@ -637,5 +637,11 @@ pub struct Talkgroup {
     pub access_p95_ms: Option<u64>,
     pub bursts_heard: u64,
     pub recording: Option<String>,
+    /// Our bursts' encoder: Opus bit rate, and the loss its FEC is
+    /// planned for (the worst listener's recent report; 0 when nobody
+    /// reports loss).
+    pub bitrate: u32,
+    pub expected_loss_pct: u8,
+    pub frames_sent: u64,
     pub rx: RxStats,
 }

@@ -1,6 +1,9 @@
-//! The engine: the one task that owns the [`Node`] and the sockets and
+//! The engine: the one task that owns the application layer ([`App`],
+//! and through it the node) and the sockets, sound cards and store, and
 //! drives the core by its contract (feed an input, drain transmits and
 //! events, sleep until `poll_timeout`). The API talks to it by [`Command`].
+//! Protocol decisions are the application layer's; the engine carries
+//! datagrams, encodes and decodes audio, stores, and answers the API.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -14,11 +17,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 mod bridge;
 mod calls;
 mod directory;
+mod events;
 mod media;
 mod messages;
 mod phones;
 mod talkgroups;
-mod texts;
 
 pub use calls::CallCommand;
 pub use directory::NamesCommand;
@@ -30,8 +33,9 @@ use super::config::Settings;
 use super::dto::{self, ApiEvent, DaemonStats};
 use super::ifaces::{self, IfaceInfo};
 use super::net::IfaceSockets;
+use crate::app::{App, AppConfig};
 use crate::identity::NodeId;
-use crate::node::{Class, Event, IfaceId, Input, Node};
+use crate::node::{Class, IfaceId, Input, Node};
 use crate::time::Instant;
 
 /// Protocol number of benchmark traffic (payload: 8-byte send time, padding).
@@ -81,16 +85,6 @@ pub enum Command {
     Messages(MsgCommand),
 }
 
-/// Calls, talkgroups, the SIP phones and their texts, and the 20 ms
-/// media clock while a call or talkgroup has audio.
-struct Voice {
-    calls: calls::CallsFace,
-    talkgroups: talkgroups::TalkgroupsFace,
-    phones: phones::PhonesFace,
-    texts: texts::TextsFace,
-    tick: Option<tokio::time::Interval>,
-}
-
 #[derive(Default)]
 struct BenchSink {
     received: u64,
@@ -100,7 +94,7 @@ struct BenchSink {
 }
 
 pub struct Engine {
-    node: Node,
+    app: App,
     settings: Settings,
     socks: BTreeMap<u32, IfaceSockets>,
     started: Instant,
@@ -115,7 +109,11 @@ pub struct Engine {
     /// `--iface` names not found, so the wait is logged once.
     missing: BTreeSet<String>,
     buf: Vec<u8>,
-    voice: Voice,
+    /// The codec ends of calls and talkgroups.
+    calls: calls::CallsMedia,
+    groups: talkgroups::GroupsMedia,
+    /// The SIP front's sockets.
+    sip_net: Option<super::sip_net::SipNet>,
     /// Messages and the incident log (SQLite), and message changes a
     /// failed commit left to retry.
     db: super::msgstore::Db,
@@ -130,30 +128,42 @@ enum Wake {
     Cmd(Option<Command>),
     Timer,
     Rescan,
-    Media,
     Phone(Option<super::sip_net::PhoneIo>),
 }
 
 impl Engine {
+    /// The engine over `node`; the application layer's randomness (key
+    /// shares, labels) is seeded from the OS.
     pub fn new(
         node: Node,
         settings: Settings,
         events: broadcast::Sender<ApiEvent>,
         db: super::msgstore::Db,
-    ) -> Self {
-        let id = node.id();
-        let my_name = settings
-            .names
-            .first()
-            .cloned()
-            .unwrap_or_else(|| id.short());
-        let sip_passwords = settings.sip_passwords.clone();
+    ) -> Result<Self, String> {
+        let seed = super::store::os_random::<32>().map_err(|e| format!("no randomness: {e}"))?;
+        let cfg = AppConfig {
+            fixed_names: settings.names.clone(),
+            call: crate::session::CallConfig {
+                // Call-IDs of a restarted daemon must not repeat.
+                instance: clock::now().as_micros(),
+                ..crate::session::CallConfig::default()
+            },
+            floor: crate::floor::FloorConfig {
+                max_talk: settings.ptt_time_limit,
+                ..crate::floor::FloorConfig::default()
+            },
+            front: crate::phone::FrontConfig {
+                passwords: settings.sip_passwords.clone(),
+                ..crate::phone::FrontConfig::default()
+            },
+            group_bitrate: talkgroups::GROUP_BITRATE,
+        };
         let mut names = BTreeMap::new();
         for (name, id) in &settings.peers {
             names.entry(*id).or_insert_with(Vec::new).push(name.clone());
         }
-        Engine {
-            node,
+        Ok(Engine {
+            app: App::new(node, cfg, clock::now(), seed),
             settings,
             socks: BTreeMap::new(),
             started: clock::now(),
@@ -168,28 +178,10 @@ impl Engine {
             db,
             unsaved: Vec::new(),
             bursts: BTreeMap::new(),
-            voice: Voice {
-                calls: calls::CallsFace::new(crate::session::Calls::new(
-                    id,
-                    my_name,
-                    crate::session::CallConfig {
-                        // Call-IDs of a restarted daemon must not repeat.
-                        instance: clock::now().as_micros(),
-                        ..crate::session::CallConfig::default()
-                    },
-                )),
-                talkgroups: talkgroups::TalkgroupsFace::default(),
-                phones: phones::PhonesFace::new(crate::phone::Front::new(
-                    crate::phone::FrontConfig {
-                        passwords: sip_passwords,
-                        ..crate::phone::FrontConfig::default()
-                    },
-                    clock::now().as_micros(),
-                )),
-                texts: texts::TextsFace::default(),
-                tick: None,
-            },
-        }
+            calls: calls::CallsMedia::default(),
+            groups: talkgroups::GroupsMedia::default(),
+            sip_net: None,
+        })
     }
 
     pub async fn run(mut self, mut cmds: mpsc::Receiver<Command>, mut stop: oneshot::Receiver<()>) {
@@ -204,26 +196,22 @@ impl Engine {
             match super::sip_net::SipNet::bind(addr).await {
                 Ok(n) => {
                     tracing::info!(sip = %n.bound, "SIP front: phones register here as sip:ROLE@mesh");
-                    self.voice.phones.net = Some(n);
+                    self.sip_net = Some(n);
                 }
                 // Checked at start-up when asked for; the default's
                 // port may simply be taken by another SIP stack.
                 Err(e) => tracing::warn!(sip = %addr, "no SIP front: {e}"),
             }
         }
+        // What the node queued at start (claims, hellos).
+        self.app.handle(clock::now(), Input::Timeout);
+        self.drain(clock::now());
         loop {
             let now = clock::now();
-            let wait = [
-                self.node.poll_timeout(),
-                self.voice.calls.calls.poll_timeout(),
-                self.voice.talkgroups.poll_timeout(),
-                self.voice.phones.front.poll_timeout(),
-                self.texts_poll_timeout(),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .map_or(Duration::from_secs(60), |t| t.saturating_since(now));
+            let wait = self
+                .app
+                .poll_timeout()
+                .map_or(Duration::from_secs(60), |t| t.saturating_since(now));
             let wake_at = tokio::time::Instant::now() + wait.min(Duration::from_secs(60));
             let wake = tokio::select! {
                 biased;
@@ -232,8 +220,7 @@ impl Engine {
                 c = cmds.recv() => Wake::Cmd(c),
                 _ = tokio::time::sleep_until(wake_at) => Wake::Timer,
                 _ = rescan.tick() => Wake::Rescan,
-                _ = media_tick(&mut self.voice.tick) => Wake::Media,
-                io = recv_phone(&mut self.voice.phones.net) => Wake::Phone(io),
+                io = recv_phone(&mut self.sip_net) => Wake::Phone(io),
             };
             match wake {
                 Wake::Stop | Wake::Cmd(None) => break,
@@ -243,36 +230,13 @@ impl Engine {
                 }
                 Wake::Cmd(Some(c)) => self.on_command(c),
                 Wake::Phone(Some(io)) => self.on_phone_io(io),
-                Wake::Phone(None) => self.voice.phones.net = None,
+                Wake::Phone(None) => self.sip_net = None,
                 Wake::Timer => {
                     let now = clock::now();
-                    self.node.handle(now, Input::Timeout);
-                    self.flush();
-                    if self
-                        .voice
-                        .calls
-                        .calls
-                        .poll_timeout()
-                        .is_some_and(|t| t <= now)
-                    {
-                        self.voice.calls.calls.handle_timeout(now);
-                        self.pump_calls(now);
-                    }
-                    self.floors_timeout(now);
-                    self.phones_timeout(now);
-                    self.texts_timeout(now);
-                    self.flush();
+                    self.app.handle(now, Input::Timeout);
+                    self.drain(now);
                 }
                 Wake::Rescan => self.rescan(),
-                Wake::Media => {
-                    let now = clock::now();
-                    self.tick_calls(now);
-                    self.tick_talkgroups(now);
-                    self.flush();
-                    if !self.voice.calls.active() && !self.voice.talkgroups.active() {
-                        self.voice.tick = None;
-                    }
-                }
             }
         }
         tracing::info!("stopped");
@@ -286,8 +250,9 @@ impl Engine {
                     from,
                     data,
                 };
-                self.node.handle(clock::now(), input);
-                self.flush();
+                let now = clock::now();
+                self.app.handle(now, input);
+                self.drain(now);
             }
             Err(e) => {
                 self.stats.rx_errors += 1;
@@ -320,23 +285,21 @@ impl Engine {
         }
     }
 
-    /// Put every queued transmit on the wire and handle every event.
-    fn flush(&mut self) {
-        let now = clock::now();
-        self.flush_transmits();
-        while let Some(e) = self.node.poll_event() {
-            self.on_event(now, e);
-        }
-    }
-
-    /// Start the 20 ms media clock (a no-op while it runs).
-    fn ensure_tick(&mut self) {
-        if self.voice.tick.is_none() {
-            let mut iv = tokio::time::interval(Duration::from_millis(media::FRAME_MS));
-            // A late tick is caught up: the source and the playout both
-            // keep real time.
-            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            self.voice.tick = Some(iv);
+    /// Put every queued transmit on the wire and act on every event,
+    /// until the application has nothing more to say (acting on an event
+    /// can queue more: a frame asked for is sent at once).
+    fn drain(&mut self, now: Instant) {
+        for _ in 0..64 {
+            self.flush_transmits();
+            self.flush_sip();
+            let mut any = false;
+            while let Some(e) = self.app.poll_event() {
+                self.on_app_event(now, e);
+                any = true;
+            }
+            if !any {
+                return;
+            }
         }
     }
 
@@ -346,7 +309,7 @@ impl Engine {
         // taken, a receipt given).
         let _ = self.persist_messages();
         let now = clock::now();
-        while let Some(t) = self.node.poll_transmit(now) {
+        while let Some(t) = self.app.poll_transmit(now) {
             let Some(s) = self.socks.get(&t.iface.0) else {
                 self.stats.tx_errors += 1;
                 continue;
@@ -366,7 +329,7 @@ impl Engine {
 
     /// Names from the directory, else those heard in hellos or configured.
     fn names_of(&self, id: &NodeId) -> Vec<String> {
-        let v = self.node.names_of(clock::now(), id);
+        let v = self.app.node().names_of(clock::now(), id);
         if !v.is_empty() {
             return v;
         }
@@ -375,7 +338,7 @@ impl Engine {
 
     /// Remember the names the current neighbours announce.
     fn learn_names(&mut self, now: Instant) {
-        for n in self.node.neighbours(now) {
+        for n in self.app.node().neighbours(now) {
             if !n.names.is_empty() {
                 self.names.insert(n.id, n.names);
             }
@@ -386,108 +349,6 @@ impl Engine {
         self.log_event(&e);
         // No subscribers is normal.
         let _ = self.events.send(e);
-    }
-
-    fn on_event(&mut self, now: Instant, e: Event) {
-        match e {
-            Event::NeighbourUp { id, iface, addr } => {
-                self.learn_names(now);
-                let names = self.names_of(&id);
-                let ifname = self.iface_name(iface);
-                tracing::info!(neighbour = %id.short(), names = ?names, iface = %ifname, %addr, "neighbour up");
-                self.publish(ApiEvent::NeighbourUp {
-                    id,
-                    names,
-                    iface: ifname,
-                    addr: addr.to_string(),
-                });
-            }
-            Event::NeighbourDown { id, iface, why } => {
-                let ifname = self.iface_name(iface);
-                match why {
-                    Some(w) => tracing::info!(
-                        neighbour = %id.short(), names = ?self.names_of(&id), iface = %ifname,
-                        suspected = ?w.cause, silent_ms = w.silent_ms, probes = w.probes,
-                        "neighbour down: probes unanswered"
-                    ),
-                    None => {
-                        tracing::info!(neighbour = %id.short(), names = ?self.names_of(&id), iface = %ifname, "neighbour down: interface gone")
-                    }
-                }
-                self.publish(ApiEvent::NeighbourDown { id, iface: ifname });
-            }
-            Event::RouteChanged {
-                dest,
-                next_hop,
-                metric,
-                hops,
-            } => {
-                match next_hop {
-                    Some(nh) => {
-                        tracing::debug!(dest = %dest.short(), via = %nh.short(), metric, hops, "route")
-                    }
-                    None => tracing::debug!(dest = %dest.short(), "route lost"),
-                }
-                self.publish(ApiEvent::RouteChanged {
-                    dest,
-                    next_hop,
-                    metric,
-                    hops,
-                });
-            }
-            Event::EchoReply { hops, payload, .. } => {
-                let Some((session, seq, sent)) = decode_ping(&payload) else {
-                    return;
-                };
-                if let Some(tx) = self.pings.get(&session) {
-                    let rtt_us =
-                        now.saturating_since(Instant::from_micros(sent)).as_micros() as u64;
-                    // A slow client loses replies rather than stalling the engine.
-                    let _ = tx.try_send(PingReply::Reply { seq, hops, rtt_us });
-                }
-            }
-            Event::Delivered { proto, payload, .. } if proto == BENCH_PROTO => {
-                self.bench_record(now, &payload)
-            }
-            Event::Delivered {
-                src,
-                proto,
-                payload,
-                ..
-            } if proto == crate::wire::proto::SIP => self.on_sip(now, src, &payload),
-            Event::Delivered {
-                src,
-                proto,
-                payload,
-                ..
-            } if proto == crate::wire::proto::TEXT => self.on_text(now, src, &payload),
-            Event::Delivered { src, proto, .. } => {
-                tracing::debug!(src = %src.short(), proto, "data for an unknown protocol dropped");
-            }
-            Event::VoiceFrame {
-                src,
-                label,
-                seq,
-                payload,
-                ..
-            } => self.on_call_frame(now, src, label, seq, &payload),
-            Event::FloodDelivered {
-                src,
-                group,
-                payload,
-                ..
-            } => self.on_group_packet(now, src, group, &payload),
-            Event::Undeliverable { dst, seq } => {
-                tracing::debug!(dst = %dst.short(), seq, "undeliverable");
-                self.calls_undeliverable(now, dst);
-                self.texts_undeliverable(now, dst);
-            }
-            Event::Directory(e) => self.on_directory(e),
-            Event::Message(e) => self.on_message_event(now, e),
-            Event::CertRefused { from, reason } => {
-                tracing::info!(from = %from.short(), %reason, "device certificate refused");
-            }
-        }
     }
 
     fn on_command(&mut self, c: Command) {
@@ -518,14 +379,14 @@ impl Engine {
                 payload.extend_from_slice(&session.to_be_bytes());
                 payload.extend_from_slice(&seq.to_be_bytes());
                 payload.extend_from_slice(&now.as_micros().to_be_bytes());
-                if let Err(e) = self.node.ping(now, dst, &payload) {
+                if let Err(e) = self.app.with_node(now, |n| n.ping(now, dst, &payload)) {
                     let _ = replies.try_send(PingReply::Error {
                         seq,
                         error: e.to_string(),
                     });
                 }
                 self.pings.entry(session).or_insert(replies);
-                self.flush();
+                self.drain(now);
             }
             Command::PingDone { session } => {
                 self.pings.remove(&session);
@@ -536,11 +397,14 @@ impl Engine {
                 for _ in 0..n {
                     let t = clock::now();
                     payload[..8].copy_from_slice(&t.as_micros().to_be_bytes());
-                    match self.node.send(t, dst, Class::Voice, BENCH_PROTO, &payload) {
+                    match self
+                        .app
+                        .with_node(t, |n| n.send(t, dst, Class::Voice, BENCH_PROTO, &payload))
+                    {
                         Ok(_) => sent += 1,
                         Err(_) => refused += 1,
                     }
-                    self.flush();
+                    self.drain(t);
                 }
                 let _ = done.send((sent, refused));
             }
@@ -622,8 +486,13 @@ impl Engine {
             by_name
         } else if target.len() >= 4 && target.chars().all(|c| c.is_ascii_hexdigit()) {
             let t = target.to_ascii_lowercase();
-            let mut known: BTreeSet<NodeId> =
-                self.node.routes().into_iter().map(|r| r.dest).collect();
+            let mut known: BTreeSet<NodeId> = self
+                .app
+                .node()
+                .routes()
+                .into_iter()
+                .map(|r| r.dest)
+                .collect();
             known.extend(self.names.keys().copied());
             known
                 .into_iter()
@@ -662,27 +531,23 @@ impl Engine {
                 },
             })
             .collect();
+        let node = self.app.node();
         dto::Status {
-            id: self.node.id(),
+            id: node.id(),
             names: self.held_names(),
-            base_station: self.node.config().base_station,
+            base_station: node.config().base_station,
             interfaces,
-            neighbours: self.node.neighbours(now).len(),
-            routes: self.node.routes().len(),
+            neighbours: node.neighbours(now).len(),
+            routes: node.routes().len(),
             uptime_s: now.saturating_since(self.started).as_secs_f64(),
             port: self.settings.port,
-            trust: if self.node.is_secured() {
-                "secured"
-            } else {
-                "open"
-            }
-            .into(),
-            nearest_base: self.node.nearest_base().map(|r| r.dest),
+            trust: if node.is_secured() { "secured" } else { "open" }.into(),
+            nearest_base: node.nearest_base().map(|r| r.dest),
             version: env!("CARGO_PKG_VERSION").into(),
-            stats: self.node.stats().clone(),
+            stats: node.stats().clone(),
             daemon: self.stats.clone(),
-            sip: self.voice.phones.net.as_ref().map(|n| {
-                let f = &self.voice.phones.front;
+            sip: self.sip_net.as_ref().map(|n| {
+                let f = self.app.front();
                 dto::SipStatus {
                     address: n.bound.to_string(),
                     phones: f
@@ -707,7 +572,8 @@ impl Engine {
     }
 
     fn neighbours(&self, now: Instant) -> Vec<dto::Neighbour> {
-        self.node
+        self.app
+            .node()
             .neighbours(now)
             .into_iter()
             .map(|n| dto::Neighbour {
@@ -734,7 +600,8 @@ impl Engine {
     }
 
     fn routes(&self) -> Vec<dto::Route> {
-        self.node
+        self.app
+            .node()
             .routes()
             .into_iter()
             .map(|r| dto::Route {
@@ -771,8 +638,7 @@ impl Engine {
         for i in gone {
             if let Some(s) = self.socks.remove(&i) {
                 tracing::info!(iface = %s.info.name, "interface down");
-                self.node
-                    .handle(now, Input::IfaceDown { iface: IfaceId(i) });
+                self.app.handle(now, Input::IfaceDown { iface: IfaceId(i) });
                 self.stats.iface_down += 1;
                 self.publish(ApiEvent::IfaceDown {
                     name: s.info.name,
@@ -795,7 +661,7 @@ impl Engine {
                 tracing::warn!(iface = %want, "interface not usable yet (absent, down or without an address); waiting for it");
             }
         }
-        self.flush();
+        self.drain(now);
     }
 
     fn open(&mut self, now: Instant, info: IfaceInfo) {
@@ -805,7 +671,7 @@ impl Engine {
                 self.socks.insert(info.index, s);
                 self.failed.remove(&info.index);
                 let cost_weight = self.settings.cost_weight;
-                self.node.handle(
+                self.app.handle(
                     now,
                     Input::IfaceUp {
                         iface: IfaceId(info.index),
@@ -824,16 +690,6 @@ impl Engine {
                 }
             }
         }
-    }
-}
-
-/// The next media tick, or never when no audio is flowing.
-async fn media_tick(tick: &mut Option<tokio::time::Interval>) {
-    match tick {
-        Some(iv) => {
-            iv.tick().await;
-        }
-        None => std::future::pending::<()>().await,
     }
 }
 

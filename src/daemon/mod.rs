@@ -117,7 +117,7 @@ pub fn up(mut settings: Settings) -> Result<(), Error> {
                 tracing::error!("API server failed: {e}");
             }
         });
-        let engine = engine::Engine::new(node, settings, events, db);
+        let engine = engine::Engine::new(node, settings, events, db)?;
         engine.run(cmd_rx, engine_stop).await;
         // Open event streams would hold graceful shutdown forever.
         api_task.abort();

@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::phone::stream::Framer;
-use crate::phone::{LegId, Peer, Transmit, Transport};
+use crate::phone::{Peer, Transmit, Transport};
+use crate::session::CallId;
 
 /// What the reader tasks hand the engine.
 pub enum PhoneIo {
@@ -31,7 +32,7 @@ pub enum PhoneIo {
         id: u64,
     },
     Rtp {
-        leg: LegId,
+        call: CallId,
         from: SocketAddr,
         bytes: Vec<u8>,
     },
@@ -131,7 +132,7 @@ impl SipNet {
     }
 
     /// An RTP socket for a phone call on the interface phones reach us by.
-    pub fn open_rtp(&self, ip: IpAddr, leg: LegId) -> io::Result<RtpSock> {
+    pub fn open_rtp(&self, ip: IpAddr, call: CallId) -> io::Result<RtpSock> {
         let std = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?;
         std.set_nonblocking(true)?;
         let sock = Arc::new(UdpSocket::from_std(std)?);
@@ -144,7 +145,7 @@ impl SipNet {
                 match r.recv_from(&mut buf).await {
                     Ok((n, from)) => {
                         let io = PhoneIo::Rtp {
-                            leg,
+                            call,
                             from,
                             bytes: buf[..n].to_vec(),
                         };

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use crate::audio::codec::{Decoder, Encoder, EncoderConfig};
 use crate::phone::rtp::{Rtp, SeqExtender};
-use crate::phone::{Codec, LegId, g711};
+use crate::phone::{Codec, g711};
 use crate::voice::call_payload::{CallPayload, extend_ts};
 
 /// Samples of 20 ms at 8 kHz.
@@ -34,7 +34,6 @@ pub struct BridgeStats {
 }
 
 pub struct Bridge {
-    pub leg: LegId,
     pub codec: Codec,
     /// The phone's telephone-event payload type.
     te_pt: Option<u8>,
@@ -67,7 +66,6 @@ pub struct Bridge {
 impl Bridge {
     /// `random`: 8 bytes for the SSRC and the initial sequence/timestamp.
     pub fn new(
-        leg: LegId,
         codec: Codec,
         te_pt: Option<u8>,
         dest: SocketAddr,
@@ -97,7 +95,6 @@ impl Bridge {
         };
         let [a, b, c, d, e, f, g, h] = random;
         Ok(Bridge {
-            leg,
             codec,
             te_pt,
             dest,
@@ -312,10 +309,8 @@ mod tests {
     #[test]
     fn opus_sequence_timing_and_dtmf_survive() {
         let phone: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let mut a =
-            Bridge::new(LegId(1), Codec::Opus { pt: 96 }, Some(101), phone, [1; 8]).unwrap();
-        let mut b =
-            Bridge::new(LegId(2), Codec::Opus { pt: 111 }, Some(101), phone, [2; 8]).unwrap();
+        let mut a = Bridge::new(Codec::Opus { pt: 96 }, Some(101), phone, [1; 8]).unwrap();
+        let mut b = Bridge::new(Codec::Opus { pt: 111 }, Some(101), phone, [2; 8]).unwrap();
         // seq 1000, 1001, (1002 lost), 1003; then 3 s of silence; then DTMF.
         let sent = [
             (1000u16, 5000u32, 0u16),
@@ -375,8 +370,8 @@ mod tests {
     #[test]
     fn g711_is_transcoded_both_ways() {
         let phone: SocketAddr = "127.0.0.1:4000".parse().unwrap();
-        let mut a = Bridge::new(LegId(1), Codec::Pcmu, None, phone, [3; 8]).unwrap();
-        let mut b = Bridge::new(LegId(2), Codec::Pcma, None, phone, [4; 8]).unwrap();
+        let mut a = Bridge::new(Codec::Pcmu, None, phone, [3; 8]).unwrap();
+        let mut b = Bridge::new(Codec::Pcma, None, phone, [4; 8]).unwrap();
         let mut heard = 0usize;
         for k in 0..50u16 {
             let pcm: Vec<u8> = (0..160)

@@ -64,9 +64,10 @@ impl Engine {
         match c {
             NamesCommand::List(None, tx) => {
                 let mut all: Vec<dto::NameRecord> = Vec::new();
-                for name in self.node.directory().names(now) {
+                for name in self.app.node().directory().names(now) {
                     all.extend(
-                        self.node
+                        self.app
+                            .node()
                             .whois(now, &name)
                             .iter()
                             .map(|h| self.record(now, h)),
@@ -75,7 +76,7 @@ impl Engine {
                 let _ = tx.send(Ok(all));
             }
             NamesCommand::List(Some(name), tx) => {
-                let holders = self.node.whois(now, &name);
+                let holders = self.app.node().whois(now, &name);
                 let r = if holders.is_empty() {
                     Err(format!("no one holds `{name}`"))
                 } else {
@@ -84,7 +85,9 @@ impl Engine {
                 let _ = tx.send(r);
             }
             NamesCommand::Claim(req, tx) => {
-                let r = self.node.claim(now, &req.name, req.exclusive);
+                let r = self
+                    .app
+                    .with_node(now, |n| n.claim(now, &req.name, req.exclusive));
                 match &r {
                     Ok(()) => {
                         tracing::info!(name = %req.name, exclusive = req.exclusive, "claimed")
@@ -96,7 +99,7 @@ impl Engine {
                 let _ = tx.send(self.done(r));
             }
             NamesCommand::Release(req, tx) => {
-                let r = self.node.release(now, &req.name);
+                let r = self.app.with_node(now, |n| n.release(now, &req.name));
                 if r.is_ok() {
                     tracing::info!(name = %req.name, "released");
                 }
@@ -105,7 +108,7 @@ impl Engine {
             NamesCommand::Handover(req, tx) => {
                 let r = match self.resolve(&req.to) {
                     Ok(to) => {
-                        let r = self.node.handover(now, &req.name, to);
+                        let r = self.app.with_node(now, |n| n.handover(now, &req.name, to));
                         if r.is_ok() {
                             tracing::info!(name = %req.name, to = %to.short(), "handed over");
                         }
@@ -117,13 +120,13 @@ impl Engine {
             }
             NamesCommand::Presence(req, tx) => {
                 let r = parse_presence(&req.presence).map(|p| {
-                    self.node.set_presence(now, p);
+                    self.app.with_node(now, |n| n.set_presence(now, p));
                     tracing::info!(presence = presence_str(p), "presence");
                 });
                 let _ = tx.send(r.and_then(|()| self.done(Ok(()))));
             }
         }
-        self.flush();
+        self.drain(now);
     }
 
     fn done(&self, r: Result<(), names::NamesError>) -> Result<dto::NamesDone, String> {
@@ -136,12 +139,7 @@ impl Engine {
 
     /// The names this node holds in the directory.
     pub(super) fn held_names(&self) -> Vec<String> {
-        self.node
-            .directory()
-            .held()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect()
+        self.app.held_names()
     }
 
     fn record(&self, now: Instant, h: &Holder) -> dto::NameRecord {
@@ -150,7 +148,8 @@ impl Engine {
             name: rec.name.clone(),
             holder: rec.holder,
             holder_names: self
-                .node
+                .app
+                .node()
                 .names_of(now, &rec.holder)
                 .into_iter()
                 .filter(|n| *n != rec.name)
@@ -177,22 +176,12 @@ impl Engine {
         }
     }
 
-    /// Every other node holding `name`, reachable or not (a call or text
-    /// to one with no route fails as unreachable, not unknown).
-    pub(super) fn remote_holders(&self, now: Instant, name: &str) -> Vec<NodeId> {
-        self.node
-            .whois(now, name)
-            .into_iter()
-            .filter(|h| !h.local)
-            .map(|h| h.entry.rec.holder)
-            .collect()
-    }
-
     /// The holders of `name` a packet can be sent to: reachable ones,
     /// nearest first.
     pub(super) fn resolve_name(&self, now: Instant, name: &str) -> Vec<NodeId> {
         let mut hs: Vec<(u16, NodeId)> = self
-            .node
+            .app
+            .node()
             .whois(now, name)
             .into_iter()
             .filter(|h| !h.local)

@@ -57,7 +57,7 @@ impl Engine {
     /// stop for a full disk, but an API send reports it).
     pub(super) fn persist_messages(&mut self) -> Result<(), String> {
         let mut changes = std::mem::take(&mut self.unsaved);
-        changes.extend(self.node.take_message_changes());
+        changes.extend(self.app.node_mut().take_message_changes());
         if changes.is_empty() {
             return Ok(());
         }
@@ -77,7 +77,7 @@ impl Engine {
             MsgCommand::Send(req, reply) => {
                 let r = self.send_message(now, &req);
                 let _ = reply.send(r);
-                self.flush();
+                self.drain(now);
             }
             MsgCommand::Inbox(after, reply) => {
                 let r = self
@@ -116,13 +116,14 @@ impl Engine {
             MsgTo::Name(&req.to)
         };
         let id = self
-            .node
-            .message(now, to, &req.text)
+            .app
+            .with_node(now, |n| n.message(now, to, &req.text))
             .map_err(|e| refusal(&e))?;
         // Accepted only once it is on disk.
         self.persist_messages().map_err(|e| (500, e))?;
         let m = self
-            .node
+            .app
+            .node()
             .messages()
             .outbox()
             .find(|m| m.id == id)
