@@ -331,7 +331,9 @@ fn quality(tag: &'static str, loss: u32, pesq_min: f64) {
         .trim()
         .parse()
         .expect("speech length");
-    let listen_s = format!("{:.1}", secs + 5.0);
+    // Long enough for the wait below (<= 3 s), the access time, the
+    // speech and the jitter buffer's tail.
+    let listen_s = format!("{:.1}", secs + 8.0);
     let recs: BTreeMap<String, PathBuf> = listeners
         .iter()
         .map(|l| (l.clone(), net.tmp.join(format!("{tag}-{l}.wav"))))
@@ -359,7 +361,7 @@ fn quality(tag: &'static str, loss: u32, pesq_min: f64) {
                 })
             })
             .collect();
-        let ready = wait_for(Duration::from_secs(5), || {
+        let ready = wait_for(Duration::from_secs(3), || {
             listeners
                 .iter()
                 .all(|l| ptt::view(net, l, TG)["recording"].as_str() == Some(s(&recs[l])))
@@ -372,7 +374,7 @@ fn quality(tag: &'static str, loss: u32, pesq_min: f64) {
             .collect();
         (press, outs)
     });
-    let (ok, out) = press.expect("not every listener was recording within 5 s");
+    let (ok, out) = press.expect("not every listener was recording within 3 s");
     assert!(ok, "the speech press at {TALKER}: {out}");
 
     // Score every listener.
