@@ -45,6 +45,57 @@ impl Scenario {
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
+
+    /// Random loss of `pct` percent on every link (each direction).
+    pub fn set_loss(&mut self, pct: u32) {
+        for l in &mut self.links {
+            l.loss = pct;
+        }
+    }
+
+    /// The neighbours `node` has in this scenario.
+    pub fn degree(&self, node: &str) -> usize {
+        self.links
+            .iter()
+            .filter(|l| l.a == node || l.b == node)
+            .count()
+    }
+
+    /// Shortest-path hop counts between every two connected nodes (breadth
+    /// first over the links), keyed by (from, to).
+    pub fn hops(&self) -> BTreeMap<(String, String), u64> {
+        let mut out = BTreeMap::new();
+        for from in &self.nodes {
+            let mut seen = BTreeMap::from([(from.clone(), 0u64)]);
+            let mut frontier = vec![from.clone()];
+            while !frontier.is_empty() {
+                let mut next = Vec::new();
+                for n in &frontier {
+                    let d = seen[n];
+                    for l in &self.links {
+                        let other = if &l.a == n {
+                            &l.b
+                        } else if &l.b == n {
+                            &l.a
+                        } else {
+                            continue;
+                        };
+                        if !seen.contains_key(other) {
+                            seen.insert(other.clone(), d + 1);
+                            next.push(other.clone());
+                        }
+                    }
+                }
+                frontier = next;
+            }
+            for (to, d) in seen {
+                if &to != from {
+                    out.insert((from.clone(), to), d);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Field tests run only when asked (they need root and take a while).

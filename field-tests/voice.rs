@@ -77,20 +77,35 @@ fn run(args: &[&str]) {
 
 /// PESQ-WB (ITU-T P.862.2) of `deg` against `reference`, aligned first.
 pub fn pesq_wb(reference: &Path, deg: &Path) -> f64 {
+    pesq_wb_delay(reference, deg)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0
+}
+
+/// PESQ-WB of `deg` against `reference` and the delay (ms) the aligner
+/// found between them; an error when the scorer fails (e.g. a recording
+/// with no speech in it).
+pub fn pesq_wb_delay(reference: &Path, deg: &Path) -> Result<(f64, f64), String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("field-tests/tools/pesq_wb.py");
     let out = Command::new("python3")
         .arg(&script)
         .args([s(reference), s(deg), "--json"])
         .output()
-        .expect("python3");
+        .map_err(|e| format!("python3: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "pesq_wb.py failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("pesq_wb.py JSON");
-    v["pesq_wb"].as_f64().expect("pesq_wb figure")
+    if !out.status.success() {
+        return Err(format!(
+            "pesq_wb.py failed on {}: {text}{}",
+            deg.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(text.trim()).map_err(|e| format!("pesq_wb.py JSON: {e}: {text}"))?;
+    Ok((
+        v["pesq_wb"].as_f64().ok_or("no pesq_wb figure")?,
+        v["delay_ms"].as_f64().unwrap_or(f64::NAN),
+    ))
 }
 
 /// The calls `node` lists, as JSON values.
