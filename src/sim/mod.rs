@@ -16,9 +16,14 @@ pub mod graph;
 pub mod layout;
 pub mod metrics;
 pub mod obstacles;
+pub mod place;
+pub mod place_spots;
 pub mod radio;
 pub mod run;
 pub mod scenario;
+pub mod svg;
+pub mod svg_legend;
+pub mod svg_text;
 pub mod world;
 
 pub use metrics::{Comparison, Report};
