@@ -18,6 +18,8 @@ pub mod metrics;
 pub mod obstacles;
 pub mod place;
 pub mod place_spots;
+pub mod plan_cli;
+pub mod plan_report;
 pub mod radio;
 pub mod run;
 pub mod scenario;
