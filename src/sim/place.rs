@@ -85,6 +85,8 @@ pub struct Placement {
     /// Where spots were taken: "anywhere in the area", "on the roads", ...
     pub searched: String,
     pub spread_m: f64,
+    /// Nodes of the scenario (trucks not counted).
+    pub nodes: usize,
     pub handsets: usize,
     pub base_stations: Vec<String>,
     pub without_relay: Spot,
@@ -436,6 +438,7 @@ pub fn search(spec: &WorldSpec, req: &PlaceRequest) -> Result<Placement, SimErro
         grid_m,
         searched,
         spread_m: round3(spread_m),
+        nodes: n,
         handsets: handsets.len(),
         base_stations: bases.iter().map(|&b| spec.nodes[b].name.clone()).collect(),
         without_relay,

@@ -69,6 +69,8 @@ const MAP_H: f64 = 860.0;
 const MARGIN: f64 = 56.0;
 const TITLE_H: f64 = 64.0;
 const NODE_FONT: f64 = 19.0;
+/// Room under the map for the scale bar.
+const SCALE_H: f64 = 56.0;
 
 /// World metres to page pixels (y up).
 pub struct View {
@@ -212,7 +214,7 @@ pub fn render(p: &Picture) -> String {
     let grid = nice_step(ww.max(wh) / 8.0);
     let legend = Legend::new(p, &cut, &links, grid);
     let width = v.w + 2.0 * MARGIN + svg_legend::WIDTH;
-    let height = (TITLE_H + v.h + 2.0 * MARGIN).max(legend.height() + TITLE_H + 30.0);
+    let height = (TITLE_H + v.h + 2.0 * MARGIN + SCALE_H).max(legend.height() + TITLE_H + 30.0);
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -234,6 +236,15 @@ pub fn render(p: &Picture) -> String {
     let title = format!("{} — {}", p.spec.name, p.when);
     text(&mut o, MARGIN, 44.0, 30.0, "bold", INK, &title);
     draw_grid(&mut o, &v, b, grid);
+    // Everything on the ground stays inside the map's frame.
+    let _ = writeln!(
+        o,
+        r#"<clipPath id="map"><rect x="{}" y="{}" width="{}" height="{}"/></clipPath><g clip-path="url(#map)">"#,
+        px(MARGIN),
+        px(TITLE_H + MARGIN),
+        px(v.w),
+        px(v.h)
+    );
     let ground = draw_ground(&mut o, &v, p);
     if let Some(m) = &p.spots {
         draw_spots(&mut o, &v, m);
@@ -259,6 +270,7 @@ pub fn render(p: &Picture) -> String {
         );
     }
     draw_flows(&mut o, &v, p);
+    o.push_str("</g>\n");
     draw_nodes(&mut o, &v, p, &cut, ground);
     draw_scale(&mut o, &v, b);
     legend.draw(&mut o, v.w + 2.0 * MARGIN, TITLE_H + 10.0);
@@ -629,15 +641,9 @@ fn draw_nodes(o: &mut String, v: &View, p: &Picture, cut: &[usize], ground: Vec<
 
 fn draw_scale(o: &mut String, v: &View, b: [f64; 4]) {
     let len = nice_step((b[2] - b[0]) / 5.0);
-    let (x, y) = (MARGIN + 16.0, TITLE_H + MARGIN + v.h - 40.0);
+    // Under the map, beside the first x label, never over a node.
+    let (x, y) = (MARGIN + 150.0, TITLE_H + MARGIN + v.h + 40.0);
     let w = len * v.scale;
-    let _ = writeln!(
-        o,
-        r##"<rect x="{}" y="{}" width="{}" height="60" fill="#ffffff" opacity="0.85"/>"##,
-        px(x - 8.0),
-        px(y - 30.0),
-        px(w + 16.0)
-    );
     let _ = writeln!(
         o,
         r#"<rect x="{}" y="{}" width="{}" height="10" fill="{INK}"/>"#,
@@ -654,8 +660,8 @@ fn draw_scale(o: &mut String, v: &View, b: [f64; 4]) {
     );
     text(
         o,
-        x,
-        y - 8.0,
+        x - 140.0,
+        y + 10.0,
         18.0,
         "bold",
         INK,
@@ -665,7 +671,16 @@ fn draw_scale(o: &mut String, v: &View, b: [f64; 4]) {
         o,
         r#"<text x="{}" y="{}" font-size="15" fill="{INK}" text-anchor="middle">{}</text>"#,
         px(x + w / 2.0),
-        px(y + 26.0),
+        px(y + 28.0),
         esc(&metres(len / 2.0))
     );
+    for (at, t) in [(x, "0".to_string()), (x + w, metres(len))] {
+        let _ = writeln!(
+            o,
+            r#"<text x="{}" y="{}" font-size="15" fill="{INK}" text-anchor="middle">{}</text>"#,
+            px(at),
+            px(y + 28.0),
+            esc(&t)
+        );
+    }
 }

@@ -234,7 +234,7 @@ impl Legend {
             &mut rows,
             Sample::None,
             format!(
-                "grid lines every {}, labelled in metres; the scale bar is at the bottom left; y grows up the page",
+                "grid lines every {}, labelled in metres; the scale bar is under the map; y grows up the page",
                 metres(grid_m)
             ),
             INK,
