@@ -55,9 +55,9 @@ pub fn route_check(sim: &Sim, relays: &[usize]) -> RouteCheck {
 }
 
 fn routes_line(r: &RouteCheck) -> String {
-    let worst = r
-        .worst_hops
-        .map_or(String::new(), |h| format!(", the longest {h} hops"));
+    let worst = r.worst_hops.map_or(String::new(), |h| {
+        format!(", the longest {h} hop{}", if h == 1 { "" } else { "s" })
+    });
     let missing = if r.without_route.is_empty() {
         String::new()
     } else {
