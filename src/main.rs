@@ -15,7 +15,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a deterministic simulated incident and print its figures.
-    Sim(callsign::sim::cli::SimArgs),
+    Sim(Box<callsign::sim::cli::SimArgs>),
     /// Agency certificate authority for secured mode: make one, issue
     /// device certificates.
     #[command(subcommand)]
@@ -32,7 +32,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Sim(args) => callsign::sim::cli::run(args),
+        Command::Sim(args) => callsign::sim::cli::run(*args),
         Command::Ca(cmd) => callsign::trust::cli::run(cmd)
             .map(|()| ExitCode::SUCCESS)
             .map_err(Into::into),

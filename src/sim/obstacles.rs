@@ -245,11 +245,20 @@ mod tests {
             shape: Shape::Line(vec![(30.0, -5.0), (30.0, 5.0)]),
             attenuation: Attenuation::Db(6.0),
         };
-        let through = link_loss(&p, (0.0, 0.0), &p, (60.0, 0.0), &[wall.clone()]);
+        let through = link_loss(&p, (0.0, 0.0), &p, (60.0, 0.0), std::slice::from_ref(&wall));
         let through = through.expect("still heard through 6 dB");
         assert!(through > open, "{through} > {open}");
         // 6 dB with n = 3 is 1.58 x the distance: 100 m reads as 158 m.
-        assert!(link_loss(&p, (0.0, 0.0), &p, (100.0, 0.0), &[wall.clone()]).is_none());
+        assert!(
+            link_loss(
+                &p,
+                (0.0, 0.0),
+                &p,
+                (100.0, 0.0),
+                std::slice::from_ref(&wall)
+            )
+            .is_none()
+        );
         assert!(link_loss(&p, (0.0, 0.0), &p, (100.0, 0.0), &[]).is_some());
         let lossy = Obstacle {
             attenuation: Attenuation::Loss(0.5),
