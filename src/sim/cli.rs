@@ -19,6 +19,7 @@ use super::{RunOptions, SimError, compare, simulate};
 ///   callsign sim --topology line --nodes 6 --flow 1:6
 ///   callsign sim --scenario scenarios/fireground.toml --timers babel-default
 ///   callsign sim --topology random --nodes 100 --loss 0.05 --ptt --calls 2 --json
+///   callsign sim scenarios/warehouse.toml --svg warehouse.svg --place-relay truck-5g
 #[derive(clap::Args, Debug, Clone)]
 #[command(verbatim_doc_comment)]
 pub struct SimArgs {
@@ -31,6 +32,9 @@ pub struct SimArgs {
     /// Scenario file (TOML) placing handsets and trucks; see scenarios/.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// The scenario file, given without --scenario.
+    #[arg(value_name = "SCENARIO", conflicts_with_all = ["scenario", "topology"])]
+    pub scenario_file: Option<PathBuf>,
     /// Radio profile of generated worlds: a shipped name or a .toml path.
     #[arg(long, default_value = "handset-2g4")]
     pub profile: String,
@@ -133,11 +137,15 @@ pub struct SimArgs {
     /// Report wall_ms as 0, so repeated runs print byte-identical output.
     #[arg(long)]
     pub no_wall_clock: bool,
+    /// Pictures and relay placement (`plan_cli.rs`).
+    #[command(flatten)]
+    pub plan: super::plan_cli::PlanArgs,
 }
 
 /// Build the world the arguments describe.
 pub fn world(args: &SimArgs) -> Result<WorldSpec, SimError> {
-    let mut spec = match (&args.topology, &args.scenario) {
+    let file = args.scenario.as_ref().or(args.scenario_file.as_ref());
+    let mut spec = match (&args.topology, file) {
         (Some(t), _) => {
             let opt = GenOptions {
                 nodes: args.nodes,
@@ -277,6 +285,11 @@ pub fn run(args: SimArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 }
 
 fn run_inner(args: &SimArgs) -> Result<(), SimError> {
+    if args.plan.active() && (args.ferry || args.compare_babel) {
+        return Err(SimError::Input(
+            "--svg and --place-relay work on one run: drop --ferry and --compare-babel".into(),
+        ));
+    }
     if args.ferry {
         let r = super::ferry::run(&super::ferry::FerryOptions {
             seed: args.seed,
@@ -293,6 +306,9 @@ fn run_inner(args: &SimArgs) -> Result<(), SimError> {
     }
     let spec = world(args)?;
     let opts = options(args, &spec)?;
+    if args.plan.active() {
+        return super::plan_cli::run(&args.plan, spec, opts, args.json);
+    }
     if args.compare_protection {
         let mut all = Vec::new();
         for p in ["none", "relay", "repair", "redundant", "quality"] {

@@ -61,10 +61,19 @@ pub struct RadioProfile {
     pub jitter_ms: f64,
     /// Link cost weight given to the node for this interface (256 = neutral).
     pub cost_weight: u16,
+    /// How fast the signal fades with distance (2 in free space, 3 to 4
+    /// among buildings): turns an obstacle's dB into extra distance
+    /// (`obstacles.rs`).
+    #[serde(default = "default_path_loss_exponent")]
+    pub path_loss_exponent: f64,
     /// Overrides of the selected timer preset, same keys as `node::Timers`
     /// (durations in milliseconds).
     #[serde(default)]
     pub timers: Option<toml::Table>,
+}
+
+fn default_path_loss_exponent() -> f64 {
+    3.0
 }
 
 impl RadioProfile {
@@ -113,6 +122,9 @@ impl RadioProfile {
         }
         if !(self.mac_overhead_us >= 0.0 && self.latency_ms >= 0.0 && self.jitter_ms >= 0.0) {
             return Err("mac_overhead_us, latency_ms and jitter_ms must not be negative".into());
+        }
+        if !(self.path_loss_exponent >= 1.0 && self.path_loss_exponent <= 10.0) {
+            return Err("path_loss_exponent must lie in [1, 10]".into());
         }
         if self.cost_weight == 0 {
             return Err("cost_weight must be at least 1".into());

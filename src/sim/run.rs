@@ -109,6 +109,8 @@ pub struct Sim {
     voice: Option<VoicePhase>,
     end: Instant,
     limit: Instant,
+    /// The run has reached its end (`run_until` does nothing more).
+    done: bool,
     wall_start: std::time::Instant,
     next_progress: f64,
 }
@@ -232,6 +234,7 @@ impl Sim {
             voice: opts_voice.map(VoicePhase::new),
             end: Instant::MAX,
             limit,
+            done: false,
             wall_start: wall_now(),
             next_progress: 0.1,
         })
@@ -261,7 +264,21 @@ impl Sim {
 
     /// Run to the end and report.
     pub fn run(&mut self) -> Report {
-        while let Some((now, hook)) = self.world.next_hook(self.limit.min(self.end)) {
+        self.run_until(Instant::MAX);
+        self.drain_outbox();
+        self.report()
+    }
+
+    /// Run up to simulated time `t`, or to the end of the run if that comes
+    /// first (then `true`), so the state at `t` can be read (pictures).
+    /// Stopping on the way changes nothing in the run.
+    pub fn run_until(&mut self, t: Instant) -> bool {
+        while !self.done {
+            let stop = self.limit.min(self.end);
+            let Some((now, hook)) = self.world.next_hook(stop.min(t)) else {
+                self.done = t >= stop;
+                break;
+            };
             self.drain_outbox();
             match hook {
                 Hook::Check => self.on_check(now),
@@ -276,11 +293,10 @@ impl Sim {
                 Hook::Flood(m) => self.on_flood(now, m),
                 Hook::Names(h) => self.on_names_hook(now, h),
                 Hook::Voice(h) => self.on_voice_hook(now, h),
-                Hook::End => break,
+                Hook::End => self.done = true,
             }
         }
-        self.drain_outbox();
-        self.report()
+        self.done
     }
 
     fn alive(&self) -> Vec<bool> {
@@ -1020,6 +1036,16 @@ impl Sim {
                 0
             },
         }
+    }
+
+    /// The failures so far (pictures, tools).
+    pub fn kills(&self) -> &[Kill] {
+        &self.kills
+    }
+
+    /// Source and destination of every probe flow started so far.
+    pub fn flow_pairs(&self) -> Vec<(usize, usize)> {
+        self.flows.iter().map(|f| (f.src, f.dst)).collect()
     }
 
     /// The current valid path from `s` to `d` (tests and tools).

@@ -28,6 +28,10 @@
 //! from = "ff-5"
 //! to = "engine-1"
 //! ```
+//!
+//! Named places, handset groups placed by area, obstacles, roads and where
+//! a relay may park are read by [`super::layout`]; `docs/SCENARIOS.md`
+//! documents every key.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,6 +40,8 @@ use serde::Deserialize;
 
 use super::SimError;
 use super::graph::Graph;
+use super::layout::{self, Layout};
+use super::obstacles;
 use super::radio::RadioProfile;
 use crate::rng::Rng;
 
@@ -89,27 +95,31 @@ pub struct WorldSpec {
     pub flows: Vec<(usize, usize)>,
     pub area: (f64, f64),
     pub run: RunOverrides,
+    /// Places, obstacles, roads and parking rules of a scenario.
+    pub layout: Layout,
 }
 
 impl WorldSpec {
     /// Whether two nodes can hear each other (some shared channel in range,
-    /// not blocked by a loss override of 1).
+    /// obstacles included, not blocked by a loss override of 1).
     pub fn in_range(&self, a: usize, b: usize) -> bool {
-        if self
-            .link_loss
-            .get(&(a.min(b), a.max(b)))
-            .is_some_and(|&l| l >= 1.0)
-        {
-            return false;
-        }
+        let (ra, rb) = (self.nodes[a].radios.len(), self.nodes[b].radios.len());
+        (0..ra).any(|ia| (0..rb).any(|ib| self.radio_loss(a, ia, b, ib).is_some()))
+    }
+
+    /// Loss of one datagram from node `a`'s radio `ia` to node `b`'s radio
+    /// `ib`, before the run's extra loss; `None` when `b` does not hear it.
+    /// A `[[link]]` override replaces the distance and obstacle model.
+    pub fn radio_loss(&self, a: usize, ia: usize, b: usize, ib: usize) -> Option<f64> {
         let (na, nb) = (&self.nodes[a], &self.nodes[b]);
-        let d = dist(na.pos, nb.pos);
-        na.radios.iter().any(|&ra| {
-            nb.radios.iter().any(|&rb| {
-                let (pa, pb) = (&self.profiles[ra], &self.profiles[rb]);
-                pa.channel == pb.channel && d <= pa.range_m.min(pb.range_m)
-            })
-        })
+        let (pa, pb) = (&self.profiles[na.radios[ia]], &self.profiles[nb.radios[ib]]);
+        if pa.channel != pb.channel || dist(na.pos, nb.pos) > pa.range_m.min(pb.range_m) {
+            return None;
+        }
+        match self.link_loss.get(&(a.min(b), a.max(b))) {
+            Some(&l) => (l < 1.0).then_some(l),
+            None => obstacles::link_loss(pa, na.pos, pb, nb.pos, &self.layout.obstacles),
+        }
     }
 
     /// The ground-truth graph at the current positions.
@@ -225,6 +235,7 @@ fn spec_from_positions(
         flows: Vec::new(),
         area,
         run: RunOverrides::default(),
+        layout: Layout::default(),
     }
 }
 
@@ -271,8 +282,17 @@ struct ScenarioFile {
     area_m: Option<[f64; 2]>,
     #[serde(default)]
     run: RunOverrides,
-    #[serde(rename = "node")]
+    #[serde(default, rename = "node")]
     nodes: Vec<NodeEntry>,
+    #[serde(default, rename = "group")]
+    groups: Vec<layout::GroupEntry>,
+    #[serde(default, rename = "place")]
+    places: Vec<layout::PlaceEntry>,
+    #[serde(default, rename = "obstacle")]
+    obstacles: Vec<layout::ObstacleEntry>,
+    #[serde(default, rename = "road")]
+    roads: Vec<layout::RoadEntry>,
+    placement: Option<layout::PlacementEntry>,
     #[serde(default, rename = "fail")]
     failures: Vec<FailEntry>,
     #[serde(default, rename = "link")]
@@ -285,7 +305,8 @@ struct ScenarioFile {
 #[serde(deny_unknown_fields)]
 struct NodeEntry {
     name: String,
-    at: [f64; 2],
+    /// `[x, y]` or the name of a place.
+    at: toml::Value,
     #[serde(default = "default_radios")]
     radios: Vec<String>,
     #[serde(default)]
@@ -328,16 +349,42 @@ pub fn parse_scenario(
 ) -> Result<WorldSpec, SimError> {
     let bad = |m: String| SimError::Input(format!("scenario {origin}: {m}"));
     let f: ScenarioFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
-    if f.nodes.len() < 2 {
+    let layout =
+        layout::parse(&f.places, &f.obstacles, &f.roads, f.placement.as_ref()).map_err(&bad)?;
+    // Groups become ordinary nodes after the hand-placed ones.
+    let mut entries = Vec::with_capacity(f.nodes.len());
+    for n in &f.nodes {
+        let at = layout
+            .resolve_at(&n.at)
+            .map_err(|e| bad(format!("node {:?}: {e}", n.name)))?;
+        entries.push((n, n.name.clone(), at, n.mobility.clone()));
+    }
+    let group_radios: Vec<NodeEntry> = f
+        .groups
+        .iter()
+        .map(|g| NodeEntry {
+            name: g.name.clone(),
+            at: toml::Value::Array(Vec::new()),
+            radios: g.radios.clone().unwrap_or_else(default_radios),
+            base_station: g.base_station,
+            mobility: None,
+        })
+        .collect();
+    for (g, proto) in f.groups.iter().zip(&group_radios) {
+        for (name, at, mobility) in layout::expand_group(g, &layout).map_err(&bad)? {
+            entries.push((proto, name, at, mobility));
+        }
+    }
+    if entries.len() < 2 {
         return Err(bad(format!(
             "needs at least 2 nodes, has {}",
-            f.nodes.len()
+            entries.len()
         )));
     }
     let mut index = BTreeMap::new();
-    for (i, n) in f.nodes.iter().enumerate() {
-        if index.insert(n.name.clone(), i).is_some() {
-            return Err(bad(format!("node name {:?} used twice", n.name)));
+    for (i, (_, name, _, _)) in entries.iter().enumerate() {
+        if index.insert(name.clone(), i).is_some() {
+            return Err(bad(format!("node name {name:?} used twice")));
         }
     }
     let lookup = |name: &str| {
@@ -348,9 +395,9 @@ pub fn parse_scenario(
     };
     let mut profiles: Vec<RadioProfile> = Vec::new();
     let mut nodes = Vec::new();
-    for n in &f.nodes {
+    for (n, name, at, mobility) in &entries {
         if n.radios.is_empty() {
-            return Err(bad(format!("node {:?} has no radio", n.name)));
+            return Err(bad(format!("node {name:?} has no radio")));
         }
         let mut radios = Vec::new();
         for r in &n.radios {
@@ -363,23 +410,19 @@ pub fn parse_scenario(
             };
             radios.push(idx);
         }
-        if let Some(m) = &n.mobility
+        if let Some(m) = mobility
             && !(m.speed_mps[0] > 0.0 && m.speed_mps[0] <= m.speed_mps[1] && m.pause_s >= 0.0)
         {
             return Err(bad(format!(
-                "node {:?}: mobility needs 0 < speed_mps[0] <= speed_mps[1]",
-                n.name
+                "node {name:?}: mobility needs 0 < speed_mps[0] <= speed_mps[1]"
             )));
         }
-        if !(n.at[0].is_finite() && n.at[1].is_finite()) {
-            return Err(bad(format!("node {:?}: position must be finite", n.name)));
-        }
         nodes.push(NodeSpec {
-            name: n.name.clone(),
-            pos: (n.at[0], n.at[1]),
+            name: name.clone(),
+            pos: *at,
             radios,
             base_station: n.base_station,
-            mobility: n.mobility.clone(),
+            mobility: mobility.clone(),
         });
     }
     let mut link_loss = BTreeMap::new();
@@ -434,6 +477,7 @@ pub fn parse_scenario(
         flows,
         area,
         run: f.run,
+        layout,
     })
 }
 

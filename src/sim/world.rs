@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::radio::UDP_IPV6_OVERHEAD;
-use super::scenario::{WorldSpec, dist};
+use super::scenario::WorldSpec;
 use super::voice::VoiceLog;
 use crate::app::{App, AppConfig, AppEvent};
 use crate::identity::{Identity, NodeId};
@@ -319,20 +319,16 @@ impl<H> World<H> {
                 if a == b {
                     continue;
                 }
-                let over = self.spec.link_loss.get(&(a.min(b), a.max(b))).copied();
-                if over.is_some_and(|l| l >= 1.0) {
-                    continue;
-                }
-                let (na, nb) = (&self.spec.nodes[a], &self.spec.nodes[b]);
-                let d = dist(na.pos, nb.pos);
-                for (ia, &ra) in na.radios.iter().enumerate() {
-                    for (ib, &rb) in nb.radios.iter().enumerate() {
-                        let (pa, pb) = (&self.spec.profiles[ra], &self.spec.profiles[rb]);
-                        let range = pa.range_m.min(pb.range_m);
-                        if pa.channel != pb.channel || d > range {
+                let (ra, rb) = (
+                    self.spec.nodes[a].radios.len(),
+                    self.spec.nodes[b].radios.len(),
+                );
+                for ia in 0..ra {
+                    for ib in 0..rb {
+                        // Distance, obstacles and `[[link]]` overrides.
+                        let Some(base) = self.spec.radio_loss(a, ia, b, ib) else {
                             continue;
-                        }
-                        let base = over.unwrap_or_else(|| pa.loss_at(d, range));
+                        };
                         let loss = 1.0 - (1.0 - base) * (1.0 - self.extra_loss);
                         self.nodes[a].links[ia].push(Link {
                             to: b as u32,
