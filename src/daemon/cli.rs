@@ -191,7 +191,7 @@ pub struct AudioOutArgs {
 pub struct CallArgs {
     /// The name to call, e.g. medic-12.
     pub name: String,
-    /// Send this 16 kHz mono WAV (default: silence).
+    /// Send this WAV (any rate and channel count; default: silence).
     #[arg(long, value_name = "IN.wav")]
     pub wav: Option<PathBuf>,
     /// Record what the far end says (WAV, 16 kHz mono).
@@ -246,7 +246,7 @@ pub struct HangupArgs {
 pub struct PttArgs {
     /// The talkgroup, e.g. fireground-1 (joined if need be).
     pub talkgroup: String,
-    /// What to say: a 16 kHz mono WAV, sent from the talk permit on.
+    /// What to say: a WAV (any rate and channel count), sent from the talk permit on.
     #[arg(long, value_name = "IN.wav")]
     pub wav: Option<PathBuf>,
     /// normal, command or emergency (pre-empts a lower-priority talker).
@@ -285,7 +285,7 @@ pub struct MaydayArgs {
     /// Join this talkgroup first (default: every talkgroup joined).
     #[arg(long, value_name = "TG")]
     pub talkgroup: Option<String>,
-    /// What to say after the permit (16 kHz mono WAV).
+    /// What to say after the permit (a WAV, any rate and channel count).
     #[arg(long, value_name = "IN.wav")]
     pub wav: Option<PathBuf>,
     /// Position to flag in the directory (degrees).
