@@ -265,6 +265,10 @@ impl Net {
             cmd.args(["--iface", f]);
         }
         cmd.args(extra);
+        // Hermetic: never the machine's /etc/callsign/callsign.toml.
+        if !extra.contains(&"--config") {
+            cmd.env("CALLSIGN_CONFIG", "/dev/null");
+        }
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         let child = cmd.spawn().expect("spawn callsign up");
         self.nodes[i].child = Some(child);

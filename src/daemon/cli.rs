@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::config::{self, FileConfig, Settings, TimerPreset};
+use super::ifaces::IfaceSelect;
 use super::{client, msg_client, names_client, voice_client};
 use crate::identity::NodeId;
 
@@ -66,16 +67,21 @@ pub enum NetCommand {
     /// Sound cards: `callsign audio devices` lists them.
     #[command(subcommand)]
     Audio(AudioCommand),
+    /// Radio set-up from profiles: `radio plan` prints the iw commands for
+    /// `--iface wlan0=truck-5g`, `radio apply` runs them.
+    #[command(subcommand)]
+    Radio(super::radio_run::RadioCommand),
     /// Benchmark traffic (needs a daemon started with --bench).
     #[command(hide = true, subcommand)]
     Bench(BenchCommand),
 }
 
 /// Flags of `callsign up`. Each has a key of the same name in the config file.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone)]
 pub struct UpArgs {
-    /// Config file (TOML); flags override it. See examples/callsign.toml.
-    #[arg(long, value_name = "FILE")]
+    /// Config file (TOML); flags override it. See examples/callsign.toml
+    /// [default: /etc/callsign/callsign.toml when present].
+    #[arg(long, value_name = "FILE", env = "CALLSIGN_CONFIG")]
     pub config: Option<PathBuf>,
     /// A name or role to claim in the directory (repeatable), e.g. engine-3.
     #[arg(long = "name", value_name = "ROLE")]
@@ -86,9 +92,18 @@ pub struct UpArgs {
     /// Advertise this node as a base station (truck).
     #[arg(long)]
     pub base_station: bool,
-    /// Use only this interface (repeatable; default: every usable one).
-    #[arg(long = "iface", value_name = "IF")]
+    /// Use only this interface (repeatable; default: every usable one but
+    /// the excluded). `IF=PROFILE` also brings the radio into the profile's
+    /// mode (IBSS, 802.11s mesh, ...) and weights its links by the
+    /// profile's cost: `--iface wlan0=truck-5g --iface wlan1=handset-2g4`.
+    /// `callsign radio plan` shows the commands first.
+    #[arg(long = "iface", value_name = "IF[=PROFILE]")]
     pub ifaces: Vec<String>,
+    /// Never use this interface (repeatable; `*` and `?` wildcards, e.g.
+    /// `wwan*`). Without --iface, loopback, container bridges (docker*,
+    /// br-*, veth*, virbr*) and VPNs (tun*, tap*, wg*) are left out too.
+    #[arg(long = "exclude-iface", value_name = "PATTERN")]
+    pub exclude_ifaces: Vec<String>,
     /// Device key and state [default: $XDG_DATA_HOME/callsign, /var/lib/callsign as root].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -98,9 +113,10 @@ pub struct UpArgs {
     /// Overlay UDP port [default: 7470].
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
-    /// Radio profile (TOML): link cost weight and timer overrides.
-    #[arg(long, value_name = "FILE")]
-    pub radio_profile: Option<PathBuf>,
+    /// Radio profile for every interface without one of its own (a name
+    /// or a .toml path): link cost weight and timer overrides.
+    #[arg(long, value_name = "PROFILE")]
+    pub radio_profile: Option<String>,
     /// Timer preset [default: callsign].
     #[arg(long, value_enum)]
     pub timers: Option<TimerPreset>,
@@ -157,6 +173,16 @@ pub struct UpArgs {
     /// ... and in a burst [default: 1000].
     #[arg(long, value_name = "N")]
     pub msg_burst: Option<f64>,
+    /// Take this node's position from gpsd (e.g. 127.0.0.1:2947) and put
+    /// it in the directory.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub gpsd: Option<String>,
+    /// Publish a new position only after moving this many metres [default: 25].
+    #[arg(long, value_name = "M")]
+    pub gps_min_move: Option<f64>,
+    /// ... and at most every this many seconds [default: 30].
+    #[arg(long, value_name = "S")]
+    pub gps_interval: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -441,9 +467,9 @@ pub enum BenchCommand {
 pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cmd {
         NetCommand::Up(args) => {
-            let settings = settings(*args).map_err(|e| e.to_string())?;
+            let settings = settings(&args).map_err(|e| e.to_string())?;
             init_logging(&settings.log);
-            super::up(settings).map_err(|e| e.to_string())?;
+            super::up(settings, *args).map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
         NetCommand::Status(a) => client::status(&a),
@@ -469,6 +495,7 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Outbox(a) => msg_client::outbox(&a),
         NetCommand::Log(a) => msg_client::log(&a),
         NetCommand::Audio(AudioCommand::Devices { json }) => voice_client::audio_devices(json),
+        NetCommand::Radio(c) => super::radio_run::run_cli(c).map_err(|e| e.to_string().into()),
         NetCommand::Bench(b) => client::bench(&b),
     }
 }
@@ -491,20 +518,21 @@ const MIN_LEASE_S: u64 = 15;
 const MAX_LEASE_S: u64 = 24 * 3600;
 
 /// Merge flags over the config file over defaults.
-pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
-    let f = match &a.config {
+pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
+    let config_path = config::config_path(a.config.as_deref());
+    let f = match &config_path {
         Some(p) => config::load_file(p)?,
         None => FileConfig::default(),
     };
+    let a = a.clone();
     let msg_config = msg_config(&a, &f)?;
-    let profile_path = a.radio_profile.or(f.radio_profile);
-    let profile = match &profile_path {
-        Some(p) => config::load_radio_profile(p)?,
+    let profile = match a.radio_profile.clone().or(f.radio_profile.clone()) {
+        Some(p) => config::load_radio_profile(&p)?.1,
         None => config::RadioProfile::default(),
     };
     let preset = a.timers.or(f.timers).unwrap_or_default();
-    let mut peers = f.peers.unwrap_or_default();
-    peers.extend(a.peers);
+    let mut peers = f.peers.clone().unwrap_or_default();
+    peers.extend(a.peers.clone());
     let pick = |flag: Vec<String>, file: Option<Vec<String>>| {
         if flag.is_empty() {
             file.unwrap_or_default()
@@ -519,8 +547,18 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         )
         .into());
     }
-    let mut timers = config::timers_with(preset, profile.timers.as_ref())?;
-    match a.voice_protection.or(f.voice_protection).as_deref() {
+    let gpsd = gpsd_settings(a.gpsd.clone(), a.gps_min_move, a.gps_interval, &f)?;
+    let radio = radio_settings(
+        pick(a.ifaces.clone(), f.iface.clone()),
+        pick(a.exclude_ifaces.clone(), f.exclude_iface.clone()),
+    )?;
+    let mut timers = config::timers_with(preset, one_timer_set(&profile, &radio.timers)?)?;
+    match a
+        .voice_protection
+        .clone()
+        .or(f.voice_protection.clone())
+        .as_deref()
+    {
         None => {}
         Some("arq") => timers.voice_protection = crate::node::VoiceProtection::Arq,
         Some("none") => timers.voice_protection = crate::node::VoiceProtection::None,
@@ -531,7 +569,7 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         name_lease: std::time::Duration::from_secs(lease),
         version_base: 1,
         base_station: a.base_station || f.base_station.unwrap_or(false),
-        ifaces: pick(a.ifaces, f.iface),
+        ifaces: radio.select,
         data_dir: a
             .data_dir
             .or(f.data_dir)
@@ -542,6 +580,10 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         },
         port: a.port.or(f.port).unwrap_or(config::DEFAULT_PORT),
         cost_weight: profile.cost_weight.unwrap_or(256).max(1),
+        iface_weights: radio.weights,
+        radios: radio.radios,
+        config_path,
+        gpsd,
         timers,
         peers,
         log: a.log.or(f.log).unwrap_or_else(|| "info".into()),
@@ -571,6 +613,98 @@ pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
         ),
         msg_config,
     })
+}
+
+/// Interfaces, their profiles and weights, from the `--iface` entries.
+struct RadioSettings {
+    select: IfaceSelect,
+    weights: BTreeMap<String, u16>,
+    radios: Vec<config::RadioIface>,
+    /// (profile, timer overrides) of each profile that has some.
+    timers: Vec<(String, toml::Table)>,
+}
+
+fn radio_settings(
+    entries: Vec<String>,
+    exclude: Vec<String>,
+) -> Result<RadioSettings, config::Error> {
+    let mut out = RadioSettings {
+        select: IfaceSelect::default(),
+        weights: BTreeMap::new(),
+        radios: Vec::new(),
+        timers: Vec::new(),
+    };
+    let mut only = Vec::new();
+    for e in entries {
+        let (name, profile) = config::parse_iface(&e)?;
+        if only.contains(&name) {
+            return Err(format!("--iface {name} is given twice").into());
+        }
+        if let Some(pat) = exclude.iter().find(|p| super::ifaces::glob(p, &name)) {
+            return Err(format!("--iface {name} is also excluded by --exclude-iface {pat}").into());
+        }
+        only.push(name.clone());
+        let Some(profile) = profile else { continue };
+        let (_, p) = config::load_radio_profile(&profile)?;
+        out.weights
+            .insert(name.clone(), p.cost_weight.unwrap_or(256).max(1));
+        if let Some(t) = p.timers {
+            out.timers.push((profile.clone(), t));
+        }
+        out.radios.push(config::RadioIface {
+            iface: name,
+            profile,
+            link: p.link,
+        });
+    }
+    out.select = IfaceSelect::new(only, exclude);
+    Ok(out)
+}
+
+/// The node runs one set of timers: the node-wide profile's, else the one
+/// the interface profiles agree on.
+fn one_timer_set<'a>(
+    global: &'a config::RadioProfile,
+    per_iface: &'a [(String, toml::Table)],
+) -> Result<Option<&'a toml::Table>, config::Error> {
+    if global.timers.is_some() {
+        return Ok(global.timers.as_ref());
+    }
+    let Some((first, t)) = per_iface.first() else {
+        return Ok(None);
+    };
+    if let Some((other, _)) = per_iface.iter().find(|(_, u)| u != t) {
+        return Err(format!(
+            "radio profiles {first} and {other} override timers differently; a node runs one \
+             set of timers: put them in --radio-profile"
+        )
+        .into());
+    }
+    Ok(Some(t))
+}
+
+fn gpsd_settings(
+    addr: Option<String>,
+    min_move: Option<f64>,
+    interval: Option<u64>,
+    f: &FileConfig,
+) -> Result<Option<config::GpsdSettings>, config::Error> {
+    let Some(addr) = addr.or(f.gpsd.clone()) else {
+        return Ok(None);
+    };
+    let min_move_m = min_move.or(f.gps_min_move).unwrap_or(25.0);
+    if !(min_move_m.is_finite() && (0.0..=100_000.0).contains(&min_move_m)) {
+        return Err(format!("--gps-min-move {min_move_m}: between 0 and 100000 metres").into());
+    }
+    let secs = interval.or(f.gps_interval).unwrap_or(30);
+    if !(1..=3600).contains(&secs) {
+        return Err(format!("--gps-interval {secs}: between 1 and 3600 seconds").into());
+    }
+    Ok(Some(config::GpsdSettings {
+        addr,
+        min_move_m,
+        interval: std::time::Duration::from_secs(secs),
+    }))
 }
 
 fn msg_config(a: &UpArgs, f: &FileConfig) -> Result<crate::msg::MsgConfig, config::Error> {

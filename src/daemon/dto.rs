@@ -639,3 +639,14 @@ pub struct Talkgroup {
     pub recording: Option<String>,
     pub rx: RxStats,
 }
+
+/// `GET /v1/position`: where this node is, from `--gpsd`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PositionStatus {
+    /// "gpsd HOST:PORT", or null without `--gpsd`.
+    pub source: Option<String>,
+    /// The last fix that passed the movement and rate limits.
+    pub fix: Option<super::gpsd::Fix>,
+    /// Fixes that passed them since start.
+    pub published: u64,
+}
