@@ -64,6 +64,9 @@ pub enum NetCommand {
     /// The incident log: joins and leaves, roles, calls, PTT bursts,
     /// maydays, messages (--csv: the spreadsheet export).
     Log(LogArgs),
+    /// Follow what happens: incoming calls (with a bell), maydays (in red),
+    /// PAR requests, messages, neighbours; --json for scripts.
+    Events(super::events::EventsArgs),
     /// Sound cards: `callsign audio devices` lists them.
     #[command(subcommand)]
     Audio(AudioCommand),
@@ -332,9 +335,30 @@ pub struct ClientArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Address of the daemon's API.
-    #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_API)]
-    pub api: SocketAddr,
+    /// Address of the daemon's API [default: $CALLSIGN_API, else the
+    /// config file's `api`, else 127.0.0.1:7480].
+    #[arg(long = "api", value_name = "ADDR", env = "CALLSIGN_API")]
+    pub api_addr: Option<SocketAddr>,
+    /// Config file whose `api` key names the daemon [default:
+    /// /etc/callsign/callsign.toml when present].
+    #[arg(long, value_name = "FILE", env = "CALLSIGN_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ClientArgs {
+    /// The daemon's API: --api, then CALLSIGN_API, then the config file's
+    /// `api`, then the default.
+    pub fn api(&self) -> Result<SocketAddr, Box<dyn std::error::Error>> {
+        if let Some(a) = self.api_addr {
+            return Ok(a);
+        }
+        if let Some(p) = config::config_path(self.config.as_deref())
+            && let Some(a) = config::load_file(&p).map_err(|e| e.to_string())?.api
+        {
+            return Ok(a);
+        }
+        Ok(config::DEFAULT_API.parse()?)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -380,15 +404,17 @@ pub struct PingArgs {
     /// reachable holder; or a name known from hellos or --peer).
     #[arg(value_name = "NODE-OR-NAME")]
     pub target: String,
-    /// Milliseconds between pings.
-    #[arg(long, short = 'i', default_value_t = 1000)]
-    pub interval: u64,
+    /// Seconds between pings, like ping(8): fractions allowed, at least
+    /// 0.2 (root: 0.002), a warning below 1 (every echo crosses the radio
+    /// links on the incident's channel).
+    #[arg(long, short = 'i', value_name = "S", default_value_t = 1.0)]
+    pub interval: f64,
     /// Stop after this many pings (default: until Ctrl-C).
     #[arg(long, short = 'c')]
     pub count: Option<u64>,
-    /// Milliseconds to wait for each reply.
-    #[arg(long, default_value_t = 2000)]
-    pub timeout: u64,
+    /// Seconds to wait for each reply (fractions allowed).
+    #[arg(long, short = 'W', value_name = "S", default_value_t = 2.0)]
+    pub timeout: f64,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -495,6 +521,7 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Outbox(a) => msg_client::outbox(&a),
         NetCommand::Log(a) => msg_client::log(&a),
         NetCommand::Audio(AudioCommand::Devices { json }) => voice_client::audio_devices(json),
+        NetCommand::Events(a) => super::events::run(&a),
         NetCommand::Radio(c) => super::radio_run::run_cli(c).map_err(|e| e.to_string().into()),
         NetCommand::Bench(b) => client::bench(&b),
     }

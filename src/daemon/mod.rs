@@ -34,6 +34,7 @@ mod clock;
 pub mod config;
 pub mod dto;
 mod engine;
+pub mod events;
 pub mod gpsd;
 mod health;
 mod ifaces;
