@@ -64,6 +64,14 @@ pub enum NetCommand {
     /// The incident log: joins and leaves, roles, calls, PTT bursts,
     /// maydays, messages (--csv: the spreadsheet export).
     Log(LogArgs),
+    /// This device's public key and node id (--qr: as a QR code), for
+    /// `callsign ca issue --node-pub`.
+    Id(super::enrol::IdArgs),
+    /// Enrolment without moving the secret key: `enrol request` writes a
+    /// signed request for the station, `enrol install` takes the
+    /// certificate that comes back.
+    #[command(subcommand)]
+    Enrol(super::enrol::EnrolCommand),
     /// Follow what happens: incoming calls (with a bell), maydays (in red),
     /// PAR requests, messages, neighbours; --json for scripts.
     Events(super::events::EventsArgs),
@@ -521,6 +529,8 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Outbox(a) => msg_client::outbox(&a),
         NetCommand::Log(a) => msg_client::log(&a),
         NetCommand::Audio(AudioCommand::Devices { json }) => voice_client::audio_devices(json),
+        NetCommand::Id(a) => super::enrol::id(&a),
+        NetCommand::Enrol(c) => super::enrol::run(&c),
         NetCommand::Events(a) => super::events::run(&a),
         NetCommand::Radio(c) => super::radio_run::run_cli(c).map_err(|e| e.to_string().into()),
         NetCommand::Bench(b) => client::bench(&b),

@@ -21,7 +21,6 @@
 //! | `events` | `callsign events`: the event stream for a terminal |
 //! | `enrol` | `callsign id` and `callsign enrol`: device side of enrolment |
 //! | `qr` | QR codes in the terminal |
-//! | `gen` | man pages and shell completions at package time |
 //! | `names_client` | the directory's CLI clients |
 //! | `msgstore` | SQLite: stored messages and the incident log |
 //! | `msg_api`, `msg_dto`, `msg_client` | the API, JSON and CLI of messages and the log |
@@ -34,6 +33,7 @@ mod clock;
 pub mod config;
 pub mod dto;
 mod engine;
+pub mod enrol;
 pub mod events;
 pub mod gpsd;
 mod health;
@@ -45,6 +45,7 @@ pub mod msgstore;
 mod names_client;
 mod net;
 mod notify;
+mod qr;
 pub mod radio;
 pub mod radio_run;
 mod reload;
