@@ -21,6 +21,7 @@
 //! | `events` | `callsign events`: the event stream for a terminal |
 //! | `enrol` | `callsign id` and `callsign enrol`: device side of enrolment |
 //! | `qr` | QR codes in the terminal |
+//! | `docgen` | man pages and shell completions at package time |
 //! | `names_client` | the directory's CLI clients |
 //! | `msgstore` | SQLite: stored messages and the incident log |
 //! | `msg_api`, `msg_dto`, `msg_client` | the API, JSON and CLI of messages and the log |
@@ -31,6 +32,7 @@ pub mod cli;
 mod client;
 mod clock;
 pub mod config;
+pub mod docgen;
 pub mod dto;
 mod engine;
 pub mod enrol;
