@@ -298,8 +298,12 @@ impl Net {
             Some(n) => Command::new("ip")
                 .args(["netns", "exec", &self.node(n).ns, bin()])
                 .args(args)
+                .env("CALLSIGN_CONFIG", "/dev/null")
                 .output(),
-            None => Command::new(bin()).args(args).output(),
+            None => Command::new(bin())
+                .args(args)
+                .env("CALLSIGN_CONFIG", "/dev/null")
+                .output(),
         }
         .expect("run the CLI");
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -339,6 +343,7 @@ impl Net {
         let out = Command::new("ip")
             .args(["netns", "exec", &n.ns, bin()])
             .args(args)
+            .env("CALLSIGN_CONFIG", "/dev/null")
             .output()
             .ok()?;
         out.status

@@ -3,6 +3,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `cli` | the subcommands and flag parsing |
+//! | `settings` | flags over the config file over defaults, for `up` and SIGHUP |
 //! | `config` | the config file, radio profile, defaults |
 //! | `radio`, `radio_run` | radio set-up from profiles: plans of `iw` commands, run or printed |
 //! | `notify` | systemd readiness (`sd_notify`) |
@@ -51,6 +52,7 @@ mod qr;
 pub mod radio;
 pub mod radio_run;
 mod reload;
+mod settings;
 mod sip_net;
 pub mod sound;
 mod store;

@@ -8,11 +8,12 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::cli::{self, UpArgs};
+use super::cli::UpArgs;
 use super::config::Settings;
 use super::dto;
 use super::engine::{Command, NamesCommand, TalkgroupCommand};
 use super::notify::notify;
+use super::settings::settings;
 
 /// What is in `new` and not in `old`, and the other way round, in order.
 pub fn diff(old: &[String], new: &[String]) -> (Vec<String>, Vec<String>) {
@@ -157,7 +158,7 @@ pub async fn watch(args: UpArgs, mut current: Settings, cmds: mpsc::Sender<Comma
             .config_path
             .as_ref()
             .map_or("flags only".into(), |p| p.display().to_string());
-        match cli::settings(&args) {
+        match settings(&args) {
             Err(e) => {
                 tracing::error!(config = %from, "SIGHUP: config refused, the running one is kept: {e}")
             }
@@ -202,7 +203,7 @@ mod tests {
             config: Some(std::path::PathBuf::from("/dev/null")),
             ..UpArgs::default()
         };
-        let a = cli::settings(&args).expect("settings");
+        let a = settings(&args).expect("settings");
         let mut b = a.clone();
         b.names = v(&["engine-3"]);
         b.talkgroups = v(&["fireground-1"]);
