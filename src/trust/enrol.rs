@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::roles;
+use super::{TrustError, roles};
 use crate::identity::{self, Identity, NodeId};
 
 /// Format version in the file.
@@ -55,36 +55,18 @@ pub struct Checked {
     pub name: String,
 }
 
-/// Why a request is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EnrolError {
-    #[error("not an enrolment request: {0}")]
-    Format(String),
-    #[error("enrolment request version {0} (this callsign reads {VERSION})")]
-    Version(u32),
-    #[error("bad {0} (hex of the wrong length)")]
-    Hex(&'static str),
-    #[error("node id {claimed} is not the hash of the public key ({actual})")]
-    NodeId { claimed: String, actual: String },
-    #[error("invalid role pattern {0:?}")]
-    Role(String),
-    #[error("no roles asked for")]
-    NoRoles,
-    #[error("the signature does not verify: the request was altered, or not made with this key")]
-    Signature,
-}
-
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn unhex<const N: usize>(s: &str, what: &'static str) -> Result<[u8; N], EnrolError> {
+fn unhex<const N: usize>(s: &str, what: &'static str) -> Result<[u8; N], TrustError> {
     if s.len() != 2 * N || !s.is_ascii() {
-        return Err(EnrolError::Hex(what));
+        return Err(TrustError::RequestHex(what));
     }
     let mut out = [0u8; N];
     for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| EnrolError::Hex(what))?;
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16)
+            .map_err(|_| TrustError::RequestHex(what))?;
     }
     Ok(out)
 }
@@ -109,7 +91,7 @@ pub fn make(
     roles: &[String],
     name: &str,
     created: u64,
-) -> Result<Request, EnrolError> {
+) -> Result<Request, TrustError> {
     check_roles(roles)?;
     let pk = ident.public_key();
     let sig = ident.sign(&signed_bytes(&pk, roles, name, created));
@@ -124,38 +106,38 @@ pub fn make(
     })
 }
 
-fn check_roles(roles: &[String]) -> Result<(), EnrolError> {
+fn check_roles(roles: &[String]) -> Result<(), TrustError> {
     if roles.is_empty() {
-        return Err(EnrolError::NoRoles);
+        return Err(TrustError::NoRoles);
     }
     match roles.iter().find(|r| !roles::valid_pattern(r)) {
-        Some(bad) => Err(EnrolError::Role(bad.clone())),
+        Some(bad) => Err(TrustError::BadRole(bad.clone())),
         None => Ok(()),
     }
 }
 
 /// Parse and verify a request file's bytes.
-pub fn check(bytes: &[u8]) -> Result<Checked, EnrolError> {
+pub fn check(bytes: &[u8]) -> Result<Checked, TrustError> {
     if bytes.len() > MAX_REQUEST_BYTES {
-        return Err(EnrolError::Format(format!("{} bytes", bytes.len())));
+        return Err(TrustError::RequestFormat(format!("{} bytes", bytes.len())));
     }
     let r: Request =
-        serde_json::from_slice(bytes).map_err(|e| EnrolError::Format(e.to_string()))?;
+        serde_json::from_slice(bytes).map_err(|e| TrustError::RequestFormat(e.to_string()))?;
     if r.callsign_enrolment_request != VERSION {
-        return Err(EnrolError::Version(r.callsign_enrolment_request));
+        return Err(TrustError::RequestVersion(r.callsign_enrolment_request));
     }
     let pk: [u8; 32] = unhex(&r.public_key, "public_key")?;
     let sig: [u8; 64] = unhex(&r.signature, "signature")?;
     let id = NodeId::from_public_key(&pk);
     if id.to_string() != r.node_id.to_ascii_lowercase() {
-        return Err(EnrolError::NodeId {
+        return Err(TrustError::RequestNodeId {
             claimed: r.node_id,
             actual: id.to_string(),
         });
     }
     check_roles(&r.roles)?;
     identity::verify(&pk, &signed_bytes(&pk, &r.roles, &r.name, r.created), &sig)
-        .map_err(|_| EnrolError::Signature)?;
+        .map_err(|_| TrustError::RequestSignature)?;
     Ok(Checked {
         public_key: pk,
         node_id: id,
@@ -193,7 +175,7 @@ mod tests {
         wider.roles.push("chief".into());
         assert_eq!(
             check(&serde_json::to_vec(&wider).expect("json")),
-            Err(EnrolError::Signature)
+            Err(TrustError::RequestSignature)
         );
         // Someone else's public key with this signature: refused.
         let other = Identity::from_secret(&[10u8; 32]);
@@ -202,26 +184,26 @@ mod tests {
         stolen.node_id = other.id().to_string();
         assert_eq!(
             check(&serde_json::to_vec(&stolen).expect("json")),
-            Err(EnrolError::Signature)
+            Err(TrustError::RequestSignature)
         );
         // A node id that is not the key's.
         let mut lying = req.clone();
         lying.node_id = other.id().to_string();
         assert!(matches!(
             check(&serde_json::to_vec(&lying).expect("json")),
-            Err(EnrolError::NodeId { .. })
+            Err(TrustError::RequestNodeId { .. })
         ));
         let mut v2 = req;
         v2.callsign_enrolment_request = 2;
         assert_eq!(
             check(&serde_json::to_vec(&v2).expect("json")),
-            Err(EnrolError::Version(2))
+            Err(TrustError::RequestVersion(2))
         );
-        assert!(matches!(check(b"{}"), Err(EnrolError::Format(_))));
+        assert!(matches!(check(b"{}"), Err(TrustError::RequestFormat(_))));
         assert_eq!(
             make(&ident, &roles(&["Engine 3"]), "", 0),
-            Err(EnrolError::Role("Engine 3".into()))
+            Err(TrustError::BadRole("Engine 3".into()))
         );
-        assert_eq!(make(&ident, &[], "", 0), Err(EnrolError::NoRoles));
+        assert_eq!(make(&ident, &[], "", 0), Err(TrustError::NoRoles));
     }
 }

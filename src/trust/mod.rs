@@ -100,6 +100,18 @@ pub enum TrustError {
         sender: crate::identity::NodeId,
         counter: u64,
     },
+    #[error("not an enrolment request: {0}")]
+    RequestFormat(String),
+    #[error("enrolment request version {0} (this callsign reads {v})", v = enrol::VERSION)]
+    RequestVersion(u32),
+    #[error("bad {0} in the enrolment request (hex of the wrong length)")]
+    RequestHex(&'static str),
+    #[error("node id {claimed} is not the hash of the public key ({actual})")]
+    RequestNodeId { claimed: String, actual: String },
+    #[error("no roles asked for")]
+    NoRoles,
+    #[error("the signature does not verify: the request was altered, or not made with this key")]
+    RequestSignature,
 }
 
 impl From<rcgen::Error> for TrustError {
