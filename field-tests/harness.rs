@@ -316,6 +316,10 @@ impl Net {
             cmd.args(["--iface", f]);
         }
         cmd.args(extra);
+        // Hermetic: never the machine's /etc/callsign/callsign.toml.
+        if !extra.contains(&"--config") {
+            cmd.env("CALLSIGN_CONFIG", "/dev/null");
+        }
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         let child = cmd.spawn().expect("spawn callsign up");
         self.nodes[i].child = Some(child);
@@ -345,8 +349,12 @@ impl Net {
             Some(n) => Command::new("ip")
                 .args(["netns", "exec", &self.node(n).ns, bin()])
                 .args(args)
+                .env("CALLSIGN_CONFIG", "/dev/null")
                 .output(),
-            None => Command::new(bin()).args(args).output(),
+            None => Command::new(bin())
+                .args(args)
+                .env("CALLSIGN_CONFIG", "/dev/null")
+                .output(),
         }
         .expect("run the CLI");
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -386,6 +394,7 @@ impl Net {
         let out = Command::new("ip")
             .args(["netns", "exec", &n.ns, bin()])
             .args(args)
+            .env("CALLSIGN_CONFIG", "/dev/null")
             .output()
             .ok()?;
         out.status

@@ -75,6 +75,17 @@ fn run(args: &[&str]) {
     );
 }
 
+/// The Python with numpy and pesq: `./run test` keeps them in the
+/// repository's `.venv/`; without it, the system's python3.
+pub fn scorer_python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
 /// PESQ-WB (ITU-T P.862.2) of `deg` against `reference`, aligned first.
 pub fn pesq_wb(reference: &Path, deg: &Path) -> f64 {
     pesq_wb_delay(reference, deg)
@@ -87,7 +98,7 @@ pub fn pesq_wb(reference: &Path, deg: &Path) -> f64 {
 /// with no speech in it).
 pub fn pesq_wb_delay(reference: &Path, deg: &Path) -> Result<(f64, f64), String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("field-tests/tools/pesq_wb.py");
-    let out = Command::new("python3")
+    let out = Command::new(scorer_python())
         .arg(&script)
         .args([s(reference), s(deg), "--json"])
         .output()

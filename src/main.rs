@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Zero-configuration mesh communicator for first responders.
 #[derive(Parser)]
@@ -27,6 +27,25 @@ enum Command {
     /// FEC/PLC; writes what the listener would hear.
     #[cfg(feature = "daemon")]
     VoiceLab(callsign::audio::lab::LabArgs),
+    /// Write the man pages into DIR (package builds).
+    #[cfg(feature = "daemon")]
+    #[command(hide = true)]
+    GenMan { dir: std::path::PathBuf },
+    /// Write bash, zsh and fish completions into DIR (package builds).
+    #[cfg(feature = "daemon")]
+    #[command(hide = true)]
+    GenCompletions { dir: std::path::PathBuf },
+}
+
+/// Print what a generator wrote.
+#[cfg(feature = "daemon")]
+fn wrote(
+    r: Result<Vec<String>, Box<dyn std::error::Error>>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    for f in r? {
+        println!("{f}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -40,6 +59,12 @@ fn main() -> ExitCode {
         Command::Net(cmd) => callsign::daemon::cli::run(cmd),
         #[cfg(feature = "daemon")]
         Command::VoiceLab(args) => callsign::audio::lab::cli_run(args),
+        #[cfg(feature = "daemon")]
+        Command::GenMan { dir } => wrote(callsign::daemon::docgen::man(Cli::command(), &dir)),
+        #[cfg(feature = "daemon")]
+        Command::GenCompletions { dir } => {
+            wrote(callsign::daemon::docgen::completions(Cli::command(), &dir))
+        }
     };
     match result {
         Ok(code) => code,

@@ -54,7 +54,7 @@ fn line5_whois_and_lease() {
             "--count",
             "2",
             "--interval",
-            "100",
+            "0.1",
             "--json",
         ],
     );

@@ -45,7 +45,7 @@ fn line5_routes_and_ping() {
                 "--count",
                 "5",
                 "--interval",
-                "100",
+                "0.1",
                 "--json",
             ],
         )
@@ -104,9 +104,9 @@ fn ring6_relay_failure_under_traffic() {
             "ping",
             &n4.to_string(),
             "--interval",
-            "20",
+            "0.02",
             "--timeout",
-            "500",
+            "0.5",
             "--json",
         ])
         .stdout(Stdio::piped())
@@ -313,7 +313,7 @@ fn grid9_garbage() {
                 "--count",
                 "5",
                 "--interval",
-                "100",
+                "0.1",
                 "--json",
             ],
         )

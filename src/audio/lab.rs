@@ -168,7 +168,7 @@ pub fn run(input: &[i16], cfg: &LabConfig) -> Result<(Vec<i16>, LabReport), Audi
 /// `callsign voice-lab`: run the offline voice pipeline over a WAV file.
 #[derive(Args, Debug)]
 pub struct LabArgs {
-    /// Input: 16-bit PCM WAV, mono, 16 kHz.
+    /// Input WAV (any rate and channel count; converted to 16 kHz mono).
     #[arg(long)]
     pub wav: PathBuf,
     /// Output WAV (what the listener hears, delayed by the playout delay).

@@ -3,11 +3,15 @@
 //! runs WAV -> encoder -> loss -> jitter buffer -> decoder -> WAV to
 //! measure what a lossy mesh does to speech.
 //!
-//! Everything here handles exactly one format: 16 kHz mono, 20 ms frames
-//! of [`FRAME_SAMPLES`] samples (Opus wideband, what the voice flows carry).
+//! Everything here works in one format: 16 kHz mono, 20 ms frames of
+//! [`FRAME_SAMPLES`] samples (Opus wideband, what the voice flows carry);
+//! WAV files of other rates and channel counts are converted as they are
+//! read ([`resample`] is the anti-aliased rate converter, also used for
+//! sound cards).
 
 pub mod codec;
 pub mod lab;
+pub mod resample;
 pub mod wav;
 
 pub use codec::{Decoder, Encoder, EncoderConfig};
@@ -27,7 +31,7 @@ pub enum AudioError {
     #[error("not a WAV file: {0}")]
     NotWav(&'static str),
     #[error(
-        "WAV must be 16-bit PCM mono at 16000 Hz; this one is {format_name} {bits}-bit, {channels} channel(s) at {rate} Hz"
+        "WAV must be PCM (8, 16, 24 or 32-bit) or float (32 or 64-bit), 1 or more channels, 1000 to 768000 Hz; this one is {format_name} {bits}-bit, {channels} channel(s) at {rate} Hz"
     )]
     WavFormat {
         format_name: &'static str,

@@ -1,6 +1,13 @@
-//! 16-bit PCM WAV, 16 kHz mono only: a total reader (any bytes give
-//! samples or an error that names what the file is) and a streaming writer
-//! that fixes the RIFF sizes when finished.
+//! WAV files: a total reader (any bytes give samples or an error that
+//! names what the file is) that takes any rate and channel count and
+//! converts on the way in, and a streaming writer of 16 kHz mono 16-bit
+//! PCM that fixes the RIFF sizes when finished.
+//!
+//! Reading: integer PCM of 8, 16, 24 or 32 bits and IEEE float of 32 or
+//! 64 bits; channels are mixed down to mono (their mean), then the rate is
+//! converted to 16 kHz with the anti-aliased resampler of
+//! [`super::resample`] — a 44.1 kHz stereo recording from a phone is
+//! usable as is.
 //!
 //! Hand-written because the format is a 44-byte header and a crate would
 //! be the larger dependency. Accepted: `WAVE_FORMAT_PCM` and
@@ -52,7 +59,71 @@ fn parse_fmt(body: &[u8]) -> Result<Format, AudioError> {
     })
 }
 
-/// Samples of a 16 kHz mono 16-bit PCM WAV held in memory.
+/// The lowest and highest sample rates accepted (anything outside is a
+/// corrupt header, not a recording).
+const MIN_RATE: u32 = 1_000;
+const MAX_RATE: u32 = 768_000;
+
+fn format_name(code: u16) -> &'static str {
+    match code {
+        FORMAT_PCM => "PCM",
+        FORMAT_FLOAT => "float",
+        _ => "non-PCM",
+    }
+}
+
+/// One sample as a float in [-1, 1], or None for a format we do not read.
+fn sample_reader(f: &Format) -> Option<fn(&[u8]) -> f32> {
+    Some(match (f.code, f.bits) {
+        (FORMAT_PCM, 8) => |b| (f32::from(b[0]) - 128.0) / 128.0,
+        (FORMAT_PCM, 16) => |b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0,
+        (FORMAT_PCM, 24) => {
+            |b| (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0
+        }
+        (FORMAT_PCM, 32) => {
+            |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0
+        }
+        (FORMAT_FLOAT, 32) => |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        (FORMAT_FLOAT, 64) => {
+            |b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+        }
+        _ => return None,
+    })
+}
+
+/// The data chunk as 16 kHz mono: channels mixed, rate converted.
+fn convert(f: &Format, body: &[u8]) -> Result<Vec<i16>, AudioError> {
+    let bad = || AudioError::WavFormat {
+        format_name: format_name(f.code),
+        bits: f.bits,
+        channels: f.channels,
+        rate: f.rate,
+    };
+    let read = sample_reader(f).ok_or_else(bad)?;
+    if f.channels == 0 || !(MIN_RATE..=MAX_RATE).contains(&f.rate) {
+        return Err(bad());
+    }
+    let width = usize::from(f.bits / 8);
+    let ch = usize::from(f.channels);
+    let frame = width * ch;
+    let scale = 1.0 / ch as f32;
+    let mono: Vec<i16> = body
+        .chunks_exact(frame)
+        .map(|fr| {
+            let sum: f32 = fr.chunks_exact(width).map(read).sum();
+            // NaN (a broken float file) becomes silence, not noise.
+            let v = (sum * scale * 32_768.0).round();
+            if v.is_nan() {
+                0
+            } else {
+                v.clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16
+            }
+        })
+        .collect();
+    Ok(super::resample::resample(&mono, f.rate, SAMPLE_RATE))
+}
+
+/// Samples of a WAV held in memory, as 16 kHz mono 16-bit.
 pub fn parse(bytes: &[u8]) -> Result<Vec<i16>, AudioError> {
     if bytes.get(0..4) != Some(b"RIFF") || bytes.get(8..12) != Some(b"WAVE") {
         return Err(AudioError::NotWav("no RIFF/WAVE header"));
@@ -67,23 +138,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<i16>, AudioError> {
             b"fmt " => format = Some(parse_fmt(body)?),
             b"data" => {
                 let f = format.ok_or(AudioError::NotWav("data chunk before fmt chunk"))?;
-                if f.code != FORMAT_PCM || f.bits != 16 || f.channels != 1 || f.rate != SAMPLE_RATE
-                {
-                    return Err(AudioError::WavFormat {
-                        format_name: match f.code {
-                            FORMAT_PCM => "PCM",
-                            FORMAT_FLOAT => "float",
-                            _ => "non-PCM",
-                        },
-                        bits: f.bits,
-                        channels: f.channels,
-                        rate: f.rate,
-                    });
-                }
-                return Ok(body
-                    .chunks_exact(2)
-                    .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                    .collect());
+                return convert(&f, body);
             }
             _ => {}
         }
@@ -213,18 +268,80 @@ mod tests {
         assert_eq!(parse(&streamed).unwrap(), s);
     }
 
+    /// A WAV with any format fields and a raw data chunk.
+    fn wav_with(code: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
+        let mut b = to_bytes(&[]);
+        b[20..22].copy_from_slice(&code.to_le_bytes());
+        b[22..24].copy_from_slice(&channels.to_le_bytes());
+        b[24..28].copy_from_slice(&rate.to_le_bytes());
+        b[34..36].copy_from_slice(&bits.to_le_bytes());
+        b[40..44].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(data);
+        b
+    }
+
     #[test]
-    fn wrong_formats_are_named() {
-        let mut b = to_bytes(&[0; 10]);
-        b[22..24].copy_from_slice(&2u16.to_le_bytes());
-        b[24..28].copy_from_slice(&22_050u32.to_le_bytes());
-        let e = parse(&b).unwrap_err().to_string();
-        assert!(e.contains("2 channel(s)") && e.contains("22050 Hz"), "{e}");
-        let mut b = to_bytes(&[0; 10]);
-        b[20..22].copy_from_slice(&FORMAT_FLOAT.to_le_bytes());
-        b[34..36].copy_from_slice(&32u16.to_le_bytes());
-        let e = parse(&b).unwrap_err().to_string();
-        assert!(e.contains("float 32-bit"), "{e}");
+    fn any_rate_and_channel_count_is_converted() {
+        // 48 kHz stereo, 16-bit: left 8000, right 4000 -> mono 6000 at
+        // a third of the samples.
+        let data: Vec<u8> = (0..4_800)
+            .flat_map(|_| [8_000i16.to_le_bytes(), 4_000i16.to_le_bytes()].concat())
+            .collect();
+        let s = parse(&wav_with(FORMAT_PCM, 2, 48_000, 16, &data)).unwrap();
+        assert_eq!(s.len(), 1_600);
+        assert!(s[100..1_500].iter().all(|&v| v == 6_000), "{:?}", &s[..8]);
+        // 8-bit unsigned mono at 8 kHz: 192 is +64/128 of full scale.
+        let s = parse(&wav_with(FORMAT_PCM, 1, 8_000, 8, &[192; 800])).unwrap();
+        assert_eq!(s.len(), 1_600);
+        assert!(s[200..1_400].iter().all(|&v| v == 16_384), "{:?}", &s[..8]);
+        // 24-bit, 32-bit int and 32/64-bit float at 16 kHz mono are exact.
+        let v24: Vec<u8> = [0x00, 0x00, 0xc0].repeat(4);
+        assert_eq!(
+            parse(&wav_with(FORMAT_PCM, 1, 16_000, 24, &v24)).unwrap(),
+            [-16_384; 4]
+        );
+        let v32: Vec<u8> = (1i32 << 29).to_le_bytes().repeat(3);
+        assert_eq!(
+            parse(&wav_with(FORMAT_PCM, 1, 16_000, 32, &v32)).unwrap(),
+            [8_192; 3]
+        );
+        let f32s: Vec<u8> = 0.5f32.to_le_bytes().repeat(3);
+        assert_eq!(
+            parse(&wav_with(FORMAT_FLOAT, 1, 16_000, 32, &f32s)).unwrap(),
+            [16_384; 3]
+        );
+        let f64s: Vec<u8> = (-1.0f64).to_le_bytes().repeat(2);
+        assert_eq!(
+            parse(&wav_with(FORMAT_FLOAT, 1, 16_000, 64, &f64s)).unwrap(),
+            [-32_768; 2]
+        );
+        // Float beyond full scale is clipped, NaN is silence.
+        let mut loud = 2.0f32.to_le_bytes().to_vec();
+        loud.extend_from_slice(&f32::NAN.to_le_bytes());
+        assert_eq!(
+            parse(&wav_with(FORMAT_FLOAT, 1, 16_000, 32, &loud)).unwrap(),
+            [32_767, 0]
+        );
+    }
+
+    #[test]
+    fn unreadable_formats_are_named() {
+        let e = parse(&wav_with(0x11, 1, 8_000, 4, &[0; 10]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("non-PCM 4-bit"), "{e}");
+        let e = parse(&wav_with(FORMAT_PCM, 1, 16_000, 12, &[0; 10]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PCM 12-bit"), "{e}");
+        let e = parse(&wav_with(FORMAT_PCM, 0, 16_000, 16, &[0; 10]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("0 channel(s)"), "{e}");
+        let e = parse(&wav_with(FORMAT_PCM, 1, 0, 16, &[0; 10]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at 0 Hz"), "{e}");
     }
 
     #[test]
@@ -251,6 +368,11 @@ mod tests {
         #[test]
         fn parse_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = parse(&bytes);
+        }
+
+        #[test]
+        fn parse_is_total_for_any_format_fields(code in 0u16..4, channels in 0u16..9, rate in 0u32..200_000, bits in 0u16..70, tail in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse(&wav_with(code, channels, rate, bits, &tail));
         }
 
         #[test]

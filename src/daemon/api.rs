@@ -29,6 +29,8 @@ pub struct ApiState {
     pub bench: bool,
     /// Ping sessions are told apart by this counter, started at a random value.
     pub sessions: std::sync::Arc<AtomicU64>,
+    /// The last position taken from gpsd (`--gpsd`).
+    pub position: std::sync::Arc<std::sync::Mutex<dto::PositionStatus>>,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -44,7 +46,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/release", post(release))
         .route("/v1/handover", post(handover))
         .route("/v1/presence", post(presence))
-        .route("/v1/events", get(events));
+        .route("/v1/events", get(events))
+        .route("/v1/position", get(position));
     r = super::voice_api::routes(r);
     r = super::msg_api::routes(r);
     if state.bench {
@@ -139,6 +142,11 @@ async fn handover(State(s): State<ApiState>, Json(req): Json<dto::HandoverReques
 
 async fn presence(State(s): State<ApiState>, Json(req): Json<dto::PresenceRequest>) -> Response {
     names_change(&s, |tx| NamesCommand::Presence(req, tx)).await
+}
+
+async fn position(State(s): State<ApiState>) -> Response {
+    let p = s.position.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Json(p).into_response()
 }
 
 async fn resolve(s: &ApiState, target: String) -> Result<(NodeId, Vec<String>), Response> {

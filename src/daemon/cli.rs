@@ -1,13 +1,13 @@
 //! The subcommands that run the daemon or talk to it.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::config::{self, FileConfig, Settings, TimerPreset};
+use super::config::{self, TimerPreset};
+pub use super::settings::settings;
 use super::{client, msg_client, names_client, voice_client};
 use crate::identity::NodeId;
 
@@ -63,19 +63,35 @@ pub enum NetCommand {
     /// The incident log: joins and leaves, roles, calls, PTT bursts,
     /// maydays, messages (--csv: the spreadsheet export).
     Log(LogArgs),
+    /// This device's public key and node id (--qr: as a QR code), for
+    /// `callsign ca issue --node-pub`.
+    Id(super::enrol::IdArgs),
+    /// Enrolment without moving the secret key: `enrol request` writes a
+    /// signed request for the station, `enrol install` takes the
+    /// certificate that comes back.
+    #[command(subcommand)]
+    Enrol(super::enrol::EnrolCommand),
+    /// Follow what happens: incoming calls (with a bell), maydays (in red),
+    /// PAR requests, messages, neighbours; --json for scripts.
+    Events(super::events::EventsArgs),
     /// Sound cards: `callsign audio devices` lists them.
     #[command(subcommand)]
     Audio(AudioCommand),
+    /// Radio set-up from profiles: `radio plan` prints the iw commands for
+    /// `--iface wlan0=truck-5g`, `radio apply` runs them.
+    #[command(subcommand)]
+    Radio(super::radio_run::RadioCommand),
     /// Benchmark traffic (needs a daemon started with --bench).
     #[command(hide = true, subcommand)]
     Bench(BenchCommand),
 }
 
 /// Flags of `callsign up`. Each has a key of the same name in the config file.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug, Default, Clone)]
 pub struct UpArgs {
-    /// Config file (TOML); flags override it. See examples/callsign.toml.
-    #[arg(long, value_name = "FILE")]
+    /// Config file (TOML); flags override it. See examples/callsign.toml
+    /// [default: /etc/callsign/callsign.toml when present].
+    #[arg(long, value_name = "FILE", env = "CALLSIGN_CONFIG")]
     pub config: Option<PathBuf>,
     /// A name or role to claim in the directory (repeatable), e.g. engine-3.
     #[arg(long = "name", value_name = "ROLE")]
@@ -86,9 +102,18 @@ pub struct UpArgs {
     /// Advertise this node as a base station (truck).
     #[arg(long)]
     pub base_station: bool,
-    /// Use only this interface (repeatable; default: every usable one).
-    #[arg(long = "iface", value_name = "IF")]
+    /// Use only this interface (repeatable; default: every usable one but
+    /// the excluded). `IF=PROFILE` also brings the radio into the profile's
+    /// mode (IBSS, 802.11s mesh, ...) and weights its links by the
+    /// profile's cost: `--iface wlan0=truck-5g --iface wlan1=handset-2g4`.
+    /// `callsign radio plan` shows the commands first.
+    #[arg(long = "iface", value_name = "IF[=PROFILE]")]
     pub ifaces: Vec<String>,
+    /// Never use this interface (repeatable; `*` and `?` wildcards, e.g.
+    /// `wwan*`). Without --iface, loopback, container bridges (docker*,
+    /// br-*, veth*, virbr*) and VPNs (tun*, tap*, wg*) are left out too.
+    #[arg(long = "exclude-iface", value_name = "PATTERN")]
+    pub exclude_ifaces: Vec<String>,
     /// Device key and state [default: $XDG_DATA_HOME/callsign, /var/lib/callsign as root].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -98,9 +123,10 @@ pub struct UpArgs {
     /// Overlay UDP port [default: 7470].
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
-    /// Radio profile (TOML): link cost weight and timer overrides.
-    #[arg(long, value_name = "FILE")]
-    pub radio_profile: Option<PathBuf>,
+    /// Radio profile for every interface without one of its own (a name
+    /// or a .toml path): link cost weight and timer overrides.
+    #[arg(long, value_name = "PROFILE")]
+    pub radio_profile: Option<String>,
     /// Timer preset [default: callsign].
     #[arg(long, value_enum)]
     pub timers: Option<TimerPreset>,
@@ -157,6 +183,16 @@ pub struct UpArgs {
     /// ... and in a burst [default: 1000].
     #[arg(long, value_name = "N")]
     pub msg_burst: Option<f64>,
+    /// Take this node's position from gpsd (e.g. 127.0.0.1:2947) and put
+    /// it in the directory.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub gpsd: Option<String>,
+    /// Publish a new position only after moving this many metres [default: 25].
+    #[arg(long, value_name = "M")]
+    pub gps_min_move: Option<f64>,
+    /// ... and at most every this many seconds [default: 30].
+    #[arg(long, value_name = "S")]
+    pub gps_interval: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -191,7 +227,7 @@ pub struct AudioOutArgs {
 pub struct CallArgs {
     /// The name to call, e.g. medic-12.
     pub name: String,
-    /// Send this 16 kHz mono WAV (default: silence).
+    /// Send this WAV (any rate and channel count; default: silence).
     #[arg(long, value_name = "IN.wav")]
     pub wav: Option<PathBuf>,
     /// Record what the far end says (WAV, 16 kHz mono).
@@ -246,7 +282,7 @@ pub struct HangupArgs {
 pub struct PttArgs {
     /// The talkgroup, e.g. fireground-1 (joined if need be).
     pub talkgroup: String,
-    /// What to say: a 16 kHz mono WAV, sent from the talk permit on.
+    /// What to say: a WAV (any rate and channel count), sent from the talk permit on.
     #[arg(long, value_name = "IN.wav")]
     pub wav: Option<PathBuf>,
     /// normal, command or emergency (pre-empts a lower-priority talker).
@@ -285,7 +321,7 @@ pub struct MaydayArgs {
     /// Join this talkgroup first (default: every talkgroup joined).
     #[arg(long, value_name = "TG")]
     pub talkgroup: Option<String>,
-    /// What to say after the permit (16 kHz mono WAV).
+    /// What to say after the permit (a WAV, any rate and channel count).
     #[arg(long, value_name = "IN.wav")]
     pub wav: Option<PathBuf>,
     /// Position to flag in the directory (degrees).
@@ -306,9 +342,30 @@ pub struct ClientArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Address of the daemon's API.
-    #[arg(long, value_name = "ADDR", default_value = config::DEFAULT_API)]
-    pub api: SocketAddr,
+    /// Address of the daemon's API [default: $CALLSIGN_API, else the
+    /// config file's `api`, else 127.0.0.1:7480].
+    #[arg(long = "api", value_name = "ADDR", env = "CALLSIGN_API")]
+    pub api_addr: Option<SocketAddr>,
+    /// Config file whose `api` key names the daemon [default:
+    /// /etc/callsign/callsign.toml when present].
+    #[arg(long, value_name = "FILE", env = "CALLSIGN_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ClientArgs {
+    /// The daemon's API: --api, then CALLSIGN_API, then the config file's
+    /// `api`, then the default.
+    pub fn api(&self) -> Result<SocketAddr, Box<dyn std::error::Error>> {
+        if let Some(a) = self.api_addr {
+            return Ok(a);
+        }
+        if let Some(p) = config::config_path(self.config.as_deref())
+            && let Some(a) = config::load_file(&p).map_err(|e| e.to_string())?.api
+        {
+            return Ok(a);
+        }
+        Ok(config::DEFAULT_API.parse()?)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -354,15 +411,17 @@ pub struct PingArgs {
     /// reachable holder; or a name known from hellos or --peer).
     #[arg(value_name = "NODE-OR-NAME")]
     pub target: String,
-    /// Milliseconds between pings.
-    #[arg(long, short = 'i', default_value_t = 1000)]
-    pub interval: u64,
+    /// Seconds between pings, like ping(8): fractions allowed, at least
+    /// 0.2 (root: 0.002), a warning below 1 (every echo crosses the radio
+    /// links on the incident's channel).
+    #[arg(long, short = 'i', value_name = "S", default_value_t = 1.0)]
+    pub interval: f64,
     /// Stop after this many pings (default: until Ctrl-C).
     #[arg(long, short = 'c')]
     pub count: Option<u64>,
-    /// Milliseconds to wait for each reply.
-    #[arg(long, default_value_t = 2000)]
-    pub timeout: u64,
+    /// Seconds to wait for each reply (fractions allowed).
+    #[arg(long, short = 'W', value_name = "S", default_value_t = 2.0)]
+    pub timeout: f64,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -441,9 +500,9 @@ pub enum BenchCommand {
 pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cmd {
         NetCommand::Up(args) => {
-            let settings = settings(*args).map_err(|e| e.to_string())?;
+            let settings = settings(&args).map_err(|e| e.to_string())?;
             init_logging(&settings.log);
-            super::up(settings).map_err(|e| e.to_string())?;
+            super::up(settings, *args).map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
         NetCommand::Status(a) => client::status(&a),
@@ -469,6 +528,10 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Outbox(a) => msg_client::outbox(&a),
         NetCommand::Log(a) => msg_client::log(&a),
         NetCommand::Audio(AudioCommand::Devices { json }) => voice_client::audio_devices(json),
+        NetCommand::Id(a) => super::enrol::id(&a),
+        NetCommand::Enrol(c) => super::enrol::run(&c),
+        NetCommand::Events(a) => super::events::run(&a),
+        NetCommand::Radio(c) => super::radio_run::run_cli(c).map_err(|e| e.to_string().into()),
         NetCommand::Bench(b) => client::bench(&b),
     }
 }
@@ -483,124 +546,4 @@ fn init_logging(default: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
-}
-
-/// Directory leases must lie in this range: below it refreshes would
-/// crowd the control budget, above it a departed node lingers for hours.
-const MIN_LEASE_S: u64 = 15;
-const MAX_LEASE_S: u64 = 24 * 3600;
-
-/// Merge flags over the config file over defaults.
-pub fn settings(a: UpArgs) -> Result<Settings, config::Error> {
-    let f = match &a.config {
-        Some(p) => config::load_file(p)?,
-        None => FileConfig::default(),
-    };
-    let msg_config = msg_config(&a, &f)?;
-    let profile_path = a.radio_profile.or(f.radio_profile);
-    let profile = match &profile_path {
-        Some(p) => config::load_radio_profile(p)?,
-        None => config::RadioProfile::default(),
-    };
-    let preset = a.timers.or(f.timers).unwrap_or_default();
-    let mut peers = f.peers.unwrap_or_default();
-    peers.extend(a.peers);
-    let pick = |flag: Vec<String>, file: Option<Vec<String>>| {
-        if flag.is_empty() {
-            file.unwrap_or_default()
-        } else {
-            flag
-        }
-    };
-    let lease = a.name_lease.or(f.name_lease).unwrap_or(1200);
-    if !(MIN_LEASE_S..=MAX_LEASE_S).contains(&lease) {
-        return Err(format!(
-            "--name-lease {lease}: must be between {MIN_LEASE_S} and {MAX_LEASE_S} seconds"
-        )
-        .into());
-    }
-    let mut timers = config::timers_with(preset, profile.timers.as_ref())?;
-    match a.voice_protection.or(f.voice_protection).as_deref() {
-        None => {}
-        Some("arq") => timers.voice_protection = crate::node::VoiceProtection::Arq,
-        Some("none") => timers.voice_protection = crate::node::VoiceProtection::None,
-        Some(o) => return Err(format!("voice_protection {o:?}: arq or none").into()),
-    }
-    Ok(Settings {
-        names: pick(a.names, f.names),
-        name_lease: std::time::Duration::from_secs(lease),
-        version_base: 1,
-        base_station: a.base_station || f.base_station.unwrap_or(false),
-        ifaces: pick(a.ifaces, f.iface),
-        data_dir: a
-            .data_dir
-            .or(f.data_dir)
-            .unwrap_or_else(config::default_data_dir),
-        api: match a.api.or(f.api) {
-            Some(x) => x,
-            None => config::DEFAULT_API.parse()?,
-        },
-        port: a.port.or(f.port).unwrap_or(config::DEFAULT_PORT),
-        cost_weight: profile.cost_weight.unwrap_or(256).max(1),
-        timers,
-        peers,
-        log: a.log.or(f.log).unwrap_or_else(|| "info".into()),
-        bench: a.bench || f.bench.unwrap_or(false),
-        trust_roots: pick_paths(a.trust_roots, f.trust_root),
-        cert: a.cert.or(f.cert),
-        incident_secret_file: a.incident_secret_file.or(f.incident_secret_file),
-        talkgroups: pick(a.talkgroups, f.talkgroups),
-        sip: if a.no_sip || f.no_sip.unwrap_or(false) {
-            None
-        } else {
-            Some(match a.sip.or(f.sip) {
-                Some(x) => x,
-                None => config::DEFAULT_SIP.parse()?,
-            })
-        },
-        sip_explicit: a.sip.is_some() || f.sip.is_some(),
-        sip_passwords: match a.sip_passwords.or(f.sip_passwords) {
-            Some(p) => config::load_sip_passwords(&p)?,
-            None => BTreeMap::new(),
-        },
-        ptt_time_limit: std::time::Duration::from_secs(
-            a.ptt_time_limit
-                .or(f.ptt_time_limit)
-                .unwrap_or(30)
-                .clamp(1, 600),
-        ),
-        msg_config,
-    })
-}
-
-fn msg_config(a: &UpArgs, f: &FileConfig) -> Result<crate::msg::MsgConfig, config::Error> {
-    let d = crate::msg::MsgConfig::default();
-    let ttl = a.msg_ttl.or(f.msg_ttl).unwrap_or(d.ttl.as_secs());
-    if !(10..=7 * 86_400).contains(&ttl) {
-        return Err(format!("--msg-ttl {ttl}: between 10 s and 7 days").into());
-    }
-    let copies = a.msg_copies.or(f.msg_copies).unwrap_or(d.copies);
-    if !(1..=32).contains(&copies) {
-        return Err(format!("--msg-copies {copies}: between 1 and 32").into());
-    }
-    let rate = a.msg_rate.or(f.msg_rate).unwrap_or(d.rate_per_s);
-    let burst = a.msg_burst.or(f.msg_burst).unwrap_or(d.burst);
-    if !(rate > 0.0 && burst >= 1.0 && rate.is_finite() && burst.is_finite()) {
-        return Err("--msg-rate must be positive and --msg-burst at least 1".into());
-    }
-    Ok(crate::msg::MsgConfig {
-        ttl: std::time::Duration::from_secs(ttl),
-        copies,
-        rate_per_s: rate,
-        burst,
-        ..d
-    })
-}
-
-fn pick_paths(flag: Vec<PathBuf>, file: Option<Vec<PathBuf>>) -> Vec<PathBuf> {
-    if flag.is_empty() {
-        file.unwrap_or_default()
-    } else {
-        flag
-    }
 }

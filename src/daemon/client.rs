@@ -19,9 +19,35 @@ struct Response {
     body: Box<dyn BufRead>,
 }
 
+/// How long a request waits for the daemon's answer. The engine answers
+/// between two inputs, in milliseconds; ten seconds of silence means it
+/// is wedged, and a command must say so rather than hang.
+pub(super) const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn connect(api: SocketAddr) -> Result<TcpStream, Error> {
-    TcpStream::connect_timeout(&api, Duration::from_secs(2))
-        .map_err(|_| format!("no callsign daemon at {api} — start one with `callsign up`").into())
+    let s = TcpStream::connect_timeout(&api, Duration::from_secs(2)).map_err(|_| {
+        format!(
+            "no callsign daemon at {api} — start one with `callsign up` (or `systemctl start \
+             callsign`); another address: --api ADDR or CALLSIGN_API"
+        )
+    })?;
+    s.set_read_timeout(Some(READ_TIMEOUT))?;
+    s.set_write_timeout(Some(READ_TIMEOUT))?;
+    Ok(s)
+}
+
+/// An IO error, said plainly when it is the daemon not answering in time.
+pub(super) fn io_error(api: SocketAddr, wait: Duration, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!(
+            "the daemon at {api} took the request but did not answer within {} s: it is wedged \
+             or overloaded (its log: `journalctl -u callsign`; restart: `systemctl restart \
+             callsign`)",
+            wait.as_secs_f64()
+        )
+        .into(),
+        _ => format!("talking to the daemon at {api}: {e}").into(),
+    }
 }
 
 fn request(
@@ -32,15 +58,17 @@ fn request(
 ) -> Result<(Response, TcpStream), Error> {
     let mut s = connect(api)?;
     let body = body.unwrap_or("");
+    let io = |e| io_error(api, READ_TIMEOUT, e);
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
-    )?;
+    )
+    .map_err(io)?;
     let handle = s.try_clone()?;
     let mut r = BufReader::new(s);
     let mut line = String::new();
-    r.read_line(&mut line)?;
+    r.read_line(&mut line).map_err(io)?;
     let status = line
         .split_whitespace()
         .nth(1)
@@ -49,7 +77,7 @@ fn request(
     let (mut chunked, mut length) = (false, None);
     loop {
         line.clear();
-        if r.read_line(&mut line)? == 0 || line.trim().is_empty() {
+        if r.read_line(&mut line).map_err(io)? == 0 || line.trim().is_empty() {
             break;
         }
         if let Some((k, v)) = line.split_once(':') {
@@ -119,7 +147,9 @@ pub(super) fn get_json<T: serde::de::DeserializeOwned>(
 ) -> Result<(T, String), Error> {
     let (mut resp, _) = request(api, method, path, body)?;
     let mut text = String::new();
-    resp.body.read_to_string(&mut text)?;
+    resp.body
+        .read_to_string(&mut text)
+        .map_err(|e| io_error(api, READ_TIMEOUT, e))?;
     if resp.status != 200 {
         return Err(api_error(resp.status, &text).into());
     }
@@ -128,11 +158,30 @@ pub(super) fn get_json<T: serde::de::DeserializeOwned>(
     Ok((v, text))
 }
 
+/// A streamed answer (server-sent events), read line by line; a read
+/// waits at most `silence` before it fails.
+pub(super) fn stream(
+    api: SocketAddr,
+    path: &str,
+    silence: Duration,
+) -> Result<Box<dyn BufRead>, Error> {
+    let (mut resp, handle) = request(api, "GET", path, None)?;
+    if resp.status != 200 {
+        let mut text = String::new();
+        resp.body.read_to_string(&mut text)?;
+        return Err(api_error(resp.status, &text).into());
+    }
+    handle.set_read_timeout(Some(silence))?;
+    Ok(resp.body)
+}
+
 /// A plain-text answer (e.g. CSV).
 pub(super) fn get_text(api: SocketAddr, path: &str) -> Result<String, Error> {
     let (mut resp, _) = request(api, "GET", path, None)?;
     let mut text = String::new();
-    resp.body.read_to_string(&mut text)?;
+    resp.body
+        .read_to_string(&mut text)
+        .map_err(|e| io_error(api, READ_TIMEOUT, e))?;
     if resp.status != 200 {
         return Err(api_error(resp.status, &text).into());
     }
@@ -178,7 +227,7 @@ pub(super) fn names(n: &[String]) -> String {
 }
 
 pub fn status(a: &ClientArgs) -> Result<ExitCode, Error> {
-    let (s, raw): (dto::Status, _) = get_json(a.api, "GET", "/v1/status", None)?;
+    let (s, raw): (dto::Status, _) = get_json(a.api()?, "GET", "/v1/status", None)?;
     if a.json {
         println!("{}", raw.trim());
         return Ok(ExitCode::SUCCESS);
@@ -231,7 +280,7 @@ pub fn status(a: &ClientArgs) -> Result<ExitCode, Error> {
 }
 
 pub fn neighbours(a: &ClientArgs) -> Result<ExitCode, Error> {
-    let (ns, raw): (Vec<dto::Neighbour>, _) = get_json(a.api, "GET", "/v1/neighbors", None)?;
+    let (ns, raw): (Vec<dto::Neighbour>, _) = get_json(a.api()?, "GET", "/v1/neighbors", None)?;
     if a.json {
         println!("{}", raw.trim());
         return Ok(ExitCode::SUCCESS);
@@ -258,7 +307,7 @@ pub fn neighbours(a: &ClientArgs) -> Result<ExitCode, Error> {
 }
 
 pub fn routes(a: &ClientArgs) -> Result<ExitCode, Error> {
-    let (rs, raw): (Vec<dto::Route>, _) = get_json(a.api, "GET", "/v1/routes", None)?;
+    let (rs, raw): (Vec<dto::Route>, _) = get_json(a.api()?, "GET", "/v1/routes", None)?;
     if a.json {
         println!("{}", raw.trim());
         return Ok(ExitCode::SUCCESS);
@@ -292,26 +341,74 @@ pub(super) extern "C" fn on_sigint(_: libc::c_int) {
     }
 }
 
+/// The shortest ping interval, as ping(8) allows an unprivileged user:
+/// every echo crosses each radio hop twice, on the incident's channel.
+pub const MIN_PING_INTERVAL_S: f64 = 0.2;
+/// Root may go lower, as with ping(8) (test rigs measuring repair time).
+pub const MIN_ROOT_PING_INTERVAL_S: f64 = 0.002;
+
+/// The interval and reply timeout of `ping -i S -W S`, in milliseconds,
+/// and a warning to print when the interval is short.
+pub fn ping_timing(
+    interval_s: f64,
+    timeout_s: f64,
+    root: bool,
+) -> Result<(u64, u64, Option<String>), String> {
+    let floor = if root {
+        MIN_ROOT_PING_INTERVAL_S
+    } else {
+        MIN_PING_INTERVAL_S
+    };
+    if !(interval_s.is_finite() && interval_s >= floor) {
+        return Err(format!(
+            "-i {interval_s}: the interval is in seconds, like ping(8), and at least \
+             {MIN_PING_INTERVAL_S} (five echoes a second; only root may go lower)"
+        ));
+    }
+    if !(timeout_s.is_finite() && timeout_s > 0.0 && timeout_s <= 3600.0) {
+        return Err(format!(
+            "--timeout {timeout_s}: seconds, above 0 and at most 3600"
+        ));
+    }
+    let warn = (interval_s < 1.0).then(|| {
+        format!(
+            "warning: an echo every {interval_s} s crosses every radio hop to the target and \
+             back, on the channel the incident talks on; keep such runs short"
+        )
+    });
+    Ok((
+        (interval_s * 1000.0).round() as u64,
+        (timeout_s * 1000.0).round() as u64,
+        warn,
+    ))
+}
+
 pub fn ping(a: &PingArgs) -> Result<ExitCode, Error> {
     use std::os::fd::AsRawFd;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let (interval_ms, timeout_ms, warn) = ping_timing(a.interval, a.timeout, root)?;
+    if let Some(w) = warn {
+        eprintln!("{w}");
+    }
+    let api = a.client.api()?;
     let req = dto::PingRequest {
         target: a.target.clone(),
-        interval_ms: a.interval,
+        interval_ms,
         count: a.count.unwrap_or(0),
-        timeout_ms: a.timeout,
+        timeout_ms,
     };
-    let (resp, stream) = request(
-        a.client.api,
-        "POST",
-        "/v1/ping",
-        Some(&serde_json::to_string(&req)?),
-    )?;
+    let (resp, stream) = request(api, "POST", "/v1/ping", Some(&serde_json::to_string(&req)?))?;
     let Response { status, mut body } = resp;
     if status != 200 {
         let mut text = String::new();
         body.read_to_string(&mut text)?;
         return Err(api_error(status, &text).into());
     }
+    // A line comes at least every interval (a reply, or a timeout after
+    // the reply timeout): silence well past both is a wedged daemon.
+    let stream_wait = Duration::from_millis(interval_ms.max(timeout_ms)) + READ_TIMEOUT;
+    stream.set_read_timeout(Some(stream_wait))?;
     PING_FD.store(stream.as_raw_fd(), Ordering::SeqCst);
     // SAFETY: the handler only touches atomics and calls shutdown(2).
     unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
@@ -322,7 +419,15 @@ pub fn ping(a: &PingArgs) -> Result<ExitCode, Error> {
     loop {
         line.clear();
         match body.read_line(&mut line) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            Err(e) if INTERRUPTED.load(Ordering::SeqCst) => {
+                let _ = e;
+                break;
+            }
+            Err(e) => {
+                PING_FD.store(-1, Ordering::SeqCst);
+                return Err(io_error(api, stream_wait, e));
+            }
             Ok(_) => {}
         }
         let Ok(l) = serde_json::from_str::<PingLine>(&line) else {
@@ -352,7 +457,7 @@ pub fn ping(a: &PingArgs) -> Result<ExitCode, Error> {
                     } else {
                         format!("{} ({})", n.join(","), id.short())
                     };
-                    println!("PING {target} = {id}, every {} ms", a.interval);
+                    println!("PING {target} = {id}, every {} s", a.interval);
                 }
                 PingLine::Reply {
                     seq, hops, rtt_ms, ..
@@ -439,4 +544,52 @@ pub fn bench(b: &BenchCommand) -> Result<ExitCode, Error> {
     };
     println!("{}", raw.trim());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ping_interval_is_seconds_with_a_floor() {
+        assert_eq!(ping_timing(1.0, 2.0, false), Ok((1000, 2000, None)));
+        let (i, t, w) = ping_timing(0.2, 0.5, false).expect("0.2 s");
+        assert_eq!((i, t), (200, 500));
+        assert!(w.expect("warning").contains("every 0.2 s"));
+        assert_eq!(ping_timing(2.5, 1.0, false).map(|x| x.0), Ok(2500));
+        let e = ping_timing(0.1, 2.0, false).expect_err("below the floor");
+        assert!(
+            e.contains("in seconds") && e.contains("at least 0.2"),
+            "{e}"
+        );
+        // Root may go lower, as with ping(8), still warned.
+        let (i, _, w) = ping_timing(0.02, 0.5, true).expect("root");
+        assert_eq!(i, 20);
+        assert!(w.is_some());
+        assert!(ping_timing(0.001, 0.5, true).is_err());
+        assert!(ping_timing(f64::NAN, 2.0, false).is_err());
+        assert!(ping_timing(1.0, 0.0, false).is_err());
+    }
+
+    /// A daemon that takes the connection and never answers: the client
+    /// gives up with a message that says so (not a hang, not "Resource
+    /// temporarily unavailable").
+    #[test]
+    fn a_silent_daemon_is_named_not_waited_for_forever() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let api = l.local_addr().expect("addr");
+        let hold = std::thread::spawn(move || l.accept().map(|(s, _)| s));
+        let t0 = std::time::Instant::now();
+        let e = match get_json::<serde_json::Value>(api, "GET", "/v1/status", None) {
+            Err(e) => e.to_string(),
+            Ok(_) => String::from("answered"),
+        };
+        let took = t0.elapsed();
+        assert!(e.contains("did not answer within 10 s"), "{e}");
+        assert!(
+            took >= READ_TIMEOUT && took < READ_TIMEOUT + Duration::from_secs(3),
+            "{took:?}"
+        );
+        drop(hold.join());
+    }
 }

@@ -3,7 +3,9 @@
 //!
 //! [`FileConfig`] is the reference for `--config FILE`; every `callsign up`
 //! flag has a key of the same name (dashes become underscores). See
-//! `examples/callsign.toml`.
+//! `examples/callsign.toml`. Without `--config` (or `CALLSIGN_CONFIG`) the
+//! daemon and the clients read [`DEFAULT_CONFIG`] when it exists: that is
+//! the file the Debian package installs.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,6 +15,34 @@ use serde::Deserialize;
 
 use crate::identity::NodeId;
 use crate::node::{Config, Timers};
+
+/// The system config file, read when present and no other is named.
+pub const DEFAULT_CONFIG: &str = "/etc/callsign/callsign.toml";
+/// Where radio profiles are looked up by name, in order; then the shipped ones.
+pub const PROFILE_DIRS: &[&str] = &[
+    "/etc/callsign/radio-profiles",
+    "/usr/share/callsign/radio-profiles",
+];
+/// The profiles compiled in, so `--iface wlan0=truck-5g` works anywhere.
+const BUNDLED_PROFILES: &[(&str, &str)] = &[
+    (
+        "handset-2g4",
+        include_str!("../../radio-profiles/handset-2g4.toml"),
+    ),
+    (
+        "truck-5g",
+        include_str!("../../radio-profiles/truck-5g.toml"),
+    ),
+];
+
+/// The config file to read: the one named (`--config`, `CALLSIGN_CONFIG`),
+/// else [`DEFAULT_CONFIG`] when it exists, else none.
+pub fn config_path(named: Option<&Path>) -> Option<PathBuf> {
+    match named {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
+    }
+}
 
 /// Overlay UDP port used when neither flag nor file sets one.
 pub const DEFAULT_PORT: u16 = 7470;
@@ -55,8 +85,14 @@ pub struct FileConfig {
     pub name_lease: Option<u64>,
     /// Advertise this node as a base station (a truck).
     pub base_station: Option<bool>,
-    /// Interfaces to use; empty or absent = every usable interface.
+    /// Interfaces to use, each `NAME` or `NAME=PROFILE` (set up as the
+    /// radio profile says, links weighted by its `cost_weight`); empty or
+    /// absent = every usable interface but the excluded ones.
     pub iface: Option<Vec<String>>,
+    /// Interfaces never to use (`*` and `?` wildcards), e.g. `["eth0",
+    /// "wwan*"]`. Without `iface`, container bridges, VPNs and loopback are
+    /// left out as well.
+    pub exclude_iface: Option<Vec<String>>,
     /// Device key and state.
     pub data_dir: Option<PathBuf>,
     /// Local HTTP API address.
@@ -64,7 +100,7 @@ pub struct FileConfig {
     /// Overlay UDP port.
     pub port: Option<u16>,
     /// Radio profile TOML (cost weight, timer overrides).
-    pub radio_profile: Option<PathBuf>,
+    pub radio_profile: Option<String>,
     /// Timer preset: "callsign" or "babel-default".
     pub timers: Option<TimerPreset>,
     /// Names of nodes that are not (yet) neighbours: `name = "node id"`.
@@ -100,6 +136,12 @@ pub struct FileConfig {
     pub msg_copies: Option<u8>,
     pub msg_rate: Option<f64>,
     pub msg_burst: Option<f64>,
+    /// gpsd to take this node's position from, e.g. "127.0.0.1:2947".
+    pub gpsd: Option<String>,
+    /// Publish a new position only after moving this far (metres).
+    pub gps_min_move: Option<f64>,
+    /// ... and at most this often (seconds).
+    pub gps_interval: Option<u64>,
 }
 
 /// Timer presets of the core.
@@ -113,8 +155,8 @@ pub enum TimerPreset {
     BabelDefault,
 }
 
-/// A radio profile (`--radio-profile FILE`). Unknown keys (channel, SSID,
-/// range model, used by the simulator) are ignored here.
+/// A radio profile (`--radio-profile`, `--iface IF=PROFILE`). Unknown
+/// keys (range and loss model, used by the simulator) are ignored here.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct RadioProfile {
     /// Link cost weight, 256 = neutral, lower = cheaper (a backbone link).
@@ -122,6 +164,42 @@ pub struct RadioProfile {
     /// Timer overrides on top of the preset, same keys as the core's
     /// `Timers` (durations in milliseconds).
     pub timers: Option<toml::Table>,
+    /// How to bring the radio up (see `daemon::radio`).
+    pub link: Option<super::radio::LinkSetup>,
+}
+
+/// An interface given a profile: what to set up on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RadioIface {
+    pub iface: String,
+    pub profile: String,
+    pub link: Option<super::radio::LinkSetup>,
+}
+
+/// Where to take positions from (`--gpsd`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpsdSettings {
+    pub addr: String,
+    pub min_move_m: f64,
+    pub interval: std::time::Duration,
+}
+
+/// An `--iface` entry: `NAME` or `NAME=PROFILE`.
+pub fn parse_iface(s: &str) -> Result<(String, Option<String>), Error> {
+    let (name, profile) = match s.split_once('=') {
+        Some((n, p)) => (n.trim(), Some(p.trim())),
+        None => (s.trim(), None),
+    };
+    // IFNAMSIZ is 16 with the NUL; `/` and whitespace are never in a name.
+    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ', '\t']) {
+        return Err(
+            format!("--iface {s:?}: not an interface name (expected IF or IF=PROFILE)").into(),
+        );
+    }
+    if profile == Some("") {
+        return Err(format!("--iface {s:?}: empty profile after `=`").into());
+    }
+    Ok((name.to_string(), profile.map(str::to_string)))
 }
 
 /// Everything `callsign up` runs with, after merging flags, file and defaults.
@@ -133,11 +211,21 @@ pub struct Settings {
     /// restarted daemon's records supersede those of its previous run.
     pub version_base: u64,
     pub base_station: bool,
-    pub ifaces: Vec<String>,
+    /// The `--iface` names (empty: all) and the exclusions.
+    pub ifaces: super::ifaces::IfaceSelect,
     pub data_dir: PathBuf,
     pub api: SocketAddr,
     pub port: u16,
+    /// Link cost weight of interfaces without one of their own.
     pub cost_weight: u16,
+    /// Per-interface weights from `--iface IF=PROFILE`.
+    pub iface_weights: BTreeMap<String, u16>,
+    /// Interfaces whose radio is set up from a profile at start.
+    pub radios: Vec<RadioIface>,
+    /// The config file read (for SIGHUP), if any.
+    pub config_path: Option<PathBuf>,
+    /// Positions from gpsd.
+    pub gpsd: Option<GpsdSettings>,
     pub timers: Timers,
     pub peers: BTreeMap<String, NodeId>,
     pub log: String,
@@ -162,6 +250,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The link cost weight of interface `name`: its profile's, else the
+    /// node-wide one.
+    pub fn cost_weight_for(&self, name: &str) -> u16 {
+        self.iface_weights
+            .get(name)
+            .copied()
+            .unwrap_or(self.cost_weight)
+    }
+
     pub fn node_config(&self) -> Config {
         Config {
             timers: self.timers.clone(),
@@ -187,10 +284,46 @@ pub fn load_file(path: &Path) -> Result<FileConfig, Error> {
     toml::from_str(&text).map_err(|e| format!("bad config {}: {e}", path.display()).into())
 }
 
-pub fn load_radio_profile(path: &Path) -> Result<RadioProfile, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read radio profile {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("bad radio profile {}: {e}", path.display()).into())
+/// A radio profile by name (looked up in [`PROFILE_DIRS`], then the shipped
+/// ones) or by path (anything with a `/` or ending in `.toml`). Returns
+/// where it came from and the profile.
+pub fn load_radio_profile(name_or_path: &str) -> Result<(String, RadioProfile), Error> {
+    let parse = |text: &str, from: &str| -> Result<RadioProfile, Error> {
+        let p: RadioProfile =
+            toml::from_str(text).map_err(|e| format!("bad radio profile {from}: {e}"))?;
+        if p.cost_weight == Some(0) {
+            return Err(format!("radio profile {from}: cost_weight must be at least 1").into());
+        }
+        Ok(p)
+    };
+    let read = |path: &Path| -> Result<(String, RadioProfile), Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read radio profile {}: {e}", path.display()))?;
+        let from = path.display().to_string();
+        Ok((from.clone(), parse(&text, &from)?))
+    };
+    if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+        return read(Path::new(name_or_path));
+    }
+    for dir in PROFILE_DIRS {
+        let p = Path::new(dir).join(format!("{name_or_path}.toml"));
+        if p.is_file() {
+            return read(&p);
+        }
+    }
+    match BUNDLED_PROFILES.iter().find(|(n, _)| *n == name_or_path) {
+        Some((n, text)) => Ok((format!("{n} (shipped)"), parse(text, n)?)),
+        None => Err(format!(
+            "no radio profile {name_or_path:?}: not in {} and not shipped ({}); or give a .toml path",
+            PROFILE_DIRS.join(", "),
+            BUNDLED_PROFILES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+        .into()),
+    }
 }
 
 /// The preset with the profile's overrides applied key by key.
@@ -260,6 +393,33 @@ mod tests {
         let e = load_sip_passwords(&bad).expect_err("bad role");
         assert!(e.to_string().contains("not a role name"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn shipped_profiles_set_up_their_radios() {
+        let (_, h) = load_radio_profile("handset-2g4").expect("handset");
+        let link = h.link.expect("handset [link]");
+        assert_eq!(link.mode, super::super::radio::Mode::Ibss);
+        assert_eq!(link.freq_mhz, Some(2437));
+        let (_, t) = load_radio_profile("truck-5g").expect("truck");
+        assert_eq!(t.cost_weight, Some(128));
+        assert_eq!(t.link.expect("truck [link]").freq_mhz, Some(5180));
+        assert!(load_radio_profile("truck-9g").is_err());
+        // The simulator reads the same files (its own fields, [link] ignored).
+        let sim = crate::sim::radio::RadioProfile::load("truck-5g", None).expect("sim");
+        assert_eq!(sim.cost_weight, 128);
+    }
+
+    #[test]
+    fn iface_entries() {
+        assert_eq!(parse_iface("wlan0").expect("plain"), ("wlan0".into(), None));
+        assert_eq!(
+            parse_iface("wlan0=truck-5g").expect("profile"),
+            ("wlan0".into(), Some("truck-5g".into()))
+        );
+        assert!(parse_iface("=x").is_err());
+        assert!(parse_iface("wlan0=").is_err());
+        assert!(parse_iface("a-very-long-interface-name").is_err());
     }
 
     #[test]

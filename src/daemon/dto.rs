@@ -645,3 +645,14 @@ pub struct Talkgroup {
     pub frames_sent: u64,
     pub rx: RxStats,
 }
+
+/// `GET /v1/position`: where this node is, from `--gpsd`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PositionStatus {
+    /// "gpsd HOST:PORT", or null without `--gpsd`.
+    pub source: Option<String>,
+    /// The last fix that passed the movement and rate limits.
+    pub fix: Option<super::gpsd::Fix>,
+    /// Fixes that passed them since start.
+    pub published: u64,
+}

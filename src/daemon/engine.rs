@@ -670,7 +670,7 @@ impl Engine {
                 tracing::info!(iface = %info.name, index = info.index, v6 = ?info.link_local, v4 = ?info.v4.map(|v| v.0), port = self.settings.port, "interface up");
                 self.socks.insert(info.index, s);
                 self.failed.remove(&info.index);
-                let cost_weight = self.settings.cost_weight;
+                let cost_weight = self.settings.cost_weight_for(&info.name);
                 self.app.handle(
                     now,
                     Input::IfaceUp {

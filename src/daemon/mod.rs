@@ -3,7 +3,13 @@
 //! | file | holds |
 //! |---|---|
 //! | `cli` | the subcommands and flag parsing |
+//! | `settings` | flags over the config file over defaults, for `up` and SIGHUP |
 //! | `config` | the config file, radio profile, defaults |
+//! | `radio`, `radio_run` | radio set-up from profiles: plans of `iw` commands, run or printed |
+//! | `notify` | systemd readiness (`sd_notify`) |
+//! | `reload` | SIGHUP: names and talkgroups from the config again |
+//! | `health` | the loud warning when no interface is usable |
+//! | `gpsd` | positions from gpsd |
 //! | `store` | the data dir: device key, OS randomness |
 //! | `clock` | CLOCK_BOOTTIME as the core's `Instant` |
 //! | `ifaces` | which interfaces are usable |
@@ -13,6 +19,10 @@
 //! | `api` | the local HTTP API (axum) |
 //! | `dto` | the API's JSON types (docs/API.md) |
 //! | `client` | a small HTTP/1.1 client and the CLI's output |
+//! | `events` | `callsign events`: the event stream for a terminal |
+//! | `enrol` | `callsign id` and `callsign enrol`: device side of enrolment |
+//! | `qr` | QR codes in the terminal |
+//! | `docgen` | man pages and shell completions at package time |
 //! | `names_client` | the directory's CLI clients |
 //! | `msgstore` | SQLite: stored messages and the incident log |
 //! | `msg_api`, `msg_dto`, `msg_client` | the API, JSON and CLI of messages and the log |
@@ -23,8 +33,13 @@ pub mod cli;
 mod client;
 mod clock;
 pub mod config;
+pub mod docgen;
 pub mod dto;
 mod engine;
+pub mod enrol;
+pub mod events;
+pub mod gpsd;
+mod health;
 mod ifaces;
 mod msg_api;
 mod msg_client;
@@ -32,6 +47,12 @@ pub mod msg_dto;
 pub mod msgstore;
 mod names_client;
 mod net;
+mod notify;
+mod qr;
+pub mod radio;
+pub mod radio_run;
+mod reload;
+mod settings;
 mod sip_net;
 pub mod sound;
 mod store;
@@ -46,8 +67,14 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::node::Node;
 use config::{Error, Settings};
 
-/// Run the daemon until SIGINT or SIGTERM.
-pub fn up(mut settings: Settings) -> Result<(), Error> {
+/// Run the daemon until SIGINT or SIGTERM. `args` are kept so SIGHUP can
+/// merge them over the config file again.
+pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
+    match &settings.config_path {
+        Some(p) => tracing::info!(config = %p.display(), "config file"),
+        None => tracing::info!("no config file: flags and defaults"),
+    }
+    radio_run::set_up(&settings.radios);
     let (ident, created) = store::load_or_create_identity(&settings.data_dir)?;
     if created {
         tracing::info!(dir = %settings.data_dir.display(), "created a new device key");
@@ -96,12 +123,19 @@ pub fn up(mut settings: Settings) -> Result<(), Error> {
         }
         let (events, _) = broadcast::channel(1024);
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let position = Arc::new(std::sync::Mutex::new(dto::PositionStatus::default()));
         let state = api::ApiState {
-            cmds: cmd_tx,
+            cmds: cmd_tx.clone(),
             events: events.clone(),
             bench: settings.bench,
             sessions: Arc::new(AtomicU64::new(session_base)),
+            position: position.clone(),
         };
+        tokio::spawn(reload::watch(args, settings.clone(), cmd_tx.clone()));
+        tokio::spawn(health::watch(settings.ifaces.clone(), cmd_tx.clone()));
+        if let Some(g) = settings.gpsd.clone() {
+            position_feed(g, position, cmd_tx.clone());
+        }
         let (stop_engine, engine_stop) = oneshot::channel();
         let (stop_api, api_stop) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -118,11 +152,47 @@ pub fn up(mut settings: Settings) -> Result<(), Error> {
             }
         });
         let engine = engine::Engine::new(node, settings, events, db)?;
+        // The API listens and the engine is built: dependants may start.
+        notify::notify("READY=1\nSTATUS=joined the mesh");
         engine.run(cmd_rx, engine_stop).await;
+        notify::notify("STOPPING=1");
         // Open event streams would hold graceful shutdown forever.
         api_task.abort();
         Ok::<_, Error>(())
     })
+}
+
+/// Positions from gpsd, throttled, into this node's directory record (the
+/// engine's `NamesCommand::Position`) and the daemon's position status
+/// (`GET /v1/position`).
+fn position_feed(
+    g: config::GpsdSettings,
+    status: Arc<std::sync::Mutex<dto::PositionStatus>>,
+    cmds: mpsc::Sender<engine::Command>,
+) {
+    let (tx, mut rx) = mpsc::channel(4);
+    {
+        let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+        s.source = Some(format!("gpsd {}", g.addr));
+    }
+    tokio::spawn(gpsd::run(g, std::time::Duration::from_secs(5), tx));
+    tokio::spawn(async move {
+        while let Some(fix) = rx.recv().await {
+            let pos = crate::names::record::Position {
+                lat_e7: (fix.lat * 1e7) as i32,
+                lon_e7: (fix.lon * 1e7) as i32,
+                accuracy_m: fix.accuracy_m.clamp(0.0, f64::from(u16::MAX)) as u16,
+                time_s: fix.time_s,
+            };
+            let names = engine::NamesCommand::Position(pos);
+            if cmds.send(engine::Command::Names(names)).await.is_err() {
+                return;
+            }
+            let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+            s.fix = Some(fix);
+            s.published += 1;
+        }
+    });
 }
 
 /// Secured mode from the settings (nothing to do without trust roots):

@@ -38,7 +38,7 @@ pub fn send(a: &MsgArgs) -> Result<ExitCode, Error> {
             req.text = format!("{text} #{k}");
             let body = serde_json::to_string(&req)?;
             let _: (OutboxMessage, _) =
-                get_json(a.client.api, "POST", "/v1/messages", Some(&body))?;
+                get_json(a.client.api()?, "POST", "/v1/messages", Some(&body))?;
         }
         println!(
             "accepted={} elapsed_ms={}",
@@ -48,7 +48,8 @@ pub fn send(a: &MsgArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     let body = serde_json::to_string(&req)?;
-    let (m, raw): (OutboxMessage, _) = get_json(a.client.api, "POST", "/v1/messages", Some(&body))?;
+    let (m, raw): (OutboxMessage, _) =
+        get_json(a.client.api()?, "POST", "/v1/messages", Some(&body))?;
     if a.client.json {
         println!("{}", raw.trim());
     } else {
@@ -83,7 +84,7 @@ const INBOX_HEAD: [&str; 5] = ["RECEIVED", "FROM", "TO", "SEQ", "TEXT"];
 /// `callsign inbox [--json] [--follow]`.
 pub fn inbox(a: &InboxArgs) -> Result<ExitCode, Error> {
     let c = &a.client;
-    let (ms, raw): (Vec<InboxMessage>, _) = get_json(c.api, "GET", "/v1/inbox", None)?;
+    let (ms, raw): (Vec<InboxMessage>, _) = get_json(c.api()?, "GET", "/v1/inbox", None)?;
     if !a.follow {
         if c.json {
             println!("{}", raw.trim());
@@ -111,7 +112,7 @@ pub fn inbox(a: &InboxArgs) -> Result<ExitCode, Error> {
     loop {
         std::thread::sleep(Duration::from_millis(200));
         let (ms, _): (Vec<InboxMessage>, _) =
-            get_json(c.api, "GET", &format!("/v1/inbox?after={after}"), None)?;
+            get_json(c.api()?, "GET", &format!("/v1/inbox?after={after}"), None)?;
         for m in &ms {
             print(m)?;
             after = after.max(m.n);
@@ -121,7 +122,7 @@ pub fn inbox(a: &InboxArgs) -> Result<ExitCode, Error> {
 
 /// `callsign outbox [--json]`.
 pub fn outbox(c: &ClientArgs) -> Result<ExitCode, Error> {
-    let (ms, raw): (Vec<OutboxMessage>, _) = get_json(c.api, "GET", "/v1/outbox", None)?;
+    let (ms, raw): (Vec<OutboxMessage>, _) = get_json(c.api()?, "GET", "/v1/outbox", None)?;
     if c.json {
         println!("{}", raw.trim());
     } else if ms.is_empty() {
@@ -174,10 +175,13 @@ pub fn log(a: &LogArgs) -> Result<ExitCode, Error> {
         None => "since_ms=0".into(),
     };
     if a.csv {
-        print!("{}", get_text(c.api, &format!("/v1/log?{q}&format=csv"))?);
+        print!(
+            "{}",
+            get_text(c.api()?, &format!("/v1/log?{q}&format=csv"))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    let (rows, raw): (Vec<LogRow>, _) = get_json(c.api, "GET", &format!("/v1/log?{q}"), None)?;
+    let (rows, raw): (Vec<LogRow>, _) = get_json(c.api()?, "GET", &format!("/v1/log?{q}"), None)?;
     if c.json {
         println!("{}", raw.trim());
     } else if rows.is_empty() {

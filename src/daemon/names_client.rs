@@ -53,7 +53,7 @@ const HEAD: [&str; 10] = [
 ];
 
 pub fn list(a: &ClientArgs) -> Result<ExitCode, Error> {
-    let (rs, raw): (Vec<dto::NameRecord>, _) = get_json(a.api, "GET", "/v1/names", None)?;
+    let (rs, raw): (Vec<dto::NameRecord>, _) = get_json(a.api()?, "GET", "/v1/names", None)?;
     if a.json {
         println!("{}", raw.trim());
     } else if rs.is_empty() {
@@ -67,7 +67,7 @@ pub fn list(a: &ClientArgs) -> Result<ExitCode, Error> {
 pub fn whois(name: &str, a: &ClientArgs) -> Result<ExitCode, Error> {
     let name = checked(name)?;
     let (rs, raw): (Vec<dto::NameRecord>, _) =
-        get_json(a.api, "GET", &format!("/v1/names/{name}"), None)?;
+        get_json(a.api()?, "GET", &format!("/v1/names/{name}"), None)?;
     if a.json {
         println!("{}", raw.trim());
     } else {
@@ -86,7 +86,8 @@ fn change(
     body: serde_json::Value,
     what: String,
 ) -> Result<ExitCode, Error> {
-    let (done, raw): (dto::NamesDone, _) = get_json(a.api, "POST", path, Some(&body.to_string()))?;
+    let (done, raw): (dto::NamesDone, _) =
+        get_json(a.api()?, "POST", path, Some(&body.to_string()))?;
     if a.json {
         println!("{}", raw.trim());
     } else {

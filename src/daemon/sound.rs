@@ -10,10 +10,11 @@
 //!
 //! Rates: a device is asked for 16 kHz mono first. One that cannot do it
 //! runs at its default rate and channel count; capture is mixed down to
-//! mono and resampled to 16 kHz by linear interpolation, playback the
-//! other way. Linear is enough for narrowband speech headed into (or out
-//! of) a 16 kHz Opus voice codec; it attenuates the top octave slightly
-//! and aliases a little above 8 kHz, where speech has little energy.
+//! mono and resampled to 16 kHz, playback the other way, both through the
+//! windowed-sinc resampler of [`crate::audio::resample`]. Its low-pass
+//! filter matters on capture: a fireground is loud above 8 kHz (pumps,
+//! saws, PASS alarms), and without the filter that energy folds down into
+//! the speech band the 16 kHz Opus codec carries.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,8 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, Sample, SampleFormat, SizedSample};
 use serde::{Deserialize, Serialize};
+
+use crate::audio::resample::Resampler;
 
 /// The engine's rate.
 pub const RATE: u32 = 16_000;
@@ -108,59 +111,6 @@ impl Ring {
     /// Samples dropped, full or stale.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
-    }
-}
-
-/// Streaming linear-interpolation resampler, mono i16. The position is
-/// kept exactly as a fraction of the output rate, so it does not drift.
-pub struct Resampler {
-    from: u64,
-    to: u64,
-    /// Position of the next output sample, in units of 1/`to` input
-    /// samples, from the last sample of the previous chunk.
-    pos: u64,
-    prev: i16,
-}
-
-impl Resampler {
-    pub fn new(from: u32, to: u32) -> Resampler {
-        Resampler {
-            from: u64::from(from.max(1)),
-            to: u64::from(to.max(1)),
-            // The first output sample is the first input sample.
-            pos: u64::from(to.max(1)),
-            prev: 0,
-        }
-    }
-
-    /// Resample `input`, appending to `out`.
-    pub fn process(&mut self, input: &[i16], out: &mut Vec<i16>) {
-        if self.from == self.to {
-            out.extend_from_slice(input);
-            return;
-        }
-        let n = input.len() as u64;
-        if n == 0 {
-            return;
-        }
-        // v[0] = prev, v[i + 1] = input[i]; output at v(pos / to).
-        let at = |i: u64| -> i64 {
-            if i == 0 {
-                i64::from(self.prev)
-            } else {
-                input.get((i - 1) as usize).map_or(0, |&s| i64::from(s))
-            }
-        };
-        while self.pos / self.to < n {
-            let i = self.pos / self.to;
-            let frac = (self.pos % self.to) as i64;
-            let (a, b) = (at(i), at(i + 1));
-            let v = a + (b - a) * frac / self.to as i64;
-            out.push(v.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16);
-            self.pos += self.from;
-        }
-        self.pos -= n * self.to;
-        self.prev = input[input.len() - 1];
     }
 }
 
@@ -636,79 +586,27 @@ mod tests {
     }
 
     #[test]
-    fn resampler_same_rate_is_identity() {
-        let mut r = Resampler::new(16_000, 16_000);
-        let mut out = Vec::new();
-        r.process(&[1, 2, 3], &mut out);
-        assert_eq!(out, [1, 2, 3]);
-    }
-
-    #[test]
-    fn resampler_counts_are_exact_over_chunks() {
-        // 48 kHz -> 16 kHz: 1/3 the samples, whatever the chunking.
-        let mut r = Resampler::new(48_000, 16_000);
-        let mut out = Vec::new();
-        for n in [1usize, 7, 480, 1001, 3, 508] {
-            r.process(&vec![100; n], &mut out);
-        }
-        assert_eq!(out.len(), 2000 / 3 + 1);
-        // 44.1 kHz -> 16 kHz over one second, in 10 ms chunks.
-        let mut r = Resampler::new(44_100, 16_000);
-        let mut out = Vec::new();
-        for _ in 0..100 {
-            r.process(&[0; 441], &mut out);
-        }
-        assert!((15_999..=16_001).contains(&out.len()), "{}", out.len());
-        // 16 kHz -> 48 kHz: three times; the first chunk stops at its last
-        // input (the samples past it need the next chunk).
-        let mut r = Resampler::new(16_000, 48_000);
-        let mut out = Vec::new();
-        r.process(&[0; 320], &mut out);
-        assert_eq!(out.len(), 957);
-        r.process(&[0; 320], &mut out);
-        assert_eq!(out.len(), 1917);
-    }
-
-    #[test]
-    fn resampler_interpolates_linearly() {
-        // Upsampling a ramp by 2 puts the midpoints in; the first output
-        // is the first input.
-        let mut r = Resampler::new(8_000, 16_000);
-        let mut out = Vec::new();
-        r.process(&[0, 100], &mut out);
-        r.process(&[200, 300], &mut out);
-        // (The last input waits for the next chunk.)
-        assert_eq!(out, [0, 50, 100, 150, 200, 250]);
-        // Downsampling by 3 takes every third sample of a ramp.
-        let mut r = Resampler::new(48_000, 16_000);
-        let mut out = Vec::new();
-        let ramp: Vec<i16> = (0..12).map(|i| i * 10).collect();
-        r.process(&ramp, &mut out);
-        assert_eq!(out, [0, 30, 60, 90]);
-    }
-
-    #[test]
-    fn resampler_keeps_a_tone() {
-        // A 1 kHz tone at 44.1 kHz comes out a 1 kHz tone at 16 kHz,
-        // within linear interpolation's error (A (pi f / fs)^2 / 2 = 25).
-        let tone = |rate: f64, n: usize| -> Vec<i16> {
-            (0..n)
-                .map(|i| {
-                    (10_000.0 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / rate).sin())
-                        as i16
-                })
-                .collect()
+    fn capture_path_filters_before_decimating() {
+        // The capture callback's work: 48 kHz stereo in, 16 kHz mono out.
+        // A 12 kHz alarm tone must not reach the 16 kHz stream (it would
+        // fold to 4 kHz); a 1 kHz voice tone must.
+        let level = |freq: f64| -> f64 {
+            let mut rs = Resampler::new(48_000, RATE);
+            let mut out = Vec::new();
+            for chunk in 0..100 {
+                let frames: Vec<i16> = (0..480)
+                    .map(|i| {
+                        let t = f64::from(chunk * 480 + i) / 48_000.0;
+                        (16_000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
+                    })
+                    .collect();
+                rs.process(&frames, &mut out);
+            }
+            let tail = &out[1_000..];
+            (tail.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / tail.len() as f64).sqrt()
         };
-        let mut r = Resampler::new(44_100, 16_000);
-        let mut out = Vec::new();
-        r.process(&tone(44_100.0, 4410), &mut out);
-        let want = tone(16_000.0, out.len());
-        let err = out
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
-            .max()
-            .unwrap_or(0);
-        assert!(err <= 30, "max error {err}");
+        let (voice, alarm) = (level(1_000.0), level(12_000.0));
+        assert!(voice > 10_000.0, "voice {voice}");
+        assert!(alarm < voice / 3_000.0, "alarm {alarm} vs voice {voice}");
     }
 }

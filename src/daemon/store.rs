@@ -8,7 +8,7 @@ use crate::identity::Identity;
 
 use super::config::Error;
 
-const KEY_FILE: &str = "device.key";
+pub const KEY_FILE: &str = "device.key";
 
 /// Bytes from the OS random source. Only the daemon reads OS randomness;
 /// the core gets a seed.

@@ -40,7 +40,7 @@ fn post<T: serde::de::DeserializeOwned>(
     path: &str,
     body: &impl serde::Serialize,
 ) -> Result<T, Error> {
-    Ok(get_json(a.api, "POST", path, Some(&serde_json::to_string(body)?))?.0)
+    Ok(get_json(a.api()?, "POST", path, Some(&serde_json::to_string(body)?))?.0)
 }
 
 fn hangup_call(a: &ClientArgs, call: Option<u64>) -> Result<dto::Call, Error> {
@@ -57,7 +57,7 @@ fn interrupted() -> bool {
 }
 
 fn find_call(a: &ClientArgs, id: u64) -> Result<dto::Call, Error> {
-    let (calls, _): (Vec<dto::Call>, _) = get_json(a.api, "GET", "/v1/calls", None)?;
+    let (calls, _): (Vec<dto::Call>, _) = get_json(a.api()?, "GET", "/v1/calls", None)?;
     calls
         .into_iter()
         .rev()
@@ -191,7 +191,7 @@ pub fn hangup(a: &HangupArgs) -> Result<ExitCode, Error> {
 }
 
 pub fn calls(a: &ClientArgs) -> Result<ExitCode, Error> {
-    let (cs, raw): (Vec<dto::Call>, _) = get_json(a.api, "GET", "/v1/calls", None)?;
+    let (cs, raw): (Vec<dto::Call>, _) = get_json(a.api()?, "GET", "/v1/calls", None)?;
     if a.json {
         println!("{}", raw.trim());
     } else if cs.is_empty() {
@@ -242,7 +242,7 @@ fn tg_table(ts: &[dto::Talkgroup]) {
 }
 
 fn talkgroup(a: &ClientArgs, name: &str) -> Result<dto::Talkgroup, Error> {
-    let (ts, _): (Vec<dto::Talkgroup>, _) = get_json(a.api, "GET", "/v1/talkgroups", None)?;
+    let (ts, _): (Vec<dto::Talkgroup>, _) = get_json(a.api()?, "GET", "/v1/talkgroups", None)?;
     ts.into_iter()
         .find(|t| t.name == name)
         .ok_or_else(|| format!("not a member of {name}").into())
@@ -345,7 +345,7 @@ pub fn listen(a: &ListenArgs) -> Result<ExitCode, Error> {
 }
 
 pub fn talkgroups(a: &ClientArgs) -> Result<ExitCode, Error> {
-    let (ts, raw): (Vec<dto::Talkgroup>, _) = get_json(a.api, "GET", "/v1/talkgroups", None)?;
+    let (ts, raw): (Vec<dto::Talkgroup>, _) = get_json(a.api()?, "GET", "/v1/talkgroups", None)?;
     if a.json {
         println!("{}", raw.trim());
     } else if ts.is_empty() {
@@ -380,7 +380,7 @@ pub fn mayday(a: &MaydayArgs) -> Result<ExitCode, Error> {
     while t0.elapsed() < Duration::from_secs_f64(a.duration.max(0.0)) && !interrupted() {
         std::thread::sleep(Duration::from_millis(50));
         let (all, _): (Vec<dto::Talkgroup>, _) =
-            get_json(a.client.api, "GET", "/v1/talkgroups", None)?;
+            get_json(a.client.api()?, "GET", "/v1/talkgroups", None)?;
         held = all
             .into_iter()
             .filter(|t| held.iter().any(|m| m.name == t.name))

@@ -46,7 +46,8 @@ pub struct RadioProfile {
     pub kind: String,
     /// Radios hear each other only on the same channel.
     pub channel: String,
-    /// SSID or mesh id the daemon joins (informational in the simulator).
+    /// SSID or mesh id (informational in the simulator; the daemon takes
+    /// its own from `[link]`).
     #[serde(default)]
     pub mesh_id: String,
     pub range_m: f64,
@@ -70,6 +71,10 @@ pub struct RadioProfile {
     /// (durations in milliseconds).
     #[serde(default)]
     pub timers: Option<toml::Table>,
+    /// How the daemon brings the radio up (mode, frequency, SSID or mesh
+    /// id, multicast rate): read by `callsign up`, not by the simulator.
+    #[serde(default)]
+    pub link: Option<toml::Table>,
 }
 
 fn default_path_loss_exponent() -> f64 {

@@ -1,5 +1,8 @@
-//! `callsign ca init` and `callsign ca issue`: the agency CA on an
-//! operator's machine. The only file IO and clock reads of the trust layer
+//! `callsign ca init`, `callsign ca issue` and `callsign ca issue-batch`:
+//! the agency CA on an operator's machine. Certificates are issued from
+//! public keys (`--node-pub`, or signed enrolment requests); issuing from
+//! a copied secret key file (`--node-key`) is kept as a labelled
+//! convenience for a lab bench, never for the field. The only file IO and clock reads of the trust layer
 //! live here (the module is exempt from the core's clippy bans in
 //! `trust/mod.rs`); the rest is [`super::ca`].
 
@@ -29,15 +32,27 @@ pub enum CaCmd {
         json: bool,
     },
     /// Issue a device certificate binding a device's key to the agency and
-    /// the roles it may claim.
+    /// the roles it may claim. The device's public key comes from
+    /// `callsign id` on the device; its secret key never moves.
     Issue {
         /// Directory holding ca.pem and ca.key.
         #[arg(long)]
         ca: PathBuf,
-        /// The device's public key as 64 hex digits, or its key file
-        /// (`device.key` in the device's data dir).
+        /// The device's public key: 64 hex digits, as `callsign id` prints
+        /// (or its QR code gives).
+        #[arg(
+            long = "node-pub",
+            value_name = "KEY",
+            required_unless_present = "node_key",
+            conflicts_with = "node_key"
+        )]
+        node_pub: Option<String>,
+        /// CONVENIENCE, NOT FOR THE FIELD: take the public key from a copy
+        /// of the device's secret key file (`device.key`). Copying it off
+        /// the device lets whoever holds the copy impersonate the device;
+        /// use --node-pub, or `callsign enrol request` and `ca issue-batch`.
         #[arg(long = "node-key", value_name = "FILE-OR-KEY")]
-        node_key: String,
+        node_key: Option<String>,
         /// Comma-separated role patterns: `command`, `engine-*`,
         /// `*.engine-7`, `captain.engine-7`.
         #[arg(long, value_delimiter = ',')]
@@ -48,6 +63,30 @@ pub enum CaCmd {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Print a summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue certificates for every enrolment request (`*.req`, from
+    /// `callsign enrol request` on each device) in DIR: each request's
+    /// signature is checked (the device holds the key), then NAME.pem is
+    /// written next to NAME.req, and ca.pem is copied beside them, ready
+    /// to hand back (`callsign enrol install NAME.pem --trust-root ca.pem`).
+    IssueBatch {
+        /// Directory holding ca.pem and ca.key.
+        #[arg(long)]
+        ca: PathBuf,
+        /// Directory of *.req files; certificates are written there.
+        dir: PathBuf,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Only grant roles within these patterns (comma-separated); a
+        /// request asking for more is refused. Default: what each asks.
+        #[arg(long, value_delimiter = ',', value_name = "PATTERNS")]
+        allow: Vec<String>,
+        /// Check and list the requests, issue nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the results as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -63,12 +102,39 @@ pub fn run(cmd: CaCmd) -> Result<(), String> {
         } => init(&agency, &out, days, json),
         CaCmd::Issue {
             ca,
+            node_pub,
             node_key,
             roles,
             days,
             out,
             json,
-        } => issue(&ca, &node_key, &roles, days, out.as_deref(), json),
+        } => {
+            let pk = match (node_pub, node_key) {
+                (Some(hex), _) => hex32(hex.trim()).ok_or_else(|| {
+                    format!(
+                        "--node-pub {hex:?}: expected the device's public key as 64 hex digits \
+                         (`callsign id` on the device prints it)"
+                    )
+                })?,
+                (None, Some(k)) => {
+                    eprintln!(
+                        "note: --node-key is a convenience for a lab bench; in the field use \
+                         --node-pub (`callsign id`) so the secret key never leaves the device"
+                    );
+                    parse_node_key(&k)?
+                }
+                (None, None) => return Err("give --node-pub KEY (from `callsign id`)".into()),
+            };
+            issue(&ca, pk, &roles, days, out.as_deref(), json)
+        }
+        CaCmd::IssueBatch {
+            ca,
+            dir,
+            days,
+            allow,
+            dry_run,
+            json,
+        } => issue_batch(&ca, &dir, days, &allow, dry_run, json),
     }
 }
 
@@ -179,37 +245,26 @@ pub fn parse_node_key(arg: &str) -> Result<[u8; 32], String> {
         })
 }
 
-fn issue(
-    ca_dir: &Path,
-    node_key: &str,
-    roles: &[String],
-    days: u32,
-    out: Option<&Path>,
-    json: bool,
-) -> Result<(), String> {
+fn read_ca(ca_dir: &Path) -> Result<ca::CaFiles, String> {
     let read = |name: &str| {
         let p = ca_dir.join(name);
         std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))
     };
-    let files = ca::CaFiles {
+    Ok(ca::CaFiles {
         cert_pem: read("ca.pem")?,
         key_pem: read("ca.key")?,
-    };
-    let roles: Vec<String> = roles
-        .iter()
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty())
-        .collect();
-    if let Some(bad) = roles.iter().find(|r| !roles::valid_pattern(r)) {
-        return Err(format!(
-            "invalid role pattern {bad:?}: lowercase labels [a-z0-9-] joined by dots, the first \
-             may be `*` or end in `*` (command, engine-*, *.engine-7, captain.engine-7)"
-        ));
-    }
-    let pk = parse_node_key(node_key)?;
-    let now = now_unix_s()?;
-    let pem = ca::issue(&files, pk, &roles, days, now).map_err(|e| e.to_string())?;
-    // Read back what was granted, for the summary.
+    })
+}
+
+/// Issue one certificate and read back what it grants.
+fn issue_one(
+    files: &ca::CaFiles,
+    pk: [u8; 32],
+    roles: &[String],
+    days: u32,
+    now: u64,
+) -> Result<(String, NodeId, super::PeerCert), String> {
+    let pem = ca::issue(files, pk, roles, days, now).map_err(|e| e.to_string())?;
     let mut check = Secured::new();
     check
         .add_root(files.cert_pem.as_bytes())
@@ -221,6 +276,162 @@ fn issue(
         .peer(&id)
         .cloned()
         .ok_or("issued certificate not cached")?;
+    Ok((pem, id, granted))
+}
+
+/// Whether the pattern asked for lies within one allowed: the same
+/// pattern, a name the allowed pattern permits, or a narrower wildcard
+/// (`engine-3*` within `engine-*`; the parts after the first dot equal).
+fn within(asked: &str, allowed: &[String]) -> bool {
+    let split = |s: &str| -> (String, Option<String>) {
+        match s.split_once('.') {
+            Some((f, r)) => (f.to_string(), Some(r.to_string())),
+            None => (s.to_string(), None),
+        }
+    };
+    allowed.iter().any(|a| {
+        let ((af, ar), (qf, qr)) = (split(a), split(asked));
+        a == asked
+            || roles::permits(a, asked)
+            || ar == qr
+                && matches!(
+                    (af.strip_suffix('*'), qf.strip_suffix('*')),
+                    (Some(ap), Some(qp)) if qp.starts_with(ap)
+                )
+    })
+}
+
+fn issue_batch(
+    ca_dir: &Path,
+    dir: &Path,
+    days: u32,
+    allow: &[String],
+    dry_run: bool,
+    json: bool,
+) -> Result<(), String> {
+    use super::enrol;
+    let files = read_ca(ca_dir)?;
+    let now = now_unix_s()?;
+    let mut reqs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "req"))
+        .collect();
+    reqs.sort();
+    if reqs.is_empty() {
+        return Err(format!(
+            "no *.req files in {} (each device makes one: `callsign enrol request --roles ... --out NAME.req`)",
+            dir.display()
+        ));
+    }
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    for p in &reqs {
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let out = dir.join(format!("{stem}.pem"));
+        let result = (|| -> Result<(NodeId, Vec<String>, String), String> {
+            let bytes = std::fs::read(p).map_err(|e| format!("cannot read: {e}"))?;
+            let c = enrol::check(&bytes).map_err(|e| e.to_string())?;
+            if let Some(bad) = c
+                .roles
+                .iter()
+                .find(|r| !allow.is_empty() && !within(r, allow))
+            {
+                return Err(format!(
+                    "asks for {bad:?}, not within --allow {}",
+                    allow.join(",")
+                ));
+            }
+            if out.exists() {
+                return Err(format!(
+                    "{} already exists (issued before?): remove it to issue again",
+                    out.display()
+                ));
+            }
+            if dry_run {
+                return Ok((c.node_id, c.roles, c.name));
+            }
+            let (pem, id, granted) = issue_one(&files, c.public_key, &c.roles, days, now)?;
+            write_new(&out, &pem, 0o644)?;
+            Ok((id, granted.roles, c.name))
+        })();
+        match result {
+            Ok((id, roles, name)) => rows.push(serde_json::json!({
+                "request": p, "ok": true, "node_id": id, "name": name, "roles": roles,
+                "cert": if dry_run { None } else { Some(&out) },
+            })),
+            Err(e) => {
+                failed += 1;
+                rows.push(serde_json::json!({ "request": p, "ok": false, "error": e }));
+            }
+        }
+    }
+    let ca_copy = dir.join("ca.pem");
+    if !dry_run && !ca_copy.exists() {
+        write_new(&ca_copy, &files.cert_pem, 0o644)?;
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        for r in &rows {
+            let req = r["request"].as_str().unwrap_or("");
+            if r["ok"] == true {
+                let roles: Vec<&str> = r["roles"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                    .unwrap_or_default();
+                println!(
+                    "{} {req}: {} {} roles {}",
+                    if dry_run { "would issue" } else { "issued" },
+                    r["node_id"].as_str().unwrap_or(""),
+                    r["name"]
+                        .as_str()
+                        .filter(|n| !n.is_empty())
+                        .map_or(String::new(), |n| format!("({n})")),
+                    roles.join(",")
+                );
+            } else {
+                println!("REFUSED {req}: {}", r["error"].as_str().unwrap_or(""));
+            }
+        }
+        if !dry_run {
+            println!(
+                "hand each device its NAME.pem and {} (`callsign enrol install NAME.pem --trust-root ca.pem`)",
+                ca_copy.display()
+            );
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} of {} requests refused", reqs.len()));
+    }
+    Ok(())
+}
+
+fn issue(
+    ca_dir: &Path,
+    pk: [u8; 32],
+    roles: &[String],
+    days: u32,
+    out: Option<&Path>,
+    json: bool,
+) -> Result<(), String> {
+    let files = read_ca(ca_dir)?;
+    let roles: Vec<String> = roles
+        .iter()
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if let Some(bad) = roles.iter().find(|r| !roles::valid_pattern(r)) {
+        return Err(format!(
+            "invalid role pattern {bad:?}: lowercase labels [a-z0-9-] joined by dots, the first \
+             may be `*` or end in `*` (command, engine-*, *.engine-7, captain.engine-7)"
+        ));
+    }
+    let now = now_unix_s()?;
+    let (pem, id, granted) = issue_one(&files, pk, &roles, days, now)?;
     match out {
         Some(p) => write_new(p, &pem, 0o644)?,
         None if !json => print!("{pem}"),
@@ -281,6 +492,18 @@ mod tests {
     }
 
     #[test]
+    fn trust_cli_allowed_roles() {
+        let allow = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(within("engine-*", &allow(&["engine-*"])));
+        assert!(within("engine-3", &allow(&["engine-*"])));
+        assert!(within("engine-3*", &allow(&["engine-*"])));
+        assert!(within("captain.engine-7", &allow(&["*.engine-7"])));
+        assert!(!within("command", &allow(&["engine-*"])));
+        assert!(!within("*", &allow(&["engine-*"])));
+        assert!(!within("ladder-*", &allow(&["engine-*", "medic-*"])));
+    }
+
+    #[test]
     fn trust_cli_init_then_issue() {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("callsign-trust-ca-{}", std::process::id()));
@@ -315,7 +538,8 @@ mod tests {
         let out = dir.join("engine-3.pem");
         cmd(CaCmd::Issue {
             ca: dir.clone(),
-            node_key: hex.clone(),
+            node_pub: Some(hex.clone()),
+            node_key: None,
             roles: vec!["engine-*".into(), "command".into()],
             days: 7,
             out: Some(out.clone()),
@@ -333,7 +557,8 @@ mod tests {
 
         let bad = cmd(CaCmd::Issue {
             ca: dir.clone(),
-            node_key: hex,
+            node_pub: Some(hex),
+            node_key: None,
             roles: vec!["Engine 3".into()],
             days: 7,
             out: None,

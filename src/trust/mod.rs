@@ -20,7 +20,9 @@
 //!   mode and tells the node whether a device is enrolled at all.
 //! - [`mac`]: an HMAC trailer with replay protection for link-local
 //!   routing packets, in the spirit of Babel's RFC 8967.
-//! - [`cli`]: `ca init` and `ca issue` for the binary.
+//! - [`enrol`]: enrolment requests, signed by the device key, so a
+//!   station issues certificates from public keys it knows are held.
+//! - [`cli`]: `ca init`, `ca issue` and `ca issue-batch` for the binary.
 //!
 //! Chains are verified by rustls-webpki (Ed25519 only, validity periods,
 //! basic and name constraints); the few fields it does not expose are read
@@ -40,6 +42,7 @@ pub mod ca;
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod cli;
 mod der;
+pub mod enrol;
 pub mod mac;
 pub mod roles;
 mod secured;
@@ -97,6 +100,18 @@ pub enum TrustError {
         sender: crate::identity::NodeId,
         counter: u64,
     },
+    #[error("not an enrolment request: {0}")]
+    RequestFormat(String),
+    #[error("enrolment request version {0} (this callsign reads {v})", v = enrol::VERSION)]
+    RequestVersion(u32),
+    #[error("bad {0} in the enrolment request (hex of the wrong length)")]
+    RequestHex(&'static str),
+    #[error("node id {claimed} is not the hash of the public key ({actual})")]
+    RequestNodeId { claimed: String, actual: String },
+    #[error("no roles asked for")]
+    NoRoles,
+    #[error("the signature does not verify: the request was altered, or not made with this key")]
+    RequestSignature,
 }
 
 impl From<rcgen::Error> for TrustError {

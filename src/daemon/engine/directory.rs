@@ -33,6 +33,8 @@ pub enum NamesCommand {
         dto::PresenceRequest,
         oneshot::Sender<Result<dto::NamesDone, String>>,
     ),
+    /// A position fix (gpsd) for this node's directory records.
+    Position(names::record::Position),
 }
 
 pub fn presence_str(p: Presence) -> &'static str {
@@ -124,6 +126,9 @@ impl Engine {
                     tracing::info!(presence = presence_str(p), "presence");
                 });
                 let _ = tx.send(r.and_then(|()| self.done(Ok(()))));
+            }
+            NamesCommand::Position(p) => {
+                self.app.with_node(now, |n| n.set_position(now, Some(p)));
             }
         }
         self.drain(now);

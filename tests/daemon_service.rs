@@ -1,0 +1,309 @@
+//! The daemon as a service and its clients, on loopback (no root, no
+//! namespaces): readiness over $NOTIFY_SOCKET, SIGHUP reloading names and
+//! talkgroups from the config, the clients finding the daemon through
+//! CALLSIGN_API or the config file, `callsign events` following the
+//! stream, and positions from a scripted gpsd.
+
+// A test driver: real clocks, processes and files are its job.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_callsign")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A daemon on loopback with its own data dir; killed on drop.
+struct Daemon {
+    dir: PathBuf,
+    api: String,
+    child: Child,
+}
+
+impl Daemon {
+    fn start(tag: &str, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let dir = std::env::temp_dir().join(format!("callsign-svc-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        Daemon::start_in(dir, extra, env)
+    }
+
+    fn start_in(dir: PathBuf, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let api = format!("127.0.0.1:{}", free_port());
+        let mut c = Command::new(bin());
+        c.args(["up", "--no-sip", "--api", &api, "--log", "info"])
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(extra)
+            .env("CALLSIGN_CONFIG", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("up.log")).expect("log"));
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let child = c.spawn().expect("spawn callsign up");
+        let d = Daemon { dir, api, child };
+        let up = wait(Duration::from_secs(10), || d.cli(&["status", "--json"]).0);
+        assert!(up, "the daemon did not answer: {}", d.log());
+        d
+    }
+
+    fn cli(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new(bin())
+            .args(args)
+            .env("CALLSIGN_API", &self.api)
+            .env("CALLSIGN_CONFIG", "/dev/null")
+            .output()
+            .expect("run callsign");
+        let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+        s.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), s)
+    }
+
+    fn json(&self, what: &str) -> serde_json::Value {
+        let (ok, out) = self.cli(&[what, "--json"]);
+        assert!(ok, "{what}: {out}");
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("up.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn ready_is_notified_over_the_notify_socket() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = std::env::temp_dir().join(format!("callsign-svc-notify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let sock = dir.join("notify.sock");
+    let rx = UnixDatagram::bind(&sock).expect("bind");
+    rx.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let d = Daemon::start_in(
+        dir,
+        &[],
+        &[("NOTIFY_SOCKET", sock.to_str().expect("utf-8"))],
+    );
+    let mut buf = [0u8; 256];
+    let n = rx.recv(&mut buf).expect("a notification within 10 s");
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(msg.starts_with("READY=1\n"), "{msg}");
+    // SIGHUP: reloading, then ready again.
+    Command::new("kill")
+        .args(["-HUP", &d.child.id().to_string()])
+        .status()
+        .expect("kill");
+    let n = rx.recv(&mut buf).expect("RELOADING");
+    assert_eq!(&buf[..n], b"RELOADING=1");
+    let n = rx.recv(&mut buf).expect("READY");
+    assert_eq!(&buf[..n], b"READY=1");
+}
+
+#[test]
+fn sighup_reloads_names_and_talkgroups() {
+    let dir = std::env::temp_dir().join(format!("callsign-svc-hup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cfg = dir.join("callsign.toml");
+    std::fs::write(&cfg, "names = [\"engine-3\"]\n").expect("config");
+    let d = Daemon::start_in(dir, &["--config", cfg.to_str().expect("utf-8")], &[]);
+    assert!(
+        wait(Duration::from_secs(5), || d.json("status")["names"]
+            == serde_json::json!(["engine-3"])),
+        "{}",
+        d.json("status")
+    );
+    std::fs::write(
+        &cfg,
+        "names = [\"medic-12\"]\ntalkgroups = [\"fireground-1\"]\nport = 7999\n",
+    )
+    .expect("config");
+    Command::new("kill")
+        .args(["-HUP", &d.child.id().to_string()])
+        .status()
+        .expect("kill");
+    let ok = wait(Duration::from_secs(5), || {
+        d.json("status")["names"] == serde_json::json!(["medic-12"])
+            && d.json("talkgroups").to_string().contains("fireground-1")
+    });
+    assert!(
+        ok,
+        "{} {}\n{}",
+        d.json("status"),
+        d.json("talkgroups"),
+        d.log()
+    );
+    let log = d.log();
+    assert!(log.contains("SIGHUP: config reloaded"), "{log}");
+    assert!(
+        log.contains("need a restart") && log.contains("port"),
+        "{log}"
+    );
+    // A broken config is refused and the running one kept.
+    std::fs::write(&cfg, "names = [\n").expect("config");
+    Command::new("kill")
+        .args(["-HUP", &d.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(
+        wait(Duration::from_secs(5), || d
+            .log()
+            .contains("config refused")),
+        "{}",
+        d.log()
+    );
+    assert_eq!(d.json("status")["names"], serde_json::json!(["medic-12"]));
+}
+
+#[test]
+fn clients_find_the_daemon_by_env_or_config_file() {
+    let d = Daemon::start("find", &[], &[]);
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .env_remove("CALLSIGN_API")
+            .env("CALLSIGN_CONFIG", "/dev/null");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert!(run(&[("CALLSIGN_API", &d.api)], &["status"]).0);
+    let cfg = d.dir.join("client.toml");
+    std::fs::write(&cfg, format!("api = \"{}\"\n", d.api)).expect("config");
+    let cfg = cfg.to_str().expect("utf-8");
+    assert!(run(&[("CALLSIGN_CONFIG", cfg)], &["status"]).0);
+    assert!(run(&[], &["status", "--config", cfg]).0);
+    // --api wins over the environment.
+    let (ok, err) = run(
+        &[("CALLSIGN_API", &d.api)],
+        &["status", "--api", "127.0.0.1:9"],
+    );
+    assert!(
+        !ok && err.contains("no callsign daemon at 127.0.0.1:9"),
+        "{err}"
+    );
+}
+
+#[test]
+fn events_follow_the_stream() {
+    let d = Daemon::start("events", &[], &[]);
+    let mut follower = Command::new(bin())
+        .args(["events", "--json", "--count", "1"])
+        .env("CALLSIGN_API", &d.api)
+        .env("CALLSIGN_CONFIG", "/dev/null")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("events");
+    // The follower says when it is connected; then a claim makes an event.
+    let mut err = BufReader::new(follower.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    err.read_line(&mut line).expect("connected line");
+    assert!(line.starts_with("following events"), "{line}");
+    let (ok, out) = d.cli(&["claim", "ladder-7"]);
+    assert!(ok, "{out}");
+    let mut text = String::new();
+    follower
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut text)
+        .expect("read");
+    let status = follower.wait().expect("wait");
+    assert!(status.success());
+    let ev: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON line");
+    assert_eq!(ev["type"], "name_changed", "{text}");
+    assert_eq!(ev["name"], "ladder-7", "{text}");
+}
+
+/// A scripted gpsd on loopback: the daemon watches it and its throttled
+/// fix is served at GET /v1/position.
+#[test]
+fn gpsd_positions_reach_the_daemon() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let gpsd = l.local_addr().expect("addr").to_string();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        s.write_all(b"{\"class\":\"VERSION\",\"release\":\"3.25\"}\n")
+            .expect("greet");
+        let mut r = BufReader::new(s.try_clone().expect("clone"));
+        let mut watch = String::new();
+        r.read_line(&mut watch).expect("watch");
+        for lat in ["45.50000", "45.50001"] {
+            let tpv = format!(
+                "{{\"class\":\"TPV\",\"mode\":3,\"time\":\"2026-03-01T12:00:00.000Z\",\"lat\":{lat},\"lon\":-73.6,\"eph\":6.0}}\n"
+            );
+            s.write_all(tpv.as_bytes()).expect("tpv");
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        watch
+    });
+    let d = Daemon::start("gpsd", &["--gpsd", &gpsd], &[]);
+    let get = || -> serde_json::Value {
+        let mut s = std::net::TcpStream::connect(&d.api).expect("api");
+        write!(
+            s,
+            "GET /v1/position HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("req");
+        let mut text = String::new();
+        s.read_to_string(&mut text).expect("read");
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+        serde_json::from_str(body).unwrap_or_default()
+    };
+    assert!(
+        wait(Duration::from_secs(5), || get()["published"] == 1),
+        "{}\n{}",
+        get(),
+        d.log()
+    );
+    let p = get();
+    assert_eq!(p["fix"]["lat"], 45.5);
+    assert_eq!(p["fix"]["accuracy_m"], 6.0);
+    assert_eq!(p["fix"]["time_s"], 1_772_366_400u64);
+    assert_eq!(p["source"], format!("gpsd {gpsd}"));
+    // The second fix, a metre away, was not published.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(get()["published"], 1);
+    assert_eq!(
+        server.join().expect("gpsd"),
+        "?WATCH={\"enable\":true,\"json\":true}\n"
+    );
+}
