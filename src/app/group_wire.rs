@@ -87,17 +87,23 @@ impl<T: AsRef<[u8]>> GroupPacket<T> {
     }
 
     pub fn kind(&self) -> u8 {
-        self.buf.as_ref()[0]
+        self.buf.as_ref().first().copied().unwrap_or(0)
     }
 
+    // The fields a kind carries are there (checked once); a field read on
+    // a kind that has none gives zero rather than a panic.
     fn u32_at(&self, i: usize) -> u32 {
         let b = self.buf.as_ref();
-        u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+        b.get(i..i + 4)
+            .and_then(|x| x.try_into().ok())
+            .map_or(0, u32::from_be_bytes)
     }
 
     fn u16_at(&self, i: usize) -> u16 {
         let b = self.buf.as_ref();
-        u16::from_be_bytes([b[i], b[i + 1]])
+        b.get(i..i + 2)
+            .and_then(|x| x.try_into().ok())
+            .map_or(0, u16::from_be_bytes)
     }
 
     /// Voice and report: the burst.
@@ -119,15 +125,15 @@ impl<T: AsRef<[u8]>> GroupPacket<T> {
     pub fn body(&self) -> &[u8] {
         let b = self.buf.as_ref();
         match self.kind() {
-            KIND_VOICE => &b[VOICE_HEADER..],
-            KIND_FLOOR => &b[1..],
+            KIND_VOICE => b.get(VOICE_HEADER..).unwrap_or(&[]),
+            KIND_FLOOR => b.get(1..).unwrap_or(&[]),
             _ => &[],
         }
     }
 
     /// Report: the listener's loss in percent.
     pub fn loss_pct(&self) -> u8 {
-        self.buf.as_ref()[5]
+        self.buf.as_ref().get(5).copied().unwrap_or(0)
     }
 }
 

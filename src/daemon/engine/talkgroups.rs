@@ -75,7 +75,7 @@ impl Engine {
             TalkgroupCommand::Release(name, tx) => {
                 let r = self
                     .app
-                    .release(now, &name, "done")
+                    .release(now, &name, None)
                     .map_err(api_err)
                     .and_then(|()| self.tg(&name));
                 let _ = tx.send(r);
@@ -220,7 +220,7 @@ impl Engine {
             .and_then(|m| m.tx.as_ref())
             .is_some_and(|t| t.src.ended());
         if done && let Some(name) = self.app.talkgroup_name(g).map(str::to_string) {
-            let _ = self.app.release(now, &name, "done");
+            let _ = self.app.release(now, &name, Some("done"));
         }
     }
 

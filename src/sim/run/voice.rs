@@ -224,7 +224,7 @@ impl Sim {
         let stop = v.stop;
         let _ = self
             .world
-            .on_app(who, |a, now| a.release(now, &name, "done"));
+            .on_app(who, |a, now| a.release(now, &name, Some("done")));
         if now + pause < stop {
             self.world
                 .schedule(now + pause, Hook::Voice(VoiceHook::Press(k)));
@@ -319,7 +319,9 @@ impl Sim {
             .collect();
         let calls: Vec<(usize, CallId)> = v.call_ids.keys().copied().collect();
         for (w, name) in talking {
-            let _ = self.world.on_app(w, |a, now| a.release(now, &name, "done"));
+            let _ = self
+                .world
+                .on_app(w, |a, now| a.release(now, &name, Some("done")));
         }
         for (s, id) in calls {
             let _ = self.world.on_app(s, |a, now| a.hangup(now, Some(id)));
