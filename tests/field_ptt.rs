@@ -415,16 +415,23 @@ fn quality(tag: &'static str, loss: u32, pesq_min: f64) {
                 (f64::NAN, f64::NAN)
             }
         };
-        // (The jitter buffer's counters start afresh when the burst ends,
-        // so after it they read 0: not printed.)
+        // The counters cover every burst the stream played (the access
+        // presses and the speech).
         println!(
             "LISTENER {tag} {l} hops={hops} route_hops={} pesq_wb={score:.2} delay_ms={delay:.0} \
-             received={} loss_pct_last50={} max_gap_ms={} m2e_p50_ms={} m2e_p95_ms={} \
+             received={} played={} concealed={} fec={} late_dropped={} stretched={} skipped={} \
+             loss_pct={} max_gap_ms={} m2e_p50_ms={} m2e_p95_ms={} \
              bursts_heard_of_{PRESSES}_presses={}",
             route_hops
                 .get(&(TALKER.to_string(), l.clone()))
                 .map_or("-".into(), |h| h.to_string()),
             rx["received"],
+            rx["played"],
+            rx["concealed"],
+            rx["fec"],
+            rx["late_dropped"],
+            rx["stretched"],
+            rx["skipped"],
             rx["loss_pct"],
             rx["max_gap_ms"],
             rx["m2e_p50_ms"],

@@ -107,6 +107,8 @@ pub struct Tx {
     pub src: Source,
     enc: Encoder,
     pub sent: u64,
+    /// The last frame encoded was a "send nothing" frame.
+    in_dtx: bool,
     /// The loss the encoder plans its FEC for now.
     pub expected_loss_pct: u8,
 }
@@ -123,13 +125,15 @@ impl Tx {
             src,
             enc,
             sent: 0,
+            in_dtx: false,
             expected_loss_pct,
         })
     }
 
     /// Encode the next 20 ms for slot `index`: `Some(opus)` to send,
-    /// `None` when DTX lets the slot go unsent (one silent frame in
-    /// [`DTX_KEEP`] still goes, so the far end knows the stream lives).
+    /// `None` when DTX lets the slot go unsent (the first silent frame
+    /// and one in [`DTX_KEEP`] after it still go, so the far end knows
+    /// silence from loss and that the stream lives).
     pub fn encode(&mut self, index: u64) -> Option<Vec<u8>> {
         let pcm = self.src.next();
         let pkt = match self.enc.encode(&pcm) {
@@ -139,7 +143,13 @@ impl Tx {
                 return None;
             }
         };
-        if pkt.len() <= crate::audio::codec::DTX_MAX_LEN && !index.is_multiple_of(DTX_KEEP) {
+        // The first "send nothing" frame of a silence goes: without it a
+        // single unsent slot between two frames of speech looks like a lost
+        // frame to the far end, whose loss report then turns on FEC that
+        // costs a clean path 0.45 PESQ-WB.
+        let dtx = pkt.len() <= crate::audio::codec::DTX_MAX_LEN;
+        let was_dtx = std::mem::replace(&mut self.in_dtx, dtx);
+        if dtx && was_dtx && !index.is_multiple_of(DTX_KEEP) {
             return None;
         }
         self.sent += 1;
