@@ -96,6 +96,9 @@ pub enum Suspicion {
     AckFailure,
     /// Another neighbour reported losing it.
     Rumour,
+    /// A seqno request (a route broke somewhere) was passed on through it
+    /// while it had been silent for a while.
+    Request,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +126,9 @@ pub struct Neighbour {
     pub ucast_seq: u32,
     /// We sent data through them recently: their fast hellos count for liveness.
     pub sent_data_until: Instant,
+    /// When our current run of data through them began (see
+    /// [`Neighbour::sending_data`]).
+    pub data_since: Instant,
     /// Their symmetric neighbours (from their IHU) and how well they hear
     /// each (twentieths: 20 = perfect), for MPR selection.
     pub two_hop: Vec<(NodeId, u8)>,
@@ -178,6 +184,7 @@ impl Neighbour {
             next_fast_hello: Instant::MAX,
             ucast_seq: 0,
             sent_data_until: Instant::ZERO,
+            data_since: Instant::ZERO,
             two_hop: Vec::new(),
             mpr_selector: false,
             mpr: false,
@@ -224,19 +231,33 @@ impl Neighbour {
     /// When silence from this neighbour makes it suspect. The fast hold
     /// applies only while we still send data through it: at that deadline,
     /// was data sent recently? That is known now, so no `now` is needed.
+    ///
+    /// A neighbour that receives our data answers with fast hellos at
+    /// once. One whose fast hellos never start died while idle, before
+    /// our data came (a flow rerouted onto a relay whose own next hop is
+    /// dead): it is suspected as if its fast hellos had stopped, counted
+    /// from the start of our data, not at the idle hold seconds later.
     pub fn hold_deadline(&self, timers: &Timers) -> Instant {
         let idle = self.last_heard + self.mcast_interval.mul_f64(timers.hold_factor_idle);
-        match self.fast_interval {
-            Some(f) => {
-                let fast = self.last_heard + f.mul_f64(timers.hold_factor_fast);
-                if fast < self.sent_data_until {
-                    idle.min(fast)
-                } else {
-                    idle
-                }
-            }
-            None => idle,
+        let fast = match self.fast_interval {
+            Some(f) => Some(self.last_heard + f.mul_f64(timers.hold_factor_fast)),
+            None => timers
+                .hello_fast
+                .map(|f| self.last_heard.max(self.data_since) + f.mul_f64(timers.hold_factor_fast)),
+        };
+        match fast {
+            Some(fast) if fast < self.sent_data_until => idle.min(fast),
+            _ => idle,
         }
+    }
+
+    /// We send data through it now; it keeps counting as carrying our
+    /// data for `linger`.
+    pub fn sending_data(&mut self, now: Instant, linger: Duration) {
+        if self.sent_data_until <= now {
+            self.data_since = now;
+        }
+        self.sent_data_until = now + linger;
     }
 
     /// How many probes a suspect neighbour gets before it is declared dead:
