@@ -532,6 +532,39 @@ mod tests {
     }
 
     #[test]
+    fn a_neighbour_whose_fast_hellos_never_start_is_suspected_soon() {
+        // It died while idle, just before our data came: its fast hellos
+        // never start, and waiting for its idle hold (4.4 s) would stall
+        // the flow; the fast hold counts from the start of our data.
+        let t = Timers::callsign();
+        let (mut n, now) = carrying(16);
+        n.sent_data_until = Instant::ZERO;
+        n.last_heard = now - Duration::from_millis(1500);
+        let start = now;
+        n.sending_data(start, t.fast_linger);
+        assert_eq!(n.data_since, start);
+        let fast = t
+            .hello_fast
+            .expect("fast hellos")
+            .mul_f64(t.hold_factor_fast);
+        assert_eq!(n.hold_deadline(&t), start + fast);
+        // More data later in the same run does not move the start.
+        n.sending_data(start + Duration::from_millis(50), t.fast_linger);
+        assert_eq!(n.data_since, start);
+        // Once it answers with fast hellos, they keep it.
+        n.fast_interval = t.hello_fast;
+        n.last_heard = start + Duration::from_millis(200);
+        assert_eq!(n.hold_deadline(&t), n.last_heard + fast);
+        // Idle again: back to the idle hold.
+        let (mut idle, _) = carrying(16);
+        idle.sent_data_until = Instant::ZERO;
+        assert_eq!(
+            idle.hold_deadline(&t),
+            idle.last_heard + idle.mcast_interval.mul_f64(t.hold_factor_idle)
+        );
+    }
+
+    #[test]
     fn a_table_with_a_part_lost_is_asked_for_again_soon() {
         // A 100-route table is three parts; one of them lost used to leave
         // the table "received" with routes missing until two route counts

@@ -87,8 +87,8 @@
 //!
 //! # Budget
 //!
-//! Directory traffic shares the mesh's control budget (2000 bit/s per node
-//! at 100 nodes, ~1500 of it routing). A realistic signed record is ~240
+//! Directory traffic shares the mesh's control budget (800 bit/s per node
+//! at 100 nodes idle, ~600 of it hellos and routing). A realistic signed record is ~240
 //! bytes in a push, and every node relays every refresh once, so each node
 //! pays `holders × 240 B × 8 / refresh`: with 100 holders that is ~640
 //! bit/s at a 300 s refresh and ~70 bit/s at the default 2700 s (3/4 of
