@@ -212,7 +212,10 @@ fn ring6_idle_repair() {
         );
     };
     figure("ring6_idle_repair_ms", took.as_millis());
-    assert!(took <= Duration::from_secs(3));
+    // Idle hellos every 2.1 s, suspect after 2.1 of them: within 5 s
+    // (a call that starts over the dead relay finds out on its first
+    // frames anyway).
+    assert!(took <= Duration::from_secs(5), "{} ms", took.as_millis());
 }
 
 #[test]

@@ -45,17 +45,19 @@ fn hundred_node_mesh_meets_the_targets() {
         r.route_repair_ms_p95.is_some_and(|x| x <= 500.0),
         format!("route_repair_ms_p95 {:?} <= 500", r.route_repair_ms_p95),
     );
+    // A quiet mesh (issue "A quiet mesh", points 2 and 4): idle repair
+    // within 5 s for an idle overhead of at most 800 bit/s per node.
     want(
-        r.route_repair_idle_ms_p95.is_some_and(|x| x <= 3000.0),
+        r.route_repair_idle_ms_p95.is_some_and(|x| x <= 5000.0),
         format!(
-            "route_repair_idle_ms_p95 {:?} <= 3000",
+            "route_repair_idle_ms_p95 {:?} <= 5000",
             r.route_repair_idle_ms_p95
         ),
     );
     want(
-        r.control_bits_per_s_per_node.is_some_and(|x| x <= 2000.0),
+        r.control_bits_per_s_per_node.is_some_and(|x| x <= 800.0),
         format!(
-            "control_bits_per_s_per_node {:?} <= 2000",
+            "control_bits_per_s_per_node {:?} <= 800",
             r.control_bits_per_s_per_node
         ),
     );

@@ -96,7 +96,7 @@ pub struct UpArgs {
     /// A name or role to claim in the directory (repeatable), e.g. engine-3.
     #[arg(long = "name", value_name = "ROLE")]
     pub names: Vec<String>,
-    /// Lease of this node's directory records in seconds [default: 1200].
+    /// Lease of this node's directory records in seconds [default: 3600].
     #[arg(long, value_name = "SECS")]
     pub name_lease: Option<u64>,
     /// Advertise this node as a base station (truck).

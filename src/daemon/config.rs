@@ -81,7 +81,7 @@ pub struct FileConfig {
     /// `names = ["engine-3"]`.
     pub names: Option<Vec<String>>,
     /// Lease of our directory records, in seconds (refreshed at half;
-    /// default 1200). A node that stops stops resolving within it.
+    /// default 3600). A node that stops stops resolving within it.
     pub name_lease: Option<u64>,
     /// Advertise this node as a base station (a truck).
     pub base_station: Option<bool>,

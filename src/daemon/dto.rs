@@ -67,6 +67,11 @@ pub struct DaemonStats {
     /// Interfaces that came up / went away while running.
     pub iface_up: u64,
     pub iface_down: u64,
+    /// Times the engine woke for its own timers (the node's next deadline,
+    /// the interface rescan), not for a packet or a command: on a handset
+    /// each one costs CPU and battery, so an idle node keeps them few.
+    #[serde(default)]
+    pub timer_wakeups: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -232,11 +232,15 @@ impl Engine {
                 Wake::Phone(Some(io)) => self.on_phone_io(io),
                 Wake::Phone(None) => self.sip_net = None,
                 Wake::Timer => {
+                    self.stats.timer_wakeups += 1;
                     let now = clock::now();
                     self.app.handle(now, Input::Timeout);
                     self.drain(now);
                 }
-                Wake::Rescan => self.rescan(),
+                Wake::Rescan => {
+                    self.stats.timer_wakeups += 1;
+                    self.rescan();
+                }
             }
         }
         tracing::info!("stopped");

@@ -39,7 +39,10 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
             flag
         }
     };
-    let lease = a.name_lease.or(f.name_lease).unwrap_or(1200);
+    let lease = a
+        .name_lease
+        .or(f.name_lease)
+        .unwrap_or(crate::names::DEFAULT_LEASE_S);
     if !(MIN_LEASE_S..=MAX_LEASE_S).contains(&lease) {
         return Err(format!(
             "--name-lease {lease}: must be between {MIN_LEASE_S} and {MAX_LEASE_S} seconds"

@@ -96,6 +96,9 @@ pub enum Suspicion {
     AckFailure,
     /// Another neighbour reported losing it.
     Rumour,
+    /// A seqno request (a route broke somewhere) was passed on through it
+    /// while it had been silent for a while.
+    Request,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +126,9 @@ pub struct Neighbour {
     pub ucast_seq: u32,
     /// We sent data through them recently: their fast hellos count for liveness.
     pub sent_data_until: Instant,
+    /// When our current run of data through them began (see
+    /// [`Neighbour::sending_data`]).
+    pub data_since: Instant,
     /// Their symmetric neighbours (from their IHU) and how well they hear
     /// each (twentieths: 20 = perfect), for MPR selection.
     pub two_hop: Vec<(NodeId, u8)>,
@@ -178,6 +184,7 @@ impl Neighbour {
             next_fast_hello: Instant::MAX,
             ucast_seq: 0,
             sent_data_until: Instant::ZERO,
+            data_since: Instant::ZERO,
             two_hop: Vec::new(),
             mpr_selector: false,
             mpr: false,
@@ -224,19 +231,33 @@ impl Neighbour {
     /// When silence from this neighbour makes it suspect. The fast hold
     /// applies only while we still send data through it: at that deadline,
     /// was data sent recently? That is known now, so no `now` is needed.
+    ///
+    /// A neighbour that receives our data answers with fast hellos at
+    /// once. One whose fast hellos never start died while idle, before
+    /// our data came (a flow rerouted onto a relay whose own next hop is
+    /// dead): it is suspected as if its fast hellos had stopped, counted
+    /// from the start of our data, not at the idle hold seconds later.
     pub fn hold_deadline(&self, timers: &Timers) -> Instant {
         let idle = self.last_heard + self.mcast_interval.mul_f64(timers.hold_factor_idle);
-        match self.fast_interval {
-            Some(f) => {
-                let fast = self.last_heard + f.mul_f64(timers.hold_factor_fast);
-                if fast < self.sent_data_until {
-                    idle.min(fast)
-                } else {
-                    idle
-                }
-            }
-            None => idle,
+        let fast = match self.fast_interval {
+            Some(f) => Some(self.last_heard + f.mul_f64(timers.hold_factor_fast)),
+            None => timers
+                .hello_fast
+                .map(|f| self.last_heard.max(self.data_since) + f.mul_f64(timers.hold_factor_fast)),
+        };
+        match fast {
+            Some(fast) if fast < self.sent_data_until => idle.min(fast),
+            _ => idle,
         }
+    }
+
+    /// We send data through it now; it keeps counting as carrying our
+    /// data for `linger`.
+    pub fn sending_data(&mut self, now: Instant, linger: Duration) {
+        if self.sent_data_until <= now {
+            self.data_since = now;
+        }
+        self.sent_data_until = now + linger;
     }
 
     /// How many probes a suspect neighbour gets before it is declared dead:
@@ -508,6 +529,39 @@ mod tests {
         let (n, now) = carrying(16);
         let budget = n.probe_budget(2, now, false);
         assert!((2..=6).contains(&budget), "budget {budget}");
+    }
+
+    #[test]
+    fn a_neighbour_whose_fast_hellos_never_start_is_suspected_soon() {
+        // It died while idle, just before our data came: its fast hellos
+        // never start, and waiting for its idle hold (4.4 s) would stall
+        // the flow; the fast hold counts from the start of our data.
+        let t = Timers::callsign();
+        let (mut n, now) = carrying(16);
+        n.sent_data_until = Instant::ZERO;
+        n.last_heard = now - Duration::from_millis(1500);
+        let start = now;
+        n.sending_data(start, t.fast_linger);
+        assert_eq!(n.data_since, start);
+        let fast = t
+            .hello_fast
+            .expect("fast hellos")
+            .mul_f64(t.hold_factor_fast);
+        assert_eq!(n.hold_deadline(&t), start + fast);
+        // More data later in the same run does not move the start.
+        n.sending_data(start + Duration::from_millis(50), t.fast_linger);
+        assert_eq!(n.data_since, start);
+        // Once it answers with fast hellos, they keep it.
+        n.fast_interval = t.hello_fast;
+        n.last_heard = start + Duration::from_millis(200);
+        assert_eq!(n.hold_deadline(&t), n.last_heard + fast);
+        // Idle again: back to the idle hold.
+        let (mut idle, _) = carrying(16);
+        idle.sent_data_until = Instant::ZERO;
+        assert_eq!(
+            idle.hold_deadline(&t),
+            idle.last_heard + idle.mcast_interval.mul_f64(t.hold_factor_idle)
+        );
     }
 
     #[test]

@@ -87,12 +87,12 @@
 //!
 //! # Budget
 //!
-//! Directory traffic shares the mesh's control budget (2000 bit/s per node
-//! at 100 nodes, ~1500 of it routing). A realistic signed record is ~240
+//! Directory traffic shares the mesh's control budget (800 bit/s per node
+//! at 100 nodes idle, ~600 of it hellos and routing). A realistic signed record is ~240
 //! bytes in a push, and every node relays every refresh once, so each node
 //! pays `holders × 240 B × 8 / refresh`: with 100 holders that is ~640
-//! bit/s at a 300 s refresh and ~210 bit/s at the default 900 s (3/4 of
-//! the 1200 s lease; the simulator measures ~190). Digests ride the
+//! bit/s at a 300 s refresh and ~70 bit/s at the default 2700 s (3/4 of
+//! the 3600 s lease; the simulator measures ~60). Digests ride the
 //! node's hellos (9 bytes each). The lease is therefore long, and it is
 //! a backstop: the fast signal that a responder left is the route to its
 //! node going away, which the caller of [`Directory::resolve`] checks.
@@ -237,6 +237,11 @@ impl Trust for Open {
     }
 }
 
+/// Default lease of our records, in seconds: an hour, refreshed every
+/// 45 minutes. The lease is a backstop (see "Budget" above), and each
+/// refresh crosses the whole mesh, so a long one keeps the idle mesh quiet.
+pub const DEFAULT_LEASE_S: u64 = 3600;
+
 #[derive(Debug, Clone)]
 pub struct NamesConfig {
     /// Lease given to our records; refreshed at three quarters.
@@ -259,7 +264,7 @@ pub struct NamesConfig {
 impl Default for NamesConfig {
     fn default() -> Self {
         NamesConfig {
-            lease: Duration::from_secs(1200),
+            lease: Duration::from_secs(DEFAULT_LEASE_S),
             // A backstop: digests ride the hellos when the node carries
             // the directory (`gossip::sync`); a bare directory (its own
             // tests) relies on these alone.

@@ -273,7 +273,7 @@ impl Node {
         }
         .encode();
         if let Some(n) = self.nbrs.get_mut(&key) {
-            n.sent_data_until = now + self.config.timers.fast_linger;
+            n.sending_data(now, self.config.timers.fast_linger);
         }
         self.fwd.enqueue(
             Transmit {

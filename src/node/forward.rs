@@ -383,7 +383,7 @@ impl Node {
         let ack_timeout = timers.ack_timeout;
         let pending_timeout = timers.pending_timeout;
         if let Some(n) = self.nbrs.get_mut(&key) {
-            n.sent_data_until = now + linger;
+            n.sending_data(now, linger);
         }
         if !voice && self.fwd.unacked.len() < MAX_UNACKED {
             self.fwd.unacked.insert(

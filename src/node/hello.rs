@@ -17,6 +17,8 @@ use crate::wire::{Header, PacketType, WireError, flags};
 const SOON: Duration = Duration::from_millis(40);
 /// ...but never closer than this to the previous one on the interface.
 const MIN_HELLO_GAP: Duration = Duration::from_millis(100);
+/// Multicast hello intervals vary by this fraction either way.
+const HELLO_JITTER: f64 = 0.05;
 /// A lost-neighbour rumour is ignored for a node heard this recently.
 const LOST_RUMOUR_FRESH: Duration = Duration::from_millis(30);
 /// Most lost neighbours announced in one hello.
@@ -281,7 +283,10 @@ impl Node {
         i.mcast_seq = i.mcast_seq.wrapping_add(1);
         i.last_hello = now;
         let seq = i.mcast_seq;
-        let next = now + self.rng.jitter(interval, 0.1);
+        // ±5 %: enough to keep neighbours apart, and two intervals in a
+        // row stay under the idle hold (`hold_factor_idle` 2.1), so one
+        // lost hello never makes a neighbour suspect.
+        let next = now + self.rng.jitter(interval, HELLO_JITTER);
         if let Some(i) = self.ifaces.get_mut(&iface) {
             i.next_hello = next;
         }
@@ -453,7 +458,8 @@ impl Node {
                     cause,
                 } => {
                     let next = last_round + timers.probe_interval;
-                    let budget = n.probe_budget(timers.probes, now, cause == Suspicion::Rumour);
+                    let reported = matches!(cause, Suspicion::Rumour | Suspicion::Request);
+                    let budget = n.probe_budget(timers.probes, now, reported);
                     if now >= next {
                         if probes_sent > budget {
                             dead.push((n.key, cause, n.last_heard, budget));

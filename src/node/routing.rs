@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{Event, LinkDst, MAX_REQUESTS_SEEN, Node, RouteInfo};
 use crate::identity::NodeId;
-use crate::link::{INFINITY, LinkKey};
+use crate::link::{INFINITY, LinkKey, Suspicion};
 use crate::route::{Change, Selected, seqno_newer};
 use crate::time::{Instant, ms};
 use crate::wire::control::{self, Request, RouteEntry, Update};
@@ -47,6 +47,11 @@ fn request_backoff(tries: u32) -> Duration {
 /// Reception cost (from its IHU) up to which a neighbour gets one copy of
 /// a forwarded seqno request: 264 is 97 % of its hellos heard.
 const FORWARD_ONCE_TXCOST: u16 = 264;
+/// A neighbour a seqno request goes through is probed when it has been
+/// silent this long (about a quarter of an idle hello interval: a live
+/// one answers in milliseconds, a dead one is declared so in tenths of a
+/// second).
+const REQUEST_PROBE_SILENCE: Duration = Duration::from_millis(500);
 /// Hop budget of a seqno request.
 const REQUEST_HOPS: u8 = 32;
 /// A destination nobody advertises is forgotten after this long.
@@ -228,7 +233,7 @@ impl Node {
                     }
                     Some(sel) if hop_count > 1 && sel.via.id != via.id => {
                         self.note_requested(now, dest, seqno);
-                        self.forward_request(sel.via, dest, seqno, hop_count - 1, origin);
+                        self.forward_request(now, sel.via, dest, seqno, hop_count - 1, origin);
                     }
                     // Our route goes through the asker (it is about to be
                     // retracted) or we have none: remember the request, and
@@ -243,15 +248,25 @@ impl Node {
 
     fn forward_request(
         &mut self,
+        now: Instant,
         to: LinkKey,
         dest: NodeId,
         seqno: u16,
         hop_count: u8,
         origin: NodeId,
     ) {
-        let Some((addr, txcost)) = self.nbrs.get(&to).map(|n| (n.addr, n.txcost)) else {
+        let Some((addr, txcost, heard)) =
+            self.nbrs.get(&to).map(|n| (n.addr, n.txcost, n.last_heard))
+        else {
             return;
         };
+        // A request means a route broke nearby, maybe at this very
+        // neighbour: one silent since before the break is asked at once
+        // whether it lives, rather than found dead at its idle hold
+        // seconds later while every request through it is lost.
+        if now.saturating_since(heard) > REQUEST_PROBE_SILENCE {
+            self.suspect(now, to, Suspicion::Request);
+        }
         let fwd = Request::Seqno {
             dest,
             seqno,
@@ -299,7 +314,7 @@ impl Node {
                             && now < until
                             && seqno_newer(want, sel.seqno)
                         {
-                            self.forward_request(sel.via, c.dest, want, REQUEST_HOPS, self.id);
+                            self.forward_request(now, sel.via, c.dest, want, REQUEST_HOPS, self.id);
                         }
                     }
                 }

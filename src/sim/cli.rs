@@ -120,6 +120,15 @@ pub struct SimArgs {
     /// Run the world under each flood protection and print them side by side.
     #[arg(long)]
     pub compare_protection: bool,
+    /// Idle hello interval in ms instead of the callsign preset's (the
+    /// RFC 8966 preset keeps its own): the overhead against idle repair
+    /// curve of `benches/quiet_curve.sh`.
+    #[arg(long)]
+    pub hello_idle: Option<u64>,
+    /// Periodic route dump interval in seconds instead of the callsign
+    /// preset's.
+    #[arg(long)]
+    pub update_interval: Option<u64>,
     /// Bytes of one simulated voice frame (70: Opus at 28 kbit/s).
     #[arg(long, default_value_t = crate::sim::voice::DEFAULT_FRAME_BYTES)]
     pub frame_bytes: usize,
@@ -235,6 +244,8 @@ pub fn options(args: &SimArgs, spec: &WorldSpec) -> Result<RunOptions, SimError>
         wall_clock: !args.no_wall_clock,
         voice: voice_options(args)?,
         flood_protection: args.flood_protection.as_deref().map(protection),
+        hello_idle_ms: args.hello_idle.filter(|h| *h > 0),
+        update_interval_s: args.update_interval.filter(|u| *u > 0),
         ..RunOptions::default()
     })
 }
@@ -387,8 +398,10 @@ pub fn print_summary(r: &Report) {
     };
     println!("  cold start  converged in {conv}");
     println!(
-        "  idle        {} control bits/s per node over {:.0} s (hello {:.0}, update {:.0}, request {:.0}, directory {:.0} + refreshes {:.0})",
+        "  idle        {} control bits/s and {} packets/s per node over {:.0} s (hello {:.0}, update {:.0}, request {:.0}, directory {:.0} + refreshes {:.0})",
         opt(r.control_bits_per_s_per_node, "").trim_end(),
+        r.control_packets_per_s_per_node
+            .map_or("-".into(), |p| format!("{p:.2}")),
         r.idle_window_s,
         r.control_breakdown.hello,
         r.control_breakdown.update,
@@ -432,7 +445,7 @@ pub fn print_summary(r: &Report) {
         );
     }
     println!();
-    let rows: [(&str, String); 11] = [
+    let rows: [(&str, String); 12] = [
         ("converged_ms", opt(r.converged_ms, "ms")),
         (
             "route_repair_ms p50/p95",
@@ -445,6 +458,11 @@ pub fn print_summary(r: &Report) {
         (
             "control_bits_per_s_per_node",
             opt(r.control_bits_per_s_per_node, "bit/s"),
+        ),
+        (
+            "control_packets_per_s_per_node",
+            r.control_packets_per_s_per_node
+                .map_or("-".into(), |x| format!("{x:.3}")),
         ),
         (
             "delivery_ratio",

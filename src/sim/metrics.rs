@@ -102,6 +102,9 @@ pub struct Report {
     pub converged_ms: Option<f64>,
     pub idle_window_s: f64,
     pub control_bits_per_s_per_node: Option<f64>,
+    /// Control datagrams sent per node per second in the idle window
+    /// (directory refreshes, about one per node per 900 s, not added).
+    pub control_packets_per_s_per_node: Option<f64>,
     pub control_breakdown: ControlBreakdown,
     pub flows: usize,
     pub route_repair_ms_p50: Option<f64>,

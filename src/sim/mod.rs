@@ -76,6 +76,11 @@ pub struct RunOptions {
     pub voice: Option<run::voice::VoiceOptions>,
     /// Override of the preset's flood protection (`--flood-protection`).
     pub flood_protection: Option<crate::node::FloodProtection>,
+    /// Override of the preset's idle hello interval (`--hello-idle`), for
+    /// the overhead against idle repair curve.
+    pub hello_idle_ms: Option<u64>,
+    /// Override of the preset's periodic dump interval (`--update-interval`).
+    pub update_interval_s: Option<u64>,
     pub quiet: bool,
     /// Report the host's wall time (`false`: `wall_ms` is 0, for byte-identical output).
     pub wall_clock: bool,
@@ -104,6 +109,8 @@ impl Default for RunOptions {
             names: true,
             voice: None,
             flood_protection: None,
+            hello_idle_ms: None,
+            update_interval_s: None,
             quiet: true,
             wall_clock: true,
         }

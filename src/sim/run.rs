@@ -85,7 +85,8 @@ pub struct Sim {
     idle: Option<(Instant, Air, f64)>,
     /// Convergence (or its timeout) has been seen and the idle window planned.
     idle_scheduled: bool,
-    idle_result: Option<(f64, ControlBreakdown, f64)>,
+    /// Idle window: (bits/s/node, breakdown, seconds, packets/s/node).
+    idle_result: Option<(f64, ControlBreakdown, f64, f64)>,
     flows: Vec<Flow>,
     flows_stop: Instant,
     kills: Vec<Kill>,
@@ -120,6 +121,17 @@ fn wall_now() -> std::time::Instant {
     std::time::Instant::now()
 }
 
+/// The timer overrides of the callsign preset (`--hello-idle`,
+/// `--update-interval`).
+fn overrides(opts: &RunOptions, t: &mut Timers) {
+    if let Some(h) = opts.hello_idle_ms {
+        t.hello_idle = Duration::from_millis(h);
+    }
+    if let Some(u) = opts.update_interval_s {
+        t.update_interval = Duration::from_secs(u);
+    }
+}
+
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
@@ -132,7 +144,7 @@ impl Sim {
     pub fn new(spec: WorldSpec, mut opts: RunOptions) -> Result<Self, SimError> {
         opts.idle_s = opts.idle_s.or(spec.run.idle_s);
         opts.duration_s = opts.duration_s.or(spec.run.duration_s);
-        let preset = match opts.timers.as_str() {
+        let mut preset = match opts.timers.as_str() {
             "callsign" => Timers::callsign(),
             "babel-default" => Timers::babel_default(),
             other => {
@@ -141,6 +153,9 @@ impl Sim {
                 )));
             }
         };
+        if opts.timers == "callsign" {
+            overrides(&opts, &mut preset);
+        }
         if !(0.0..1.0).contains(&opts.loss) {
             return Err(SimError::Input(format!(
                 "--loss must be in [0, 1), got {}",
@@ -162,6 +177,9 @@ impl Sim {
         world.boot_claims = opts.names;
         if let Some(p) = opts.flood_protection {
             world.configure(|c| c.timers.flood_protection = p);
+        }
+        if opts.timers == "callsign" {
+            world.configure(|c| overrides(&opts, &mut c.timers));
         }
         let check_ms = opts
             .check_ms
@@ -241,10 +259,14 @@ impl Sim {
     }
 
     fn timers(&self) -> Timers {
-        match self.timers_name.as_str() {
+        let mut t = match self.timers_name.as_str() {
             "babel-default" => Timers::babel_default(),
             _ => Timers::callsign(),
+        };
+        if self.timers_name == "callsign" {
+            overrides(&self.opts, &mut t);
         }
+        t
     }
 
     /// Seconds between kills: long enough for the slower preset to repair.
@@ -389,7 +411,10 @@ impl Sim {
                 names_refresh: 0.0,
             };
             let total = per(self.world.air.control_bytes() - air.control_bytes());
-            self.idle_result = Some((total, breakdown, s));
+            let packets = round3(
+                (self.world.air.control_packets() - air.control_packets()) as f64 / live / s,
+            );
+            self.idle_result = Some((total, breakdown, s, packets));
         }
         if self.voice.is_some() {
             // Talkgroups and calls first, on the whole mesh; then the rest.
@@ -944,9 +969,9 @@ impl Sim {
         let mean =
             |v: &[f64]| (!v.is_empty()).then(|| round3(v.iter().sum::<f64>() / v.len() as f64));
         let spec = &self.world.spec;
-        let (bits, mut breakdown, idle_s) = match &self.idle_result {
-            Some((b, br, s)) => (Some(*b), br.clone(), round3(*s)),
-            None => (None, ControlBreakdown::default(), 0.0),
+        let (bits, mut breakdown, idle_s, packets) = match &self.idle_result {
+            Some((b, br, s, p)) => (Some(*b), br.clone(), round3(*s), Some(*p)),
+            None => (None, ControlBreakdown::default(), 0.0, None),
         };
         // Each node re-issues its record every 3/4 lease; an idle window
         // shorter than that would miss the cost, so it is added from what
@@ -973,6 +998,7 @@ impl Sim {
             converged_ms: self.converged_at.map(|t| round3(t.as_millis_f64())),
             idle_window_s: idle_s,
             control_bits_per_s_per_node: bits,
+            control_packets_per_s_per_node: packets,
             control_breakdown: breakdown,
             flows: self.flows.len(),
             route_repair_ms_p50: percentile(&self.flow_repairs, 50.0),

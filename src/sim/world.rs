@@ -91,6 +91,11 @@ impl Air {
     pub fn control_bytes(&self) -> u64 {
         self.bytes[..4].iter().sum::<u64>() + self.bytes[6]
     }
+
+    /// The same, in datagrams: on a handset each one wakes the radio.
+    pub fn control_packets(&self) -> u64 {
+        self.packets[..4].iter().sum::<u64>() + self.packets[6]
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
