@@ -157,6 +157,8 @@ fn console_and_handset_pages_in_chromium() {
     );
 
     // --- The console.
+    let urls = net.cli(CONSOLE, &["console"]).expect("callsign console");
+    assert!(urls.contains(&format!("console: {URL}/")), "{urls}");
     let console = Browser::start(&ns(CONSOLE), &out, "console", 1600, 1000, &[]);
     console.goto(&format!("{URL}/?amber={AMBER_S}&red={RED_S}"));
     let far = Browser::start(&ns(FAR), &out, "far", 480, 1000, &[]);
@@ -244,6 +246,12 @@ fn console_and_handset_pages_in_chromium() {
         "return document.getElementById('talker').textContent === 'Channel clear'",
     )
     .expect("the channel clears after the release");
+    console
+        .wait(
+            Duration::from_secs(5),
+            &format!("return document.getElementById('bursts').textContent.includes('{FAR}')"),
+        )
+        .expect("the console lists the burst in its history");
 
     // --- PAR: handset page, CLI and a PTT press acknowledge; all accounted.
     console.click("#par-start");

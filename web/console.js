@@ -9,7 +9,7 @@ const state = {
   me: null, names: [], maydays: [], par: null, tgs: [], sort: "role",
   amber: Number(q.get("amber") || localStorage.getItem("amber") || 10),
   red: Number(q.get("red") || localStorage.getItem("red") || 30),
-  shownMayday: null, namesAt: Date.now(),
+  shownMayday: null, namesAt: Date.now(), bursts: [],
 };
 const alarm = new Alarm([[880, 300], [660, 300]]);
 
@@ -164,6 +164,11 @@ function renderTalkgroups() {
       t.talker ? el("span", { class: "tag amber" }, `${t.talker.name} TALKING`)
         : t.transmitting ? el("span", { class: "tag amber" }, "this console TALKING") : "clear",
       ` · ${t.bursts_heard} bursts heard`)) : [el("li", {}, "This console is in no talkgroup.")]));
+  // The latest bursts (from the incident log): when, who, how long.
+  $("bursts").replaceChildren(...(state.bursts.length ? state.bursts.map((b) =>
+    el("tr", {}, el("td", {}, clock(b.start_ms)), el("td", {}, b.talkgroup),
+      el("td", {}, el("b", {}, b.talker || "unknown")), el("td", {}, `${(b.length_ms / 1000).toFixed(1)} s`)))
+    : [el("tr", {}, el("td", {}, "No bursts yet."))]));
 }
 
 async function refreshNames() {
@@ -194,6 +199,8 @@ async function refreshMessages() {
 async function refreshLog() {
   try {
     const rows = await api("/v1/log?ago_s=86400");
+    state.bursts = rows.filter((r) => r.kind === "ptt_burst").slice(-8).reverse().map((r) => r.detail);
+    renderTalkgroups();
     const f = $("log-filter").value.trim().toLowerCase();
     const shown = rows.filter((r) => r.kind !== "ptt_frame")
       .map((r) => ({ r, text: summary(r) }))
@@ -205,7 +212,7 @@ async function refreshLog() {
 }
 function summary(r) {
   const d = Object.assign({}, r.detail); delete d.type;
-  return Object.entries(d).filter(([, v]) => v !== null && v !== "").map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ");
+  return Object.entries(d).filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && v.length === 0)).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ");
 }
 
 const names = soon(refreshNames), maydays = soon(refreshMaydays), par = soon(refreshPar),

@@ -25,13 +25,14 @@ function renderTalkgroups() {
   const t = state.tgs.find((x) => x.name === currentTg());
   const box = $("talker");
   if (!t) { box.textContent = "Not in a talkgroup"; box.className = ""; return; }
-  if (t.talker) { box.textContent = `${t.talker.name} is talking`; box.className = "busy"; }
-  else if (t.transmitting) { box.textContent = "You are talking"; box.className = "busy"; }
+  if (t.transmitting) { box.textContent = "You are talking"; box.className = "busy"; }
+  else if (t.talker) { box.textContent = `${t.talker.name} is talking`; box.className = "busy"; }
   else { box.textContent = "Channel clear"; box.className = ""; }
   box.dataset.talker = t.talker ? t.talker.name : "";
   const b = $("talk");
   b.classList.toggle("on", t.transmitting);
   b.classList.toggle("wait", t.requesting && !t.transmitting);
+  b.textContent = t.transmitting ? "TALKING" : t.requesting ? "WAITING…" : "HOLD TO TALK";
   $("talk-state").textContent = t.transmitting ? "TRANSMITTING" : t.requesting ? "WAITING FOR THE FLOOR"
     : t.last_outcome ? `last press: ${t.last_outcome}` : "";
 }

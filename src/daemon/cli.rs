@@ -57,6 +57,9 @@ pub enum NetCommand {
     /// reports), `par status`.
     #[command(subcommand)]
     Par(super::console_client::ParCommand),
+    /// Where the incident commander's console and the handset page are
+    /// (served by the daemon on its API address; open it in a browser).
+    Console(ClientArgs),
     /// Send a text message to every holder of a name (or --talkgroup
     /// member); stored and forwarded until delivered or expired.
     Msg(MsgArgs),
@@ -532,6 +535,7 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Talkgroups(a) => voice_client::talkgroups(&a),
         NetCommand::Mayday(a) => voice_client::mayday(&a),
         NetCommand::Par(c) => super::console_client::run(&c),
+        NetCommand::Console(a) => super::console_client::console(&a),
         NetCommand::Msg(a) => msg_client::send(&a),
         NetCommand::Inbox(a) => msg_client::inbox(&a),
         NetCommand::Outbox(a) => msg_client::outbox(&a),

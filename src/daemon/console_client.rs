@@ -94,6 +94,29 @@ pub fn run(c: &ParCommand) -> Result<ExitCode, Error> {
     }
 }
 
+/// `callsign console`: where the console and the handset page are, once
+/// the daemon answers there.
+pub fn console(a: &ClientArgs) -> Result<ExitCode, Error> {
+    let api = a.api()?;
+    let (s, _): (super::dto::Status, _) = get_json(api, "GET", "/v1/status", None)?;
+    let base = format!("http://{api}");
+    if a.json {
+        let v = serde_json::json!({
+            "console": format!("{base}/"),
+            "handset": format!("{base}/handset"),
+            "node": s.id,
+        });
+        println!("{v}");
+    } else {
+        println!("console: {base}/");
+        println!("handset: {base}/handset");
+        if !api.ip().is_loopback() {
+            eprintln!("the API listens on {api}, not loopback: anyone who reaches it can use it");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn start(a: &ParStartArgs) -> Result<ExitCode, Error> {
     let req = ParStartRequest {
         talkgroup: a.talkgroup.clone(),
