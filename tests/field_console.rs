@@ -314,7 +314,7 @@ fn console_and_handset_pages_in_chromium() {
     );
     let par_text = js_str(&console, "return document.getElementById('par').innerText");
     assert!(incomplete.is_some(), "{par_text}");
-    assert!(par_text.contains("INCOMPLETE: MEDIC-12"), "{par_text}");
+    assert!(par_text.contains("INCOMPLETE: medic-12"), "{par_text}");
 
     // --- Mayday: held 2 s on the far handset, on the console within 1 s.
     far.hold("#mayday-btn", 2300);

@@ -151,7 +151,8 @@ function renderPar() {
   $("par-current").replaceChildren(
     el("div", {}, `Started ${clock(r.started_ms)} for ${r.talkgroup || "everyone"}`),
     el("div", { class: `par-outcome ${cls}`, id: "par-outcome", "data-state": r.state },
-      r.state === "open" ? `OPEN: ${acc.length} of ${r.members.length} accounted` : r.summary.toUpperCase()),
+      r.state === "open" ? `OPEN: ${acc.length} of ${r.members.length} accounted`
+        : r.state === "incomplete" ? `INCOMPLETE: ${un.map((m) => m.name).join(", ")}` : "ALL ACCOUNTED"),
     el("div", {}, el("b", {}, `Accounted (${acc.length}): `),
       acc.map((m) => `${m.name} (${(m.acked_after_ms / 1000).toFixed(1)} s)`).join(", ") || "none"),
     el("div", {}, el("b", {}, `Unaccounted (${un.length}): `),
