@@ -278,9 +278,11 @@ fn gpsd_positions_reach_the_daemon() {
     let d = Daemon::start("gpsd", &["--gpsd", &gpsd], &[]);
     let get = || -> serde_json::Value {
         let mut s = std::net::TcpStream::connect(&d.api).expect("api");
+        // The daemon takes only requests that name it in Host.
         write!(
             s,
-            "GET /v1/position HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            "GET /v1/position HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            d.api
         )
         .expect("req");
         let mut text = String::new();

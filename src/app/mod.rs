@@ -37,6 +37,8 @@
 pub mod calls;
 pub mod group_wire;
 pub mod offer;
+pub mod par;
+pub mod par_wire;
 pub mod phones;
 pub mod playout;
 pub mod talkgroups;
@@ -56,6 +58,7 @@ use crate::time::Instant;
 pub use crate::voice::jitter::Playout;
 
 pub use calls::{CallPhase, CallView};
+pub use par::{ParConfig, ParMember, ParOutcome, ParPending, ParView};
 pub use talkgroups::TalkgroupView;
 
 /// Events waiting for the driver; at the limit the oldest is dropped (a
@@ -88,6 +91,9 @@ pub enum AppError {
     /// Not now: the state does not allow it (not ringing, too many groups).
     #[error("{0}")]
     Conflict(String),
+    /// A message from the mesh that does not parse.
+    #[error("{0}")]
+    Malformed(String),
     #[error(transparent)]
     Session(#[from] crate::session::SessionError),
     #[error(transparent)]
@@ -105,6 +111,8 @@ pub struct AppConfig {
     pub front: FrontConfig,
     /// Opus bit rate of talkgroup voice.
     pub group_bitrate: u32,
+    /// PAR roll calls (the recurring timer's interval).
+    pub par: ParConfig,
 }
 
 /// What the application tells its driver.
@@ -165,6 +173,28 @@ pub enum AppEvent {
         node: NodeId,
         body: String,
     },
+    /// A PAR roll call asks this device's user to report (alert them;
+    /// answer with [`App::par_ack`] or a push-to-talk press).
+    ParRequest {
+        par: u64,
+        from: String,
+        talkgroup: Option<String>,
+    },
+    /// This device acknowledged a roll call.
+    ParAnswered {
+        par: u64,
+    },
+    /// A member acknowledged a roll call this device started.
+    ParAccounted {
+        par: u64,
+        node: NodeId,
+        name: String,
+    },
+    /// A roll call this device started closed.
+    ParClosed {
+        par: u64,
+        outcome: ParOutcome,
+    },
     /// Encode the next 20 ms of `stream` and hand it to [`App::send_frame`]
     /// (or nothing, when DTX lets the slot go).
     FrameDue {
@@ -207,6 +237,7 @@ pub struct App {
     calls: calls::CallTable,
     groups: talkgroups::Talkgroups,
     texts: texts::Texts,
+    pars: par::Pars,
     phones: phones::Phones,
     /// The next 20 ms media tick, while a stream carries voice.
     tick: Option<Instant>,
@@ -228,6 +259,7 @@ impl App {
             calls: calls::CallTable::new(me, my_name, cfg.call.clone()),
             groups: talkgroups::Talkgroups::default(),
             texts: texts::Texts::default(),
+            pars: par::Pars::new(cfg.par.clone()),
             phones: phones::Phones::new(cfg.front.clone(), front_seed),
             node,
             cfg,
@@ -287,6 +319,7 @@ impl App {
             self.groups.poll_timeout(),
             self.phones.poll_timeout(),
             self.texts.poll_timeout(),
+            self.pars.poll_timeout(),
             self.tick,
         ]
         .into_iter()
@@ -339,6 +372,7 @@ impl App {
         self.groups_timeout(now);
         self.phones_timeout(now);
         self.texts_timeout(now);
+        self.par_timeout(now);
         self.media_ticks(now);
     }
 
@@ -381,6 +415,12 @@ impl App {
                 payload,
                 ..
             } if p == proto::GROUP => self.on_group_unicast(now, src, &payload),
+            Event::Delivered {
+                src,
+                proto: p,
+                payload,
+                ..
+            } if p == proto::PAR => self.on_par(now, src, &payload),
             Event::VoiceFrame {
                 src,
                 label,

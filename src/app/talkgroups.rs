@@ -243,6 +243,7 @@ impl App {
     /// and [`AppEvent::FrameDue`] asks for audio from the talk permit on.
     pub fn press(&mut self, now: Instant, name: &str, prio: Priority) -> Result<(), AppError> {
         let g = self.join(now, name)?;
+        self.par_ack_on_press(now);
         let t = self
             .groups
             .groups

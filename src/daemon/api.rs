@@ -31,6 +31,9 @@ pub struct ApiState {
     pub sessions: std::sync::Arc<AtomicU64>,
     /// The last position taken from gpsd (`--gpsd`).
     pub position: std::sync::Arc<std::sync::Mutex<dto::PositionStatus>>,
+    /// The address the API listens on: Host and Origin must name it (or
+    /// loopback).
+    pub bound: std::net::SocketAddr,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -50,12 +53,18 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/position", get(position));
     r = super::voice_api::routes(r);
     r = super::msg_api::routes(r);
+    r = super::console_api::routes(r);
+    r = super::web::routes(r);
     if state.bench {
         r = r
             .route("/v1/bench/send", post(bench_send))
             .route("/v1/bench/recv", get(bench_recv));
     }
-    r.with_state(state)
+    r.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        super::web::guard,
+    ))
+    .with_state(state)
 }
 
 pub(super) fn error(code: StatusCode, msg: impl Into<String>) -> Response {

@@ -53,6 +53,13 @@ pub enum NetCommand {
     /// Emergency: pre-empt the floor on every talkgroup and flag this node
     /// (presence emergency, position) in the directory.
     Mayday(MaydayArgs),
+    /// PAR roll calls: `par start` (the commander), `par ack` (a member
+    /// reports), `par status`.
+    #[command(subcommand)]
+    Par(super::console_client::ParCommand),
+    /// Where the incident commander's console and the handset page are
+    /// (served by the daemon on its API address; open it in a browser).
+    Console(ClientArgs),
     /// Send a text message to every holder of a name (or --talkgroup
     /// member); stored and forwarded until delivered or expired.
     Msg(MsgArgs),
@@ -156,6 +163,10 @@ pub struct UpArgs {
     /// Push-to-talk transmit time limit in seconds [default: 30].
     #[arg(long, value_name = "S")]
     pub ptt_time_limit: Option<u64>,
+    /// Interval of the recurring PAR roll-call timer in minutes
+    /// (1..=240) [default: 20].
+    #[arg(long, value_name = "MIN")]
+    pub par_interval: Option<u64>,
     /// A talkgroup to join at start (repeatable), e.g. fireground-1.
     #[arg(long = "talkgroup", value_name = "TG")]
     pub talkgroups: Vec<String>,
@@ -523,6 +534,8 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Listen(a) => voice_client::listen(&a),
         NetCommand::Talkgroups(a) => voice_client::talkgroups(&a),
         NetCommand::Mayday(a) => voice_client::mayday(&a),
+        NetCommand::Par(c) => super::console_client::run(&c),
+        NetCommand::Console(a) => super::console_client::console(&a),
         NetCommand::Msg(a) => msg_client::send(&a),
         NetCommand::Inbox(a) => msg_client::inbox(&a),
         NetCommand::Outbox(a) => msg_client::outbox(&a),

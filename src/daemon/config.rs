@@ -126,6 +126,8 @@ pub struct FileConfig {
     pub voice_protection: Option<String>,
     /// Seconds (1..=600).
     pub ptt_time_limit: Option<u64>,
+    /// Minutes between PAR roll calls (1..=240).
+    pub par_interval: Option<u64>,
     /// The SIP front's address (UDP and TCP), e.g. "127.0.0.1:5060".
     pub sip: Option<SocketAddr>,
     /// No SIP front.
@@ -238,6 +240,8 @@ pub struct Settings {
     pub talkgroups: Vec<String>,
     /// Push-to-talk transmit time limit.
     pub ptt_time_limit: std::time::Duration,
+    /// Interval of the recurring PAR timer.
+    pub par_interval: std::time::Duration,
     /// The SIP front (None: off).
     pub sip: Option<SocketAddr>,
     /// The address was asked for: failing to bind it stops the daemon

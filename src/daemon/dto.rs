@@ -247,6 +247,52 @@ pub enum ApiEvent {
     Mayday {
         node: NodeId,
     },
+    /// This node started a PAR roll call (`par`: decimal id).
+    ParStarted {
+        par: String,
+        talkgroup: Option<String>,
+        members: Vec<String>,
+    },
+    /// A PAR roll call asks this node's user to report.
+    ParRequest {
+        par: String,
+        from: String,
+        talkgroup: Option<String>,
+    },
+    /// This node acknowledged a roll call.
+    ParAnswered {
+        par: String,
+    },
+    /// A member acknowledged a roll call this node started.
+    ParAccounted {
+        par: String,
+        name: String,
+        node: NodeId,
+    },
+    /// A roll call this node started closed: "all accounted" or
+    /// "incomplete" (with the names of those missing).
+    ParClosed {
+        par: String,
+        outcome: String,
+        missing: Vec<String>,
+    },
+    /// A member's directory record went to emergency (seen here).
+    MaydayRaised {
+        node: NodeId,
+        names: Vec<String>,
+    },
+    /// The console acknowledged a member's mayday.
+    MaydayAcknowledged {
+        node: NodeId,
+        names: Vec<String>,
+        reason: String,
+    },
+    /// The console cleared a member's mayday.
+    MaydayCleared {
+        node: NodeId,
+        names: Vec<String>,
+        reason: String,
+    },
     /// A SIP phone registered here for a role (claimed in the directory).
     PhoneRegistered {
         role: String,
@@ -340,6 +386,14 @@ impl ApiEvent {
             ApiEvent::CallEnded { .. } => "call_ended",
             ApiEvent::Floor { .. } => "floor",
             ApiEvent::Mayday { .. } => "mayday",
+            ApiEvent::ParStarted { .. } => "par_started",
+            ApiEvent::ParRequest { .. } => "par_request",
+            ApiEvent::ParAnswered { .. } => "par_answered",
+            ApiEvent::ParAccounted { .. } => "par_accounted",
+            ApiEvent::ParClosed { .. } => "par_closed",
+            ApiEvent::MaydayRaised { .. } => "mayday_raised",
+            ApiEvent::MaydayAcknowledged { .. } => "mayday_acknowledged",
+            ApiEvent::MaydayCleared { .. } => "mayday_cleared",
             ApiEvent::PhoneRegistered { .. } => "phone_registered",
             ApiEvent::PhoneUnregistered { .. } => "phone_unregistered",
             ApiEvent::Text { .. } => "text",
@@ -413,6 +467,12 @@ pub struct NameRecord {
     pub lease_remaining_s: f64,
     /// Milliseconds since this version arrived.
     pub last_heard_ms: u64,
+    /// Milliseconds since the route to the holder was lost (since the
+    /// daemon started if it never had one); `None` while reachable: a
+    /// route lives only as long as the holder's neighbours hear it, so
+    /// this is how long the mesh has not heard it.
+    #[serde(default)]
+    pub unreachable_ms: Option<u64>,
     /// This node holds the name.
     pub local: bool,
     /// There is a route to the holder now (always true for `local`).

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 mod bridge;
 mod calls;
+mod console;
 mod directory;
 mod events;
 mod media;
@@ -24,6 +25,7 @@ mod phones;
 mod talkgroups;
 
 pub use calls::CallCommand;
+pub use console::ConsoleCommand;
 pub use directory::NamesCommand;
 pub use messages::{MAX_LOG_ANSWER, MsgCommand, unix_ms};
 pub use talkgroups::TalkgroupCommand;
@@ -83,6 +85,7 @@ pub enum Command {
     Calls(CallCommand),
     Talkgroups(TalkgroupCommand),
     Messages(MsgCommand),
+    Console(console::ConsoleCommand),
 }
 
 #[derive(Default)]
@@ -114,6 +117,8 @@ pub struct Engine {
     groups: talkgroups::GroupsMedia,
     /// The SIP front's sockets.
     sip_net: Option<super::sip_net::SipNet>,
+    /// The console's view: PAR, maydays, when members were last reachable.
+    console: console::ConsoleState,
     /// Messages and the incident log (SQLite), and message changes a
     /// failed commit left to retry.
     db: super::msgstore::Db,
@@ -157,6 +162,9 @@ impl Engine {
                 ..crate::phone::FrontConfig::default()
             },
             group_bitrate: talkgroups::GROUP_BITRATE,
+            par: crate::app::ParConfig {
+                interval: settings.par_interval,
+            },
         };
         let mut names = BTreeMap::new();
         for (name, id) in &settings.peers {
@@ -181,6 +189,7 @@ impl Engine {
             calls: calls::CallsMedia::default(),
             groups: talkgroups::GroupsMedia::default(),
             sip_net: None,
+            console: console::ConsoleState::default(),
         })
     }
 
@@ -422,6 +431,7 @@ impl Engine {
             Command::Calls(c) => self.on_call_command(c),
             Command::Talkgroups(c) => self.on_talkgroup_command(c),
             Command::Messages(c) => self.on_msg_command(c),
+            Command::Console(c) => self.on_console_command(c),
         }
     }
 

@@ -136,6 +136,13 @@ pub fn describe(ev: &Sse, color: bool) -> (String, bool) {
             paint(RED, format!("MAYDAY declared by {}", short("node"))),
             true,
         ),
+        "mayday_raised" => (
+            paint(
+                RED,
+                format!("MAYDAY from {} ({})", names("names"), short("node")),
+            ),
+            true,
+        ),
         "floor" if s("event") == "taken" || s("event") == "revoked" => (
             format!(
                 "talkgroup {}: floor {} by {}",

@@ -33,6 +33,9 @@ pub mod cli;
 mod client;
 mod clock;
 pub mod config;
+mod console_api;
+mod console_client;
+pub mod console_dto;
 pub mod docgen;
 pub mod dto;
 mod engine;
@@ -58,6 +61,7 @@ pub mod sound;
 mod store;
 mod voice_api;
 mod voice_client;
+mod web;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -130,6 +134,7 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
             bench: settings.bench,
             sessions: Arc::new(AtomicU64::new(session_base)),
             position: position.clone(),
+            bound: listener.local_addr().map_err(|e| format!("API address: {e}"))?,
         };
         tokio::spawn(reload::watch(args, settings.clone(), cmd_tx.clone()));
         tokio::spawn(health::watch(settings.ifaces.clone(), cmd_tx.clone()));

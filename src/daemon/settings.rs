@@ -113,6 +113,13 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
                 .unwrap_or(30)
                 .clamp(1, 600),
         ),
+        par_interval: std::time::Duration::from_secs(
+            60 * a
+                .par_interval
+                .or(f.par_interval)
+                .unwrap_or(20)
+                .clamp(1, 240),
+        ),
         msg_config,
     })
 }

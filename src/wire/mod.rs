@@ -371,6 +371,8 @@ pub mod proto {
     /// A talkgroup member's unicast to a talker (`app::group_wire`: loss
     /// reports).
     pub const GROUP: u8 = 6;
+    /// PAR roll calls: request, acknowledgement, close (`app::par_wire`).
+    pub const PAR: u8 = 7;
 }
 
 #[cfg(test)]

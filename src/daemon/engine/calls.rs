@@ -48,6 +48,7 @@ pub fn api_err(e: AppError) -> ApiErr {
         AppError::Session(crate::session::SessionError::BadName(_)) => 400,
         AppError::Session(_) => 409,
         AppError::Names(_) => 403,
+        AppError::Malformed(_) => 400,
     };
     (code, e.to_string())
 }

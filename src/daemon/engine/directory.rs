@@ -173,6 +173,14 @@ impl Engine {
             version: rec.version,
             lease_remaining_s: h.entry.remaining(now).as_secs_f64(),
             last_heard_ms: now.saturating_since(h.entry.received).as_millis() as u64,
+            unreachable_ms: if h.local || h.route.is_some() {
+                None
+            } else {
+                Some(
+                    self.unreachable_ms(now, &rec.holder)
+                        .unwrap_or_else(|| now.saturating_since(self.started).as_millis() as u64),
+                )
+            },
             local: h.local,
             reachable: h.local || h.route.is_some(),
             hops: h.route.as_ref().map(|r| r.hops).or(h.local.then_some(0)),
@@ -201,6 +209,7 @@ impl Engine {
         let api = match e {
             D::Changed { name, holder } => {
                 tracing::debug!(%name, holder = %holder.short(), "name record");
+                self.check_mayday(clock::now(), &name, holder);
                 ApiEvent::NameChanged { name, holder }
             }
             D::Expired { name, holder } => {

@@ -64,6 +64,29 @@ impl Engine {
                 node,
                 body,
             }),
+            AppEvent::ParRequest {
+                par,
+                from,
+                talkgroup,
+            } => {
+                tracing::warn!(par, %from, ?talkgroup, "PAR: report (callsign par ack, or press to talk)");
+                self.publish(ApiEvent::ParRequest {
+                    par: par.to_string(),
+                    from,
+                    talkgroup,
+                })
+            }
+            AppEvent::ParAnswered { par } => self.publish(ApiEvent::ParAnswered {
+                par: par.to_string(),
+            }),
+            AppEvent::ParAccounted { par, node, name } => self.publish(ApiEvent::ParAccounted {
+                par: par.to_string(),
+                name,
+                node,
+            }),
+            AppEvent::ParClosed { par, outcome } => {
+                self.publish(Engine::par_closed_event(par, &outcome))
+            }
             AppEvent::FrameDue { stream, index } => match stream {
                 Stream::Call(c) => self.call_frame_due(now, c, index),
                 Stream::Group(g) => self.group_frame_due(now, g, index),
@@ -158,6 +181,7 @@ impl Engine {
                 metric,
                 hops,
             } => {
+                self.note_route(now, dest, next_hop.is_some());
                 match next_hop {
                     Some(nh) => {
                         tracing::debug!(dest = %dest.short(), via = %nh.short(), metric, hops, "route")
