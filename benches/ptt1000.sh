@@ -13,10 +13,11 @@ target_ms=120000
 cargo build --release --quiet
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-# Cold start, a short idle window, then 45 s of talking.
+# Cold start (about 16 s at this size), a short idle window, then 30 s
+# of talking.
 ./target/release/callsign sim --topology random --nodes 1000 --seed "$seed" \
     --settle 2 --idle 5 --kills 0 --idle-kills 0 --floods 0 \
-    --ptt --voice-window 45 --duration 60 --no-names --json >"$out"
+    --ptt --voice-window 30 --duration 60 --no-names --json >"$out"
 field() { sed -n "s/^  \"$1\": \([^,]*\),*$/\1/p" "$out"; }
 wall=$(field wall_ms)
 echo "ptt1000: seed $seed, 60 s simulated, $(field events) events, converged_ms $(field converged_ms)"
