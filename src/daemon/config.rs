@@ -409,9 +409,6 @@ mod tests {
         assert_eq!(t.cost_weight, Some(128));
         assert_eq!(t.link.expect("truck [link]").freq_mhz, Some(5180));
         assert!(load_radio_profile("truck-9g").is_err());
-        // The simulator reads the same files (its own fields, [link] ignored).
-        let sim = crate::sim::radio::RadioProfile::load("truck-5g", None).expect("sim");
-        assert_eq!(sim.cost_weight, 128);
     }
 
     #[test]

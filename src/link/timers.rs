@@ -213,18 +213,10 @@ impl Timers {
             ihu_hold_factor: 3.5,
             update_interval: Duration::from_secs(16),
             route_expiry_factor: 3.5,
-            triggered_delay: Duration::from_millis(40),
-            urgent_delay: Duration::from_millis(4),
-            ack_timeout: Duration::from_millis(30),
-            max_retransmissions: 2,
             ack_failure_suspects: false,
-            pending_timeout: Duration::from_millis(3000),
-            voice_max_queue_delay: Duration::from_millis(100),
-            voice_protection: VoiceProtection::Arq,
-            flood_protection: FloodProtection::Redundant,
-            flood_nack_delay: Duration::from_millis(1),
-            flood_nack_retry: Duration::from_millis(20),
-            flood_redundancy: 2,
+            // What RFC 8966 has no counterpart for (acknowledged data,
+            // voice and flood protection) is ours in both.
+            ..Timers::callsign()
         }
     }
 }

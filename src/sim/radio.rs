@@ -194,6 +194,14 @@ mod tests {
     }
 
     #[test]
+    fn the_daemons_profiles_are_read_here_too() {
+        // The daemon reads the same files for radio set-up (its tests
+        // check 128 there); [link] is the daemon's and ignored here.
+        let p = RadioProfile::load("truck-5g", None).expect("profile");
+        assert_eq!(p.cost_weight, 128);
+    }
+
+    #[test]
     fn loss_rises_towards_the_edge() {
         let p = RadioProfile::load("handset-2g4", None).expect("profile");
         let r = p.range_m;

@@ -152,17 +152,7 @@ impl Engine {
         };
         Self::check_local(&opts)?;
         let id = self.app.dial(now, &req.name).map_err(api_err)?;
-        self.calls.ends.insert(
-            id,
-            End::Local {
-                opts,
-                tx: None,
-                rx: None,
-            },
-        );
-        self.drain(now);
-        self.call_dto(now, id)
-            .ok_or_else(|| (500, "call vanished".into()))
+        self.local_end(now, id, opts)
     }
 
     fn answer(&mut self, now: Instant, req: dto::AnswerRequest) -> Result<dto::Call, ApiErr> {
@@ -185,6 +175,16 @@ impl Engine {
         Self::check_local(&opts)?;
         self.app.answer(now, Some(id)).map_err(api_err)?;
         // Answered here: our own end, whatever was ringing before.
+        self.local_end(now, id, opts)
+    }
+
+    /// `id` ends here, with these sources and sinks once its media starts.
+    fn local_end(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        opts: LocalOpts,
+    ) -> Result<dto::Call, ApiErr> {
         self.calls.ends.insert(
             id,
             End::Local {
