@@ -13,6 +13,7 @@
 //! short, overlong or malformed input is an error, never a panic.
 
 use super::AppError;
+use crate::wire::reader::Reader;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParMsg {
@@ -71,14 +72,14 @@ impl ParMsg {
 
     pub fn decode(b: &[u8]) -> Result<ParMsg, AppError> {
         let bad = |why: &str| AppError::Malformed(format!("PAR message: {why}"));
-        let mut r = Reader(b);
+        let mut r = Reader::new(b);
         let kind = r.take(1).ok_or_else(|| bad("empty"))?[0];
         let par = u64::from_be_bytes(r.array().ok_or_else(|| bad("short id"))?);
         let msg = match kind {
             1 => {
                 let window_s = u16::from_be_bytes(r.array().ok_or_else(|| bad("short window"))?);
-                let from = r.name(false).ok_or_else(|| bad("bad sender name"))?;
-                let tg = r.name(true).ok_or_else(|| bad("bad talkgroup"))?;
+                let from = name(&mut r, false).ok_or_else(|| bad("bad sender name"))?;
+                let tg = name(&mut r, true).ok_or_else(|| bad("bad talkgroup"))?;
                 ParMsg::Request {
                     par,
                     window_s,
@@ -88,43 +89,26 @@ impl ParMsg {
             }
             2 => ParMsg::Ack {
                 par,
-                name: r.name(false).ok_or_else(|| bad("bad member name"))?,
+                name: name(&mut r, false).ok_or_else(|| bad("bad member name"))?,
             },
             3 => ParMsg::Close { par },
             _ => return Err(bad("unknown kind")),
         };
-        if !r.0.is_empty() {
+        if !r.is_empty() {
             return Err(bad("trailing bytes"));
         }
         Ok(msg)
     }
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
+/// A length-prefixed name; `empty_ok` allows the empty string.
+fn name(r: &mut Reader<'_>, empty_ok: bool) -> Option<String> {
+    let n = usize::from(r.take(1)?[0]);
+    let s = std::str::from_utf8(r.take(n)?).ok()?;
+    if s.is_empty() {
+        return empty_ok.then(String::new);
     }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-
-    /// A length-prefixed name; `empty_ok` allows the empty string.
-    fn name(&mut self, empty_ok: bool) -> Option<String> {
-        let n = usize::from(self.take(1)?[0]);
-        let s = std::str::from_utf8(self.take(n)?).ok()?;
-        if s.is_empty() {
-            return empty_ok.then(String::new);
-        }
-        crate::wire::name::valid_name(s).then(|| s.to_string())
-    }
+    crate::wire::name::valid_name(s).then(|| s.to_string())
 }
 
 #[cfg(test)]

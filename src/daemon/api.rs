@@ -67,6 +67,22 @@ pub fn router(state: ApiState) -> Router {
     .with_state(state)
 }
 
+/// What the engine answers a command: the value, or a status and message.
+pub(super) type EngineResult<T> = Result<T, (u16, String)>;
+
+/// The engine's answer as JSON, or its `(status, message)` refusal as an
+/// error, or the response `ask` already made (the engine is gone).
+pub(super) fn reply<T: serde::Serialize>(r: Result<EngineResult<T>, Response>) -> Response {
+    match r {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err((code, msg))) => error(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            msg,
+        ),
+        Err(e) => e,
+    }
+}
+
 pub(super) fn error(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(serde_json::json!({ "error": msg.into() }))).into_response()
 }

@@ -2,12 +2,11 @@
 //! maydays the console tracks (`/v1/maydays`), see docs/API.md.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::api::{ApiState, ask, error};
+use super::api::{ApiState, ask, reply};
 use super::console_dto::{MaydayAction, ParStartRequest};
 use super::engine::{Command, ConsoleCommand};
 
@@ -19,17 +18,6 @@ pub fn routes(r: Router<ApiState>) -> Router<ApiState> {
         .route("/v1/maydays/clear", post(mayday_clear))
 }
 
-fn refused<T: serde::Serialize>(r: Result<Result<T, (u16, String)>, Response>) -> Response {
-    match r {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err((code, msg))) => error(
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            msg,
-        ),
-        Err(e) => e,
-    }
-}
-
 async fn par_status(State(s): State<ApiState>) -> Response {
     match ask(&s, |tx| Command::Console(ConsoleCommand::ParStatus(tx))).await {
         Ok(v) => Json(v).into_response(),
@@ -38,7 +26,7 @@ async fn par_status(State(s): State<ApiState>) -> Response {
 }
 
 async fn par_start(State(s): State<ApiState>, Json(req): Json<ParStartRequest>) -> Response {
-    refused(ask(&s, |tx| Command::Console(ConsoleCommand::ParStart(req, tx))).await)
+    reply(ask(&s, |tx| Command::Console(ConsoleCommand::ParStart(req, tx))).await)
 }
 
 async fn par_ack(State(s): State<ApiState>) -> Response {
@@ -56,11 +44,11 @@ async fn maydays(State(s): State<ApiState>) -> Response {
 }
 
 async fn mayday_ack(State(s): State<ApiState>, Json(a): Json<MaydayAction>) -> Response {
-    refused(ask(&s, |tx| Command::Console(ConsoleCommand::MaydayAck(a, tx))).await)
+    reply(ask(&s, |tx| Command::Console(ConsoleCommand::MaydayAck(a, tx))).await)
 }
 
 async fn mayday_clear(State(s): State<ApiState>, Json(a): Json<MaydayAction>) -> Response {
-    refused(
+    reply(
         ask(&s, |tx| {
             Command::Console(ConsoleCommand::MaydayClear(a, tx))
         })

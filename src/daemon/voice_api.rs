@@ -3,13 +3,12 @@
 //! call, 480 nobody reachable, 486 busy, 400 bad input, 409 wrong state.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::sync::oneshot;
 
-use super::api::{ApiState, ask, error};
+use super::api::{ApiState, EngineResult, ask, reply};
 use super::dto;
 use super::engine::{CallCommand, Command, TalkgroupCommand};
 
@@ -23,19 +22,6 @@ pub fn routes(r: Router<ApiState>) -> Router<ApiState> {
         .route("/v1/talkgroups/{name}/ptt", post(ptt))
         .route("/v1/talkgroups/{name}/release", post(release))
         .route("/v1/mayday", post(mayday))
-}
-
-type EngineResult<T> = Result<T, (u16, String)>;
-
-fn reply<T: serde::Serialize>(r: Result<EngineResult<T>, Response>) -> Response {
-    match r {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err((code, msg))) => error(
-            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            msg,
-        ),
-        Err(e) => e,
-    }
 }
 
 async fn calls(State(s): State<ApiState>) -> Response {

@@ -12,6 +12,7 @@
 //! error.
 
 use super::SessionError;
+use crate::wire::reader::Reader;
 
 /// Longest text body carried.
 pub const MAX_BODY: usize = 1024;
@@ -57,7 +58,7 @@ impl TextMsg {
 
     pub fn decode(b: &[u8]) -> Result<TextMsg, SessionError> {
         let bad = SessionError::BadText;
-        let mut r = Reader(b);
+        let mut r = Reader::new(b);
         let kind = r.take(1).ok_or(bad("empty"))?[0];
         let id = u64::from_be_bytes(r.array().ok_or(bad("short id"))?);
         match kind {
@@ -79,7 +80,7 @@ impl TextMsg {
                 }
                 let body = r.take(n).ok_or(bad("short body"))?;
                 let body = std::str::from_utf8(body).map_err(|_| bad("body not UTF-8"))?;
-                if !r.0.is_empty() {
+                if !r.is_empty() {
                     return Err(bad("trailing bytes"));
                 }
                 Ok(TextMsg::Text {
@@ -91,29 +92,13 @@ impl TextMsg {
             }
             2 => {
                 let code = u16::from_be_bytes(r.array().ok_or(bad("short code"))?);
-                if !(200..=699).contains(&code) || !r.0.is_empty() {
+                if !(200..=699).contains(&code) || !r.is_empty() {
                     return Err(bad("receipt"));
                 }
                 Ok(TextMsg::Receipt { id, code })
             }
             _ => Err(bad("unknown kind")),
         }
-    }
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
     }
 }
 

@@ -38,6 +38,7 @@
 pub mod control;
 pub mod flow;
 pub mod name;
+pub mod reader;
 
 use crate::identity::NodeId;
 
