@@ -161,7 +161,10 @@ impl Stream {
         let (heard, span, last) = &mut self.window;
         match *last {
             Some(l) if index <= l => {
-                let bit = 1u64.checked_shl((l - index) as u32).unwrap_or(0);
+                let bit = u32::try_from(l - index)
+                    .ok()
+                    .and_then(|d| 1u64.checked_shl(d))
+                    .unwrap_or(0);
                 if bit != 0 && self.seen & bit == 0 {
                     self.seen |= bit;
                     *heard += 1;
@@ -170,7 +173,10 @@ impl Stream {
             }
             Some(l) => {
                 let gap = index - l;
-                self.seen = self.seen.checked_shl(gap as u32).unwrap_or(0);
+                self.seen = u32::try_from(gap)
+                    .ok()
+                    .and_then(|g| self.seen.checked_shl(g))
+                    .unwrap_or(0);
                 *span += if gap < LONG_GAP && !dtx && !self.last_dtx {
                     gap
                 } else {
@@ -313,6 +319,16 @@ mod tests {
         }
         assert_eq!(s.loss_report(), Some(0));
         assert!((s.stats().loss_pct - 0.4).abs() < 0.01, "{:?}", s.stats());
+    }
+
+    #[test]
+    fn a_jump_past_the_bitmap_forgets_it() {
+        let mut s = Stream::default();
+        let t = Instant::from_millis(0);
+        // A jump of 2^32 + 1 slots must not wrap into a one-slot shift.
+        s.push(t, 0, 0, &[1; 30]);
+        s.push(t, (1 << 32) + 1, 0, &[1; 30]);
+        assert_eq!(s.seen, 1);
     }
 
     #[test]
