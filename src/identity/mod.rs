@@ -47,7 +47,15 @@ impl NodeId {
 
     /// First 8 hex digits: what operators read in logs and tables.
     pub fn short(&self) -> String {
-        self.to_string()[..8].to_string()
+        // The first four bytes in hex: the same as the head of `to_string`,
+        // without formatting the other twelve.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(8);
+        for b in &self.0[..4] {
+            s.push(HEX[usize::from(b >> 4)] as char);
+            s.push(HEX[usize::from(b & 15)] as char);
+        }
+        s
     }
 }
 

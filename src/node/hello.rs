@@ -186,7 +186,7 @@ impl Node {
         let cost = n.cost(now, weight);
         let old = n.routing_cost;
         let flip = (cost == INFINITY) != (old == INFINITY);
-        if !flip && cost.abs_diff(old) <= old / 5 {
+        if !cost_moved(cost, old) {
             return;
         }
         n.routing_cost = cost;
@@ -480,7 +480,21 @@ impl Node {
         for (key, addr) in probes {
             self.send_unicast_hello(now, key, addr, true, false);
         }
-        for key in self.nbrs.keys() {
+        // Only the links whose cost moved enough to matter: this runs after
+        // every input, and a lookup per neighbour to find that nothing
+        // moved was a measurable share of a large simulation. Refreshing one
+        // link does not move another's cost.
+        let ifaces = &self.ifaces;
+        let moved: Vec<LinkKey> = self
+            .nbrs
+            .iter()
+            .filter(|n| {
+                let weight = ifaces.get(&n.key.iface).map_or(256, |i| i.weight);
+                cost_moved(n.cost(now, weight), n.routing_cost)
+            })
+            .map(|n| n.key)
+            .collect();
+        for key in moved {
             self.refresh_cost(now, key);
         }
         // Unanswered resend requests: ask again.
@@ -662,4 +676,10 @@ fn twentieths(cost: u16) -> u8 {
         return 0;
     }
     ((20.0 * 256.0 / f64::from(cost)).round() as u8).min(20)
+}
+
+/// Whether a link's cost moved from `old` to `cost` enough to re-run route
+/// selection: in or out of `INFINITY`, or by more than a fifth.
+fn cost_moved(cost: u16, old: u16) -> bool {
+    (cost == INFINITY) != (old == INFINITY) || cost.abs_diff(old) > old / 5
 }

@@ -113,16 +113,11 @@ impl Node {
             if e.metric == INFINITY && self.routes.selected(&e.dest).is_some_and(|s| s.via == via) {
                 self.defer_request(now, e.dest);
             }
-            if let Some(c) = self.routes.update(now, via, e, cost, hold) {
+            let (change, starved) = self.routes.update_starving(now, via, e, cost, hold);
+            if let Some(c) = change {
                 changes.push(c);
             }
-            if e.metric != INFINITY
-                && e.dest != self.id
-                && self
-                    .routes
-                    .source(&e.dest)
-                    .is_some_and(|s| s.selected.is_none() && s.fd.is_some())
-            {
+            if e.metric != INFINITY && e.dest != self.id && starved {
                 starving.push(e.dest);
             }
         }
