@@ -13,7 +13,10 @@
 //! frame would miss its playout slot anyway.
 //!
 //! Nothing is sent while nothing is lost: on a clean mesh this costs no
-//! airtime at all. Every table is bounded: [`MAX_ORIGINS`] origins (the
+//! airtime at all. One exception: a talker whose relay hears it badly
+//! sends each voice flood a second time a few ms later
+//! ([`Repair::repeat_at`]; the node decides when), since everything it
+//! says crosses that one link. Every table is bounded: [`MAX_ORIGINS`] origins (the
 //! one heard least recently is forgotten), [`MAX_MISSING`] missing frames
 //! per origin, [`CACHE`] cached packets (oldest first out), and a NACK
 //! gets at most [`MAX_ANSWER`] packets back.
@@ -46,6 +49,9 @@ pub const NACK_RETRY: Duration = ms(15);
 pub const REPAIR_DEADLINE: Duration = ms(150);
 /// Most frames one NACK names, and most packets sent back for one.
 pub const MAX_ANSWER: usize = 16;
+/// Our own voice floods waiting to go out a second time (over a second
+/// of frames at 50/s; the oldest is dropped first).
+pub const MAX_REPEATS: usize = 64;
 /// An origin silent this long had paused (between bursts): what it sent
 /// before the pause is past any deadline. A talker's floods are 20 ms
 /// apart while it talks.
@@ -82,6 +88,8 @@ pub struct RepairStats {
     pub repaired: u64,
     /// Missing frames given up at their deadline.
     pub given_up: u64,
+    /// Our own voice floods sent a second time (a lossy first hop).
+    pub repeats_sent: u64,
 }
 
 /// One NACK to send: to neighbour `to`, for `src`'s frames `seqs`.
@@ -103,6 +111,8 @@ pub struct Repair<K> {
     /// Neighbours that asked for a frame we are missing too: they get it
     /// when it comes (unless we relay it to everyone anyway).
     owed: BTreeMap<(NodeId, u32), Vec<K>>,
+    /// Our own voice floods to send once more, and when.
+    repeats: VecDeque<(Instant, Vec<u8>)>,
     pub stats: RepairStats,
 }
 
@@ -125,6 +135,7 @@ impl<K> Repair<K> {
             order: VecDeque::new(),
             origins: BTreeMap::new(),
             owed: BTreeMap::new(),
+            repeats: VecDeque::new(),
             stats: RepairStats::default(),
         }
     }
@@ -252,12 +263,34 @@ impl<K: Copy + PartialEq + Ord> Repair<K> {
         out
     }
 
-    /// The earliest time a NACK is due.
+    /// The earliest time a NACK or a repeat is due.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.origins
             .values()
             .flat_map(|o| o.missing.values().map(|m| m.next))
+            .chain(self.repeats.front().map(|(at, _)| *at))
             .min()
+    }
+
+    /// Send our own flood `pkt` once more at `at` (times only grow: one
+    /// origin's floods are scheduled in order).
+    pub fn repeat_at(&mut self, at: Instant, pkt: Vec<u8>) {
+        if self.repeats.len() >= MAX_REPEATS {
+            self.repeats.pop_front();
+        }
+        self.repeats.push_back((at, pkt));
+        self.stats.repeats_sent += 1;
+    }
+
+    /// Our floods whose second sending is due.
+    pub fn poll_repeats(&mut self, now: Instant) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        while self.repeats.front().is_some_and(|(at, _)| *at <= now) {
+            if let Some((_, p)) = self.repeats.pop_front() {
+                out.push(p);
+            }
+        }
+        out
     }
 
     /// Neighbour `from` asks for `src`'s frames `seqs`: the copies we hold.
@@ -305,6 +338,24 @@ mod tests {
     use super::*;
 
     const A: NodeId = NodeId([1; 16]);
+
+    #[test]
+    fn repeats_go_out_once_when_due_and_are_bounded() {
+        let mut r: Repair<u8> = Repair::default();
+        let t = Instant::from_millis(1000);
+        r.repeat_at(t + ms(7), vec![1]);
+        r.repeat_at(t + ms(27), vec![2]);
+        assert_eq!(r.next_deadline(), Some(t + ms(7)));
+        assert!(r.poll_repeats(t + ms(6)).is_empty());
+        assert_eq!(r.poll_repeats(t + ms(7)), vec![vec![1]]);
+        assert!(r.poll_repeats(t + ms(8)).is_empty(), "sent once");
+        assert_eq!(r.next_deadline(), Some(t + ms(27)));
+        for k in 0..2 * MAX_REPEATS as u8 {
+            r.repeat_at(t + ms(30), vec![k]);
+        }
+        assert_eq!(r.poll_repeats(t + ms(30)).len(), MAX_REPEATS);
+        assert_eq!(r.next_deadline(), None);
+    }
 
     #[test]
     fn a_gap_is_asked_of_the_upstream_then_of_the_other() {

@@ -192,7 +192,7 @@ impl Timers {
             flood_protection: FloodProtection::Redundant,
             flood_nack_delay: Duration::from_millis(1),
             flood_nack_retry: Duration::from_millis(20),
-            flood_redundancy: 2,
+            flood_redundancy: 3,
         }
     }
 

@@ -209,6 +209,12 @@ fn data_class(header_flags: u8) -> Class {
 /// recent (a talker's frames are 20 ms apart; a floor message long after
 /// a burst needs no copy of its last frame).
 const REDUNDANT_AGE: std::time::Duration = std::time::Duration::from_millis(100);
+/// Our voice floods go out a second time when a relay hears less than
+/// this share of our packets...
+const REPEAT_BELOW: f64 = 0.85;
+/// ...this long after the first: apart enough that a fade or a collision
+/// that took the first rarely takes the second, and before the next frame.
+const REPEAT_AFTER: std::time::Duration = std::time::Duration::from_millis(7);
 /// Floods whose transmitters we remember (a flood's copies all arrive
 /// within tens of milliseconds), and transmitters per flood.
 const FLOOD_HEARD: usize = 64;
@@ -320,6 +326,9 @@ impl Node {
             self.voice_seen.insert(self.id, seq);
             if protection.repairs() {
                 self.repair.keep(now, self.id, seq, &pkt);
+                if self.first_hop_lossy(now) {
+                    self.repair.repeat_at(now + REPEAT_AFTER, pkt.clone());
+                }
             }
         } else {
             self.flood_seen.insert(self.id, seq);
@@ -690,6 +699,9 @@ impl Node {
         if self.repair.next_deadline().is_none_or(|t| t > now) {
             return;
         }
+        for pkt in self.repair.poll_repeats(now) {
+            self.multicast_all(now, pkt, Class::Voice);
+        }
         for n in self.repair.poll_nacks(now) {
             let Some(addr) = self.nbrs.get(&n.to).map(|x| x.addr) else {
                 continue;
@@ -708,6 +720,20 @@ impl Node {
             );
         }
         self.sync_repair_stats();
+    }
+
+    /// Whether a relay that floods our voice hears us badly: then our
+    /// voice floods go out twice. Everything the talker says crosses its
+    /// first hop, where no other path can make up a loss run longer than
+    /// the redundant copies (a leaf talker on one 20 %-loss link lost runs
+    /// of frames to every member, repaired too late to play); further on,
+    /// paths overlap. Only the talker pays the extra airtime.
+    fn first_hop_lossy(&self, now: Instant) -> bool {
+        self.nbrs.iter().any(|n| {
+            n.mpr
+                && n.usable(now, self.iface_weight(n.key.iface))
+                && 256.0 / f64::from(n.txcost.max(1)) < REPEAT_BELOW
+        })
     }
 
     /// Copy the flood repair's counters into the node's.
