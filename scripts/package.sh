@@ -6,7 +6,8 @@
 #
 #   scripts/package.sh [--no-build] [--out DIR]
 #
-# --no-build uses the binary already in target/release. The package lands
+# --no-build uses the binary already in target/release ($CARGO_TARGET_DIR
+# when set, as cargo and cargo-deb do). The package lands
 # in target/debian/ (or DIR); its path is the last line printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ fi
 if [ "$build" = 1 ]; then
     cargo build --release --quiet
 fi
-bin=target/release/callsign
+bin=${CARGO_TARGET_DIR:-target}/release/callsign
 [ -x "$bin" ] || { echo "no $bin: build it first (cargo build --release)" >&2; exit 1; }
 
 gen=target/package-gen
