@@ -14,10 +14,7 @@
 //!
 //! Playout maps index `i` to the instant `anchor_t + (i - anchor_i) * frame`.
 //! - A talk spurt (the first frame after silence) is anchored to play at
-//!   its arrival plus the current target delay. A later frame that comes
-//!   as early, before the spurt plays, moves the anchor forward: the first
-//!   one came late (a redundant copy riding in the later one, when the
-//!   spurt's opening packets were lost).
+//!   its arrival plus the current target delay.
 //! - A frame that arrives after its slot was played is dropped and counted
 //!   (`late_dropped`): late voice is never played.
 //! - The target is a high quantile (`quantile`) of recent delay above the
@@ -267,22 +264,7 @@ impl JitterBuffer {
                     return;
                 }
             }
-            State::Waiting => {
-                // A later frame that came as early as the first: the first
-                // came late (a redundant copy riding in this one, when the
-                // spurt's opening packets were lost). The newest frame
-                // decides, so the whole spurt does not play that much
-                // later; never earlier than now.
-                let want = i128::from((now + self.target).as_micros());
-                let now_us = i128::from(now.as_micros());
-                if let (Some(s), Some(first)) = (self.slot(index), self.slot(self.next))
-                    && s > want
-                {
-                    let shift = (s - want).min(first - now_us).max(0);
-                    self.anchor = self.anchor.map(|(t, i)| (t - shift, i));
-                }
-            }
-            State::Playing => {}
+            State::Waiting | State::Playing => {}
         }
         if index >= self.next.saturating_add(CAPACITY) {
             self.stats.overflow += 1;
