@@ -279,7 +279,6 @@ impl<K: Copy + PartialEq + Ord> Repair<K> {
             self.repeats.pop_front();
         }
         self.repeats.push_back((at, pkt));
-        self.stats.repeats_sent += 1;
     }
 
     /// Our floods whose second sending is due.
@@ -290,6 +289,7 @@ impl<K: Copy + PartialEq + Ord> Repair<K> {
                 out.push(p);
             }
         }
+        self.stats.repeats_sent += out.len() as u64;
         out
     }
 
@@ -355,6 +355,11 @@ mod tests {
         }
         assert_eq!(r.poll_repeats(t + ms(30)).len(), MAX_REPEATS);
         assert_eq!(r.next_deadline(), None);
+        assert_eq!(
+            r.stats.repeats_sent,
+            1 + MAX_REPEATS as u64,
+            "counted as sent"
+        );
     }
 
     #[test]

@@ -224,6 +224,16 @@ impl Neighbour {
         c.clamp(1, INFINITY as u64 - 1) as u16
     }
 
+    /// The share of our packets this neighbour hears, as its IHU says
+    /// (0 when it hears none).
+    pub fn tx_ratio(&self) -> f64 {
+        if self.txcost == INFINITY {
+            0.0
+        } else {
+            256.0 / f64::from(self.txcost)
+        }
+    }
+
     pub fn usable(&self, now: Instant, weight: u16) -> bool {
         self.cost(now, weight) != INFINITY
     }

@@ -244,6 +244,9 @@ pub struct Stats {
     /// Missing voice floods given up at their deadline.
     #[serde(default)]
     pub flood_given_up: u64,
+    /// Our own voice floods sent a second time (a relay hears us badly).
+    #[serde(default)]
+    pub flood_repeats_sent: u64,
 }
 
 impl Stats {
@@ -282,6 +285,7 @@ impl Stats {
         self.flood_repairs_sent += o.flood_repairs_sent;
         self.flood_repaired += o.flood_repaired;
         self.flood_given_up += o.flood_given_up;
+        self.flood_repeats_sent += o.flood_repeats_sent;
     }
 }
 

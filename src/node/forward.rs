@@ -730,9 +730,7 @@ impl Node {
     /// paths overlap. Only the talker pays the extra airtime.
     fn first_hop_lossy(&self, now: Instant) -> bool {
         self.nbrs.iter().any(|n| {
-            n.mpr
-                && n.usable(now, self.iface_weight(n.key.iface))
-                && 256.0 / f64::from(n.txcost.max(1)) < REPEAT_BELOW
+            n.mpr && n.usable(now, self.iface_weight(n.key.iface)) && n.tx_ratio() < REPEAT_BELOW
         })
     }
 
@@ -745,6 +743,7 @@ impl Node {
         s.flood_repairs_sent = r.repairs_sent;
         s.flood_repaired = r.repaired;
         s.flood_given_up = r.given_up;
+        s.flood_repeats_sent = r.repeats_sent;
     }
 
     pub(super) fn forward_timers(&mut self, now: Instant) {

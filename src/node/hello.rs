@@ -639,12 +639,7 @@ impl Node {
             .map(|n| {
                 let weight = self.iface_weight(n.key.iface);
                 let cost = n.cost(now, weight);
-                let tx_ratio = if n.txcost == INFINITY {
-                    0.0
-                } else {
-                    256.0 / n.txcost as f64
-                };
-                let both = n.rx.ratio() * tx_ratio;
+                let both = n.rx.ratio() * n.tx_ratio();
                 NeighbourInfo {
                     id: n.key.id,
                     iface: n.key.iface,
