@@ -62,6 +62,12 @@ pub struct Source {
     pub selected: Option<Selected>,
     /// Starvation bookkeeping: last seqno request we originated.
     pub request: Option<(u16, Instant, u32)>,
+    /// `selected` is what [`reselect`] makes of the entry as it stands
+    /// (selection run since the last change to anything it reads), so a
+    /// repeated advertisement that changes nothing but an expiry time can
+    /// skip it: selection is idempotent, and most entries of a periodic
+    /// dump repeat what the table already holds.
+    settled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,12 +215,16 @@ impl RouteTable {
             return;
         }
         if let Some(src) = self.sources.get_mut(&entry.dest) {
-            src.fd = Some(match src.fd {
+            let fd = Some(match src.fd {
                 None => (entry.seqno, entry.metric),
                 Some((s, _)) if seqno_newer(entry.seqno, s) => (entry.seqno, entry.metric),
                 Some((s, m)) if s == entry.seqno => (s, m.min(entry.metric)),
                 Some(fd) => fd,
             });
+            if fd != src.fd {
+                src.fd = fd;
+                src.settled = false;
+            }
         }
     }
 
@@ -284,7 +294,10 @@ impl RouteTable {
             && e.metric >= fm
         {
             src.cands[p].expires = now + hold;
-            src.cands[p].link_cost = link_cost;
+            if src.cands[p].link_cost != link_cost {
+                src.cands[p].link_cost = link_cost;
+                src.settled = false;
+            }
             self.next_expiry = self.next_expiry.min(now + hold);
             // No seqno request here: a request from a node tells its
             // neighbours it has no route (see the node's request handling),
@@ -312,6 +325,12 @@ impl RouteTable {
             };
             self.next_expiry = self.next_expiry.min(cand.expires);
             match pos {
+                // The same advertisement again: only its expiry moves, and
+                // a settled selection would come out as it is.
+                Some(p) if src.settled && same_offer(&src.cands[p], &cand) => {
+                    src.cands[p].expires = cand.expires;
+                    return (None, starving(src));
+                }
                 Some(p) => src.cands[p] = cand,
                 None => {
                     src.cands.push(cand);
@@ -337,6 +356,7 @@ impl RouteTable {
                         touched.push(*dest);
                     }
                     c.link_cost = cost;
+                    src.settled = false;
                 }
             }
         }
@@ -423,7 +443,10 @@ impl RouteTable {
     }
 
     pub fn source_mut(&mut self, dest: &NodeId) -> Option<&mut Source> {
-        self.sources.get_mut(dest)
+        let src = self.sources.get_mut(dest)?;
+        // The caller may change what selection reads (the request).
+        src.settled = false;
+        Some(src)
     }
 
     /// Someone asked us for seqno `want` of `dest`: switch to the cheapest
@@ -468,6 +491,7 @@ impl RouteTable {
         }
         src.selected = Some(best);
         src.request = None;
+        src.settled = false;
         Some(Change {
             dest: *dest,
             urgent: true,
@@ -482,6 +506,15 @@ impl RouteTable {
         let src = self.sources.get_mut(dest)?;
         reselect(dest, src, &mut self.next_hop_epoch)
     }
+}
+
+/// Whether `new` offers exactly what `old` did (only the expiry may differ).
+fn same_offer(old: &Candidate, new: &Candidate) -> bool {
+    old.seqno == new.seqno
+        && old.adv_metric == new.adv_metric
+        && old.hops == new.hops
+        && old.base == new.base
+        && old.link_cost == new.link_cost
 }
 
 /// Re-run route selection for `dest`, whose entry is `src`, and report what
@@ -533,6 +566,7 @@ fn reselect(dest: &NodeId, src: &mut Source, next_hop_epoch: &mut u64) -> Option
         (_, b) => b,
     };
     src.selected = chosen;
+    src.settled = true;
     // A request is answered once a route with the wanted seqno is in use;
     // until then its backoff state stays, so requests stay rate-limited.
     if let (Some(c), Some((want, _, _))) = (chosen, src.request)
