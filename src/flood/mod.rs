@@ -9,7 +9,8 @@
 
 pub mod repair;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::identity::NodeId;
 
@@ -21,10 +22,54 @@ pub const DUP_CACHE: usize = 4096;
 /// four) is plenty.
 pub const VOICE_DUP_CACHE: usize = 1024;
 
-/// Bounded duplicate cache with FIFO eviction.
+/// A small, fixed (unseeded, so runs repeat) hasher for keys made of node
+/// ids and counters. Node ids are already hashes of public keys, so a
+/// multiply-and-rotate mix spreads them well; the default SipHash cost
+/// more than the lookups it served.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl IdHasher {
+    fn mix(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`IdHasher`]s, for hash sets and maps that are looked up and
+/// never walked, so their order cannot leak into what a node does.
+pub type IdHash = BuildHasherDefault<IdHasher>;
+
+/// Bounded duplicate cache with FIFO eviction. Looked up on every flood
+/// copy heard: a hash set, since nothing walks it in order.
 #[derive(Debug, Default)]
 pub struct DupCache {
-    set: BTreeSet<(NodeId, u32)>,
+    set: HashSet<(NodeId, u32), IdHash>,
     order: VecDeque<(NodeId, u32)>,
     cap: usize,
 }
@@ -32,7 +77,7 @@ pub struct DupCache {
 impl DupCache {
     pub fn new(cap: usize) -> Self {
         DupCache {
-            set: BTreeSet::new(),
+            set: HashSet::default(),
             order: VecDeque::new(),
             cap: cap.max(1),
         }

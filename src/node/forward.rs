@@ -629,7 +629,8 @@ impl Node {
 
     /// Remember that `who` transmitted the flood `key`; everyone heard so far.
     fn note_heard(&mut self, key: (NodeId, u32), who: NodeId) -> Vec<NodeId> {
-        if let Some((_, v)) = self.flood_heard.iter_mut().find(|(k, _)| *k == key) {
+        // Newest first: copies of a flood come within moments of each other.
+        if let Some((_, v)) = self.flood_heard.iter_mut().rev().find(|(k, _)| *k == key) {
             if !v.contains(&who) && v.len() < FLOOD_HEARD_PER_PACKET {
                 v.push(who);
             }
