@@ -17,6 +17,7 @@ mod timers;
 pub use mpr::{QualityNeighbour, select_mprs, select_mprs_by_quality};
 pub use timers::{FloodProtection, Timers, VoiceProtection};
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -163,6 +164,28 @@ pub struct Neighbour {
     /// with, and the newest that will take its place.
     count_then: Option<(u32, Instant)>,
     count_next: Option<(u32, Instant)>,
+    /// The last idle and fast hold times computed, with what they were
+    /// computed from: `Duration::mul_f64` is dear, the hold is asked for
+    /// after every input, and its inputs rarely change.
+    idle_hold: Cell<HoldMemo>,
+    fast_hold: Cell<HoldMemo>,
+}
+
+/// `(interval, factor bits, interval × factor)`.
+type HoldMemo = (Duration, u64, Duration);
+
+/// No interval is this long: the first lookup always computes.
+const HOLD_UNSET: HoldMemo = (Duration::MAX, 0, Duration::ZERO);
+
+/// `d.mul_f64(f)`, from `memo` when it holds the same `d` and `f`.
+fn scaled(memo: &Cell<HoldMemo>, d: Duration, f: f64) -> Duration {
+    let (md, mf, r) = memo.get();
+    if md == d && mf == f.to_bits() {
+        return r;
+    }
+    let r = d.mul_f64(f);
+    memo.set((d, f.to_bits(), r));
+    r
 }
 
 impl Neighbour {
@@ -200,6 +223,8 @@ impl Neighbour {
             first_heard: now,
             count_then: None,
             count_next: None,
+            idle_hold: Cell::new(HOLD_UNSET),
+            fast_hold: Cell::new(HOLD_UNSET),
         }
     }
 
@@ -248,12 +273,18 @@ impl Neighbour {
     /// dead): it is suspected as if its fast hellos had stopped, counted
     /// from the start of our data, not at the idle hold seconds later.
     pub fn hold_deadline(&self, timers: &Timers) -> Instant {
-        let idle = self.last_heard + self.mcast_interval.mul_f64(timers.hold_factor_idle);
+        let idle = self.last_heard
+            + scaled(
+                &self.idle_hold,
+                self.mcast_interval,
+                timers.hold_factor_idle,
+            );
+        let fast_hold = |f| scaled(&self.fast_hold, f, timers.hold_factor_fast);
         let fast = match self.fast_interval {
-            Some(f) => Some(self.last_heard + f.mul_f64(timers.hold_factor_fast)),
+            Some(f) => Some(self.last_heard + fast_hold(f)),
             None => timers
                 .hello_fast
-                .map(|f| self.last_heard.max(self.data_since) + f.mul_f64(timers.hold_factor_fast)),
+                .map(|f| self.last_heard.max(self.data_since) + fast_hold(f)),
         };
         match fast {
             Some(fast) if fast < self.sent_data_until => idle.min(fast),
