@@ -406,6 +406,18 @@ mod tests {
     }
 
     #[test]
+    fn sound_and_ptt_keys_parse() {
+        let c: FileConfig = toml::from_str(
+            "audio_out = \"none\"\naudio_in = \"default\"\naudio_out_wav = \"/tmp/s.wav\"\n\
+             auto_answer = [\"command\"]\nptt_key = \"/dev/input/event3:KEY_F13\"\n\
+             ptt_talkgroup = \"fireground-1\"\n",
+        )
+        .expect("config");
+        assert_eq!(c.auto_answer, Some(vec!["command".to_string()]));
+        assert_eq!(c.ptt_key.as_deref(), Some("/dev/input/event3:KEY_F13"));
+    }
+
+    #[test]
     fn sip_passwords_file() {
         let dir = std::env::temp_dir().join(format!("callsign-sippw-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");

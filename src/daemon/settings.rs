@@ -281,3 +281,53 @@ fn pick_paths(flag: Vec<PathBuf>, file: Option<Vec<PathBuf>>) -> Vec<PathBuf> {
         flag
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up(f: impl FnOnce(&mut UpArgs)) -> Result<Settings, config::Error> {
+        let mut a = UpArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            ..UpArgs::default()
+        };
+        f(&mut a);
+        settings(&a)
+    }
+
+    #[test]
+    fn sound_defaults_and_none() {
+        let s = up(|_| {}).expect("defaults");
+        assert_eq!(s.audio_out.as_deref(), Some("default"));
+        assert_eq!(s.audio_in, None);
+        let s = up(|a| a.audio_out = Some("none".into())).expect("none");
+        assert_eq!(s.audio_out, None);
+    }
+
+    #[test]
+    fn auto_answer_patterns_are_checked() {
+        let s = up(|a| a.auto_answer = vec!["command".into(), "engine-*".into()]).expect("ok");
+        assert_eq!(s.auto_answer, ["command", "engine-*"]);
+        let e = up(|a| a.auto_answer = vec!["Command!".into()]).expect_err("bad");
+        assert!(e.to_string().contains("not a role pattern"), "{e}");
+    }
+
+    #[test]
+    fn ptt_key_needs_a_talkgroup_and_a_key() {
+        let e = up(|a| a.ptt_key = Some("/dev/input/event3:KEY_F13".into())).expect_err("no tg");
+        assert!(e.to_string().contains("needs a talkgroup"), "{e}");
+        let s = up(|a| {
+            a.ptt_key = Some("/dev/input/event3:KEY_F13".into());
+            a.talkgroups = vec!["fireground-1".into(), "command-1".into()];
+        })
+        .expect("key");
+        let (k, tg) = s.ptt_key.expect("ptt key");
+        assert_eq!((k.code, tg.as_str()), (183, "fireground-1"));
+        let e = up(|a| {
+            a.ptt_key = Some("/dev/input/event3:KEY_WHAT".into());
+            a.ptt_talkgroup = Some("x".into());
+        })
+        .expect_err("unknown key");
+        assert!(e.to_string().contains("unknown key"), "{e}");
+    }
+}
