@@ -520,6 +520,7 @@ impl App {
                     node: from_node,
                 });
                 self.ring_phones(now, call);
+                self.maybe_auto_answer(now, call, &from_name, from_node);
             }
             CallEvent::Ringing { call, by } => {
                 if let Some(c) = self.calls.calls.get_mut(&call) {
@@ -535,6 +536,28 @@ impl App {
             CallEvent::Failed { call, code, reason } => {
                 self.end_call(now, call, true, Some(code), reason)
             }
+        }
+    }
+
+    /// Answer `call` at once when its caller holds a role the device
+    /// answers by itself (`AppConfig::auto_answer`). A phone ringing for
+    /// it keeps ringing: the phone is the user's terminal then.
+    fn maybe_auto_answer(&mut self, now: Instant, call: CallId, from_name: &str, from: NodeId) {
+        if self.cfg.auto_answer.is_empty() || self.ringing_for(call) {
+            return;
+        }
+        let held = self.node.names_of(now, &from);
+        let Some(pattern) =
+            auto_answers(&self.cfg.auto_answer, from_name, &held).map(str::to_string)
+        else {
+            tracing::debug!(call = call.0, from = %from_name, "rings: the caller holds no auto-answer role");
+            return;
+        };
+        match self.answer_with(now, call, None) {
+            Ok(()) => {
+                tracing::info!(call = call.0, from = %from_name, %pattern, "answered automatically")
+            }
+            Err(e) => tracing::warn!(call = call.0, "cannot answer automatically: {e}"),
         }
     }
 
@@ -729,5 +752,61 @@ impl Media {
             sent: 0,
             expected_loss: 0,
         }
+    }
+}
+
+/// The auto-answer pattern a call matches: the name the caller gives
+/// (`from_name`) must match one of `patterns` *and* be a name the
+/// directory says the caller's node holds (`held`). The name in a call
+/// is the caller's own word; the directory record is signed by the node
+/// (and, in secured mode, checked against its certificate's roles), so a
+/// device cannot open another's microphone by calling as `command`.
+pub fn auto_answers<'a>(
+    patterns: &'a [String],
+    from_name: &str,
+    held: &[String],
+) -> Option<&'a str> {
+    if !held.iter().any(|h| h == from_name) {
+        return None;
+    }
+    patterns
+        .iter()
+        .find(|p| crate::trust::roles::permits(p, from_name))
+        .map(String::as_str)
+}
+
+#[cfg(test)]
+mod auto_answer_tests {
+    use super::auto_answers;
+
+    fn v(x: &[&str]) -> Vec<String> {
+        x.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_held_role_matching_a_pattern_is_answered() {
+        let pats = v(&["command", "engine-*"]);
+        assert_eq!(
+            auto_answers(&pats, "command", &v(&["command"])),
+            Some("command")
+        );
+        assert_eq!(
+            auto_answers(&pats, "engine-3", &v(&["x", "engine-3"])),
+            Some("engine-*")
+        );
+        assert_eq!(auto_answers(&pats, "medic-12", &v(&["medic-12"])), None);
+        assert_eq!(auto_answers(&pats, "engine-", &v(&["engine-"])), None);
+        assert_eq!(
+            auto_answers(&pats, "captain.engine-3", &v(&["captain.engine-3"])),
+            None
+        );
+        assert_eq!(auto_answers(&[], "command", &v(&["command"])), None);
+    }
+
+    #[test]
+    fn a_name_the_caller_does_not_hold_is_not_answered() {
+        let pats = v(&["command"]);
+        assert_eq!(auto_answers(&pats, "command", &v(&["engine-5"])), None);
+        assert_eq!(auto_answers(&pats, "command", &[]), None);
     }
 }

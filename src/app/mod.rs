@@ -113,6 +113,9 @@ pub struct AppConfig {
     pub group_bitrate: u32,
     /// PAR roll calls (the recurring timer's interval).
     pub par: ParConfig,
+    /// Role patterns (`command`, `engine-*`; [`crate::trust::roles`]) whose
+    /// calls this device answers by itself ([`calls::auto_answers`]).
+    pub auto_answer: Vec<String>,
 }
 
 /// What the application tells its driver.

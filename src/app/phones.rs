@@ -211,6 +211,11 @@ impl App {
 
     /// A mesh call for a role a phone here holds: get an RTP socket, then
     /// ring the phone(s).
+    /// A phone of ours rings (or is about to ring) for `call`.
+    pub(super) fn ringing_for(&self, call: CallId) -> bool {
+        self.phones.ring_wait.contains_key(&call)
+    }
+
     pub(super) fn ring_phones(&mut self, _now: Instant, call: CallId) {
         let Some(role) = self.calls.session.call(call).map(|c| c.local_name) else {
             return;

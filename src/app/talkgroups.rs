@@ -339,6 +339,14 @@ impl App {
         self.groups.groups.get(&g).map(|t| t.view(g))
     }
 
+    /// The priority of the burst `group` plays (also while its tail plays
+    /// out after the floor went idle): the speaker lets an emergency one
+    /// play alone.
+    pub fn burst_priority(&self, group: NodeId) -> Option<Priority> {
+        let g = self.groups.groups.get(&group)?;
+        g.rx_burst.map(|(_, burst)| Priority::of_burst(burst))
+    }
+
     pub fn talkgroup_name(&self, group: NodeId) -> Option<&str> {
         self.groups.groups.get(&group).map(|t| t.name.as_str())
     }

@@ -1,7 +1,8 @@
 //! Audio in the shell: the Opus codec (C libopus, hence behind the
 //! `daemon` feature), 16-bit PCM WAV files, and the offline loss lab that
 //! runs WAV -> encoder -> loss -> jitter buffer -> decoder -> WAV to
-//! measure what a lossy mesh does to speech.
+//! measure what a lossy mesh does to speech; the speaker's mixing rule
+//! ([`mix`]) and the ring tone ([`tone`]).
 //!
 //! Everything here works in one format: 16 kHz mono, 20 ms frames of
 //! [`FRAME_SAMPLES`] samples (Opus wideband, what the voice flows carry);
@@ -11,7 +12,9 @@
 
 pub mod codec;
 pub mod lab;
+pub mod mix;
 pub mod resample;
+pub mod tone;
 pub mod wav;
 
 pub use codec::{Decoder, Encoder, EncoderConfig};

@@ -44,7 +44,8 @@ pub enum NetCommand {
     Hangup(HangupArgs),
     /// Calls in progress and recently ended, with their audio figures.
     Calls(ClientArgs),
-    /// Push to talk on a talkgroup: wait for the permit, send, release.
+    /// Push to talk on a talkgroup: wait for the permit, send, release
+    /// (--hold: while Space is held in this terminal).
     Ptt(PttArgs),
     /// Join a talkgroup and show who talks (record with --record).
     Listen(ListenArgs),
@@ -204,6 +205,37 @@ pub struct UpArgs {
     /// ... and at most every this many seconds [default: 30].
     #[arg(long, value_name = "S")]
     pub gps_interval: Option<u64>,
+    /// The speaker: talkgroups joined (at start or later) without a sink
+    /// of their own, calls answered without one and the ring tone of an
+    /// incoming call play on this sound card (a name from `callsign audio
+    /// devices`, `default`, or `none`). Several talkgroups at once are
+    /// mixed; an emergency burst plays alone while it lasts [default:
+    /// default; without a card the log says so once].
+    #[arg(long, value_name = "NAME")]
+    pub audio_out: Option<String>,
+    /// Also write what the speaker plays to this WAV (16 kHz mono; idle
+    /// time left out): a record of what was heard, or a test rig's ear.
+    #[arg(long, value_name = "OUT.wav")]
+    pub audio_out_wav: Option<PathBuf>,
+    /// The microphone: push to talk without a WAV or device of its own
+    /// (`callsign ptt`, the --ptt-key button) and calls answered
+    /// automatically talk from this capture device [default: none, silence].
+    #[arg(long, value_name = "NAME")]
+    pub audio_in: Option<String>,
+    /// Answer calls by itself when the caller holds a role matching this
+    /// pattern in the directory (repeatable): `command`, `engine-*`,
+    /// `*.engine-7`. Other calls ring (with the ring tone) until answered.
+    #[arg(long = "auto-answer", value_name = "ROLE-PATTERN")]
+    pub auto_answer: Vec<String>,
+    /// A push-to-talk button on an input device: `DEVICE:KEY`, e.g.
+    /// `/dev/input/event3:KEY_F13` (or the key's number, `...:183`; `evtest`
+    /// shows both). Held: talk on --ptt-talkgroup from --audio-in.
+    #[arg(long, value_name = "DEVICE:KEY")]
+    pub ptt_key: Option<String>,
+    /// The talkgroup the --ptt-key button talks on [default: the first
+    /// --talkgroup].
+    #[arg(long, value_name = "TG")]
+    pub ptt_talkgroup: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -303,6 +335,17 @@ pub struct PttArgs {
     /// with --audio-in, on Ctrl-C).
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
+    /// Hold to talk in this terminal: talk while Space is held (judged
+    /// from the key's repeat: the floor goes about 0.1 s after the
+    /// repeats stop, 0.8 s after a single tap); q or Ctrl-C ends. Talks
+    /// from --audio-in, else the daemon's microphone (`up --audio-in`).
+    /// When stdin is not a terminal, Space or Enter toggles instead.
+    #[arg(long, conflicts_with_all = ["wav", "duration"])]
+    pub hold: bool,
+    /// Like --hold, but each Space (or Enter) toggles talking on and off:
+    /// for terminals and remote sessions whose key repeat is unreliable.
+    #[arg(long, conflicts_with_all = ["wav", "duration"])]
+    pub toggle: bool,
     #[command(flatten)]
     pub audio_in: AudioInArgs,
     #[command(flatten)]

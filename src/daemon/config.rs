@@ -144,6 +144,18 @@ pub struct FileConfig {
     pub gps_min_move: Option<f64>,
     /// ... and at most this often (seconds).
     pub gps_interval: Option<u64>,
+    /// The speaker's sound card: a device name, "default" or "none".
+    pub audio_out: Option<String>,
+    /// Also write what the speaker plays to this WAV.
+    pub audio_out_wav: Option<PathBuf>,
+    /// The microphone of presses and automatically answered calls.
+    pub audio_in: Option<String>,
+    /// Role patterns whose calls are answered automatically.
+    pub auto_answer: Option<Vec<String>>,
+    /// A push-to-talk button: "/dev/input/event3:KEY_F13".
+    pub ptt_key: Option<String>,
+    /// The talkgroup the button talks on (default: the first joined).
+    pub ptt_talkgroup: Option<String>,
 }
 
 /// Timer presets of the core.
@@ -251,6 +263,15 @@ pub struct Settings {
     pub sip_passwords: BTreeMap<String, String>,
     /// Store-and-forward messages: lifetime, copies, quotas, rate.
     pub msg_config: crate::msg::MsgConfig,
+    /// The speaker's sound card (None: none) and WAV copy.
+    pub audio_out: Option<String>,
+    pub audio_out_wav: Option<PathBuf>,
+    /// The microphone of presses without a source of their own.
+    pub audio_in: Option<String>,
+    /// Role patterns answered automatically.
+    pub auto_answer: Vec<String>,
+    /// The push-to-talk button and the talkgroup it talks on.
+    pub ptt_key: Option<(super::ptt_key::KeySpec, String)>,
 }
 
 impl Settings {
@@ -382,6 +403,18 @@ mod tests {
         let c: FileConfig = toml::from_str(text).expect("example config");
         assert_eq!(c.port, Some(DEFAULT_PORT));
         assert_eq!(c.timers, Some(TimerPreset::Callsign));
+    }
+
+    #[test]
+    fn sound_and_ptt_keys_parse() {
+        let c: FileConfig = toml::from_str(
+            "audio_out = \"none\"\naudio_in = \"default\"\naudio_out_wav = \"/tmp/s.wav\"\n\
+             auto_answer = [\"command\"]\nptt_key = \"/dev/input/event3:KEY_F13\"\n\
+             ptt_talkgroup = \"fireground-1\"\n",
+        )
+        .expect("config");
+        assert_eq!(c.auto_answer, Some(vec!["command".to_string()]));
+        assert_eq!(c.ptt_key.as_deref(), Some("/dev/input/event3:KEY_F13"));
     }
 
     #[test]

@@ -125,6 +125,10 @@ pub struct Engine {
     unsaved: Vec<crate::msg::Change>,
     /// Talkgroup -> (talker, start in Unix ms) of the burst on air.
     bursts: BTreeMap<String, (Option<String>, u64)>,
+    /// Where joined talkgroups, calls without a sink and the ring tone play.
+    speaker: super::speaker::Speaker,
+    /// Incoming calls ringing here (not at a phone): the ring tone plays.
+    ringing: BTreeSet<crate::session::CallId>,
 }
 
 enum Wake {
@@ -165,7 +169,12 @@ impl Engine {
             par: crate::app::ParConfig {
                 interval: settings.par_interval,
             },
+            auto_answer: settings.auto_answer.clone(),
         };
+        let speaker = super::speaker::Speaker::open(
+            settings.audio_out.as_deref(),
+            settings.audio_out_wav.as_deref(),
+        )?;
         let mut names = BTreeMap::new();
         for (name, id) in &settings.peers {
             names.entry(*id).or_insert_with(Vec::new).push(name.clone());
@@ -190,6 +199,8 @@ impl Engine {
             groups: talkgroups::GroupsMedia::default(),
             sip_net: None,
             console: console::ConsoleState::default(),
+            speaker,
+            ringing: BTreeSet::new(),
         })
     }
 
@@ -217,10 +228,11 @@ impl Engine {
         self.drain(clock::now());
         loop {
             let now = clock::now();
-            let wait = self
-                .app
-                .poll_timeout()
-                .map_or(Duration::from_secs(60), |t| t.saturating_since(now));
+            let due = match (self.app.poll_timeout(), self.speaker.next_due()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = due.map_or(Duration::from_secs(60), |t| t.saturating_since(now));
             let wake_at = tokio::time::Instant::now() + wait.min(Duration::from_secs(60));
             let wake = tokio::select! {
                 biased;
@@ -251,7 +263,9 @@ impl Engine {
                     self.rescan();
                 }
             }
+            self.speaker.pump(clock::now());
         }
+        self.speaker.finish();
         tracing::info!("stopped");
     }
 

@@ -27,6 +27,10 @@
 //! | `msgstore` | SQLite: stored messages and the incident log |
 //! | `msg_api`, `msg_dto`, `msg_client` | the API, JSON and CLI of messages and the log |
 //! | `voice_api`, `voice_client` | the API and CLI of calls and talkgroups |
+//! | `sound` | sound cards (cpal): device list, capture, playback |
+//! | `speaker` | the daemon's speaker: joined talkgroups, calls, the ring tone, mixed |
+//! | `ptt_key` | a push-to-talk button on an input device (evdev) |
+//! | `hold` | `callsign ptt --hold`: Space held in a terminal, judged from key repeat |
 
 mod api;
 pub mod cli;
@@ -43,6 +47,7 @@ pub mod enrol;
 pub mod events;
 pub mod gpsd;
 mod health;
+mod hold;
 mod ifaces;
 mod msg_api;
 mod msg_client;
@@ -51,6 +56,7 @@ pub mod msgstore;
 mod names_client;
 mod net;
 mod notify;
+pub mod ptt_key;
 mod qr;
 pub mod radio;
 pub mod radio_run;
@@ -58,6 +64,7 @@ mod reload;
 mod settings;
 mod sip_net;
 pub mod sound;
+mod speaker;
 mod store;
 mod voice_api;
 mod voice_client;
@@ -138,6 +145,9 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
         };
         tokio::spawn(reload::watch(args, settings.clone(), cmd_tx.clone()));
         tokio::spawn(health::watch(settings.ifaces.clone(), cmd_tx.clone()));
+        if let Some((key, tg)) = settings.ptt_key.clone() {
+            ptt_key::spawn(key, tg, cmd_tx.clone());
+        }
         if let Some(g) = settings.gpsd.clone() {
             position_feed(g, position, cmd_tx.clone());
         }

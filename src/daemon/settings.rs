@@ -66,6 +66,31 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
         Some("none") => timers.voice_protection = crate::node::VoiceProtection::None,
         Some(o) => return Err(format!("voice_protection {o:?}: arq or none").into()),
     }
+    let auto_answer = pick(a.auto_answer.clone(), f.auto_answer.clone());
+    if let Some(bad) = auto_answer
+        .iter()
+        .find(|p| !crate::trust::roles::valid_pattern(p))
+    {
+        return Err(format!(
+            "--auto-answer {bad:?}: not a role pattern (a role like `command`, or `engine-*`, `*.engine-7`)"
+        )
+        .into());
+    }
+    let talkgroups = pick(a.talkgroups.clone(), f.talkgroups.clone());
+    let ptt_key = match a.ptt_key.clone().or(f.ptt_key.clone()) {
+        None => None,
+        Some(spec) => {
+            let key = super::ptt_key::KeySpec::parse(&spec)
+                .map_err(|e| format!("--ptt-key {spec:?}: {e}"))?;
+            let tg = a
+                .ptt_talkgroup
+                .clone()
+                .or(f.ptt_talkgroup.clone())
+                .or_else(|| talkgroups.first().cloned())
+                .ok_or("--ptt-key needs a talkgroup to talk on: --ptt-talkgroup or --talkgroup")?;
+            Some((key, tg))
+        }
+    };
     Ok(Settings {
         names: pick(a.names, f.names),
         name_lease: std::time::Duration::from_secs(lease),
@@ -93,7 +118,7 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
         trust_roots: pick_paths(a.trust_roots, f.trust_root),
         cert: a.cert.or(f.cert),
         incident_secret_file: a.incident_secret_file.or(f.incident_secret_file),
-        talkgroups: pick(a.talkgroups, f.talkgroups),
+        talkgroups,
         sip: if a.no_sip || f.no_sip.unwrap_or(false) {
             None
         } else {
@@ -121,6 +146,15 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
                 .clamp(1, 240),
         ),
         msg_config,
+        audio_out: match a.audio_out.or(f.audio_out) {
+            Some(d) if d == "none" => None,
+            Some(d) => Some(d),
+            None => Some("default".into()),
+        },
+        audio_out_wav: a.audio_out_wav.or(f.audio_out_wav),
+        audio_in: a.audio_in.or(f.audio_in).filter(|d| d != "none"),
+        auto_answer,
+        ptt_key,
     })
 }
 
@@ -245,5 +279,55 @@ fn pick_paths(flag: Vec<PathBuf>, file: Option<Vec<PathBuf>>) -> Vec<PathBuf> {
         file.unwrap_or_default()
     } else {
         flag
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up(f: impl FnOnce(&mut UpArgs)) -> Result<Settings, config::Error> {
+        let mut a = UpArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            ..UpArgs::default()
+        };
+        f(&mut a);
+        settings(&a)
+    }
+
+    #[test]
+    fn sound_defaults_and_none() {
+        let s = up(|_| {}).expect("defaults");
+        assert_eq!(s.audio_out.as_deref(), Some("default"));
+        assert_eq!(s.audio_in, None);
+        let s = up(|a| a.audio_out = Some("none".into())).expect("none");
+        assert_eq!(s.audio_out, None);
+    }
+
+    #[test]
+    fn auto_answer_patterns_are_checked() {
+        let s = up(|a| a.auto_answer = vec!["command".into(), "engine-*".into()]).expect("ok");
+        assert_eq!(s.auto_answer, ["command", "engine-*"]);
+        let e = up(|a| a.auto_answer = vec!["Command!".into()]).expect_err("bad");
+        assert!(e.to_string().contains("not a role pattern"), "{e}");
+    }
+
+    #[test]
+    fn ptt_key_needs_a_talkgroup_and_a_key() {
+        let e = up(|a| a.ptt_key = Some("/dev/input/event3:KEY_F13".into())).expect_err("no tg");
+        assert!(e.to_string().contains("needs a talkgroup"), "{e}");
+        let s = up(|a| {
+            a.ptt_key = Some("/dev/input/event3:KEY_F13".into());
+            a.talkgroups = vec!["fireground-1".into(), "command-1".into()];
+        })
+        .expect("key");
+        let (k, tg) = s.ptt_key.expect("ptt key");
+        assert_eq!((k.code, tg.as_str()), (183, "fireground-1"));
+        let e = up(|a| {
+            a.ptt_key = Some("/dev/input/event3:KEY_WHAT".into());
+            a.ptt_talkgroup = Some("x".into());
+        })
+        .expect_err("unknown key");
+        assert!(e.to_string().contains("unknown key"), "{e}");
     }
 }

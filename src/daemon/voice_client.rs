@@ -12,7 +12,7 @@ use super::cli::{AnswerArgs, CallArgs, ClientArgs, HangupArgs, ListenArgs, Mayda
 use super::client::{INTERRUPTED, get_json, on_sigint, table};
 use super::dto;
 
-type Error = Box<dyn std::error::Error>;
+pub(super) type Error = Box<dyn std::error::Error>;
 
 const POLL: Duration = Duration::from_millis(50);
 
@@ -35,7 +35,7 @@ fn check_wav(p: &Option<PathBuf>) -> Result<(), Error> {
 }
 
 /// POST `body` as JSON to the daemon; its answer, parsed.
-fn post<T: serde::de::DeserializeOwned>(
+pub(super) fn post<T: serde::de::DeserializeOwned>(
     a: &ClientArgs,
     path: &str,
     body: &impl serde::Serialize,
@@ -47,12 +47,12 @@ fn hangup_call(a: &ClientArgs, call: Option<u64>) -> Result<dto::Call, Error> {
     post(a, "/v1/hangup", &dto::HangupRequest { call })
 }
 
-fn catch_sigint() {
+pub(super) fn catch_sigint() {
     // SAFETY: the handler only touches atomics and calls shutdown(2).
     unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
 }
 
-fn interrupted() -> bool {
+pub(super) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
@@ -251,6 +251,9 @@ fn talkgroup(a: &ClientArgs, name: &str) -> Result<dto::Talkgroup, Error> {
 /// `callsign ptt TG`: press, wait for the permit, talk until the WAV
 /// ends (or `--duration`, or Ctrl-C), release; print the outcome.
 pub fn ptt(a: &PttArgs) -> Result<ExitCode, Error> {
+    if a.hold || a.toggle {
+        return super::hold::run(a);
+    }
     check_wav(&a.wav)?;
     let req = dto::PttRequest {
         wav: abs(&a.wav)?,

@@ -224,11 +224,15 @@ impl Engine {
                 Ok(())
             })(),
             (None, None) => {
-                // Answered by the layer itself (no API request): silence.
+                // Answered by the layer itself (auto-answer, no API
+                // request): the daemon's microphone and speaker.
                 self.calls.ends.insert(
                     call,
                     End::Local {
-                        opts: LocalOpts::default(),
+                        opts: LocalOpts {
+                            audio_in: self.settings.audio_in.clone(),
+                            ..LocalOpts::default()
+                        },
                         tx: None,
                         rx: None,
                     },
@@ -245,6 +249,7 @@ impl Engine {
 
     /// The call is over: finish recordings, keep the codec figures.
     pub(super) fn call_over(&mut self, call: CallId) {
+        self.speaker.forget(Stream::Call(call));
         let Some(end) = self.calls.ends.remove(&call) else {
             return;
         };
@@ -286,9 +291,12 @@ impl Engine {
         }
     }
 
-    pub(super) fn call_play(&mut self, call: CallId, p: &crate::app::Playout) {
+    pub(super) fn call_play(&mut self, now: Instant, call: CallId, p: &crate::app::Playout) {
         if let Some(End::Local { rx: Some(rx), .. }) = self.calls.ends.get_mut(&call) {
-            rx.play(p);
+            let pcm = rx.play(p);
+            if rx.to_speaker() {
+                self.speaker.push(now, Stream::Call(call), &pcm, false);
+            }
         }
     }
 

@@ -14,6 +14,7 @@ impl Engine {
         match e {
             AppEvent::Node(e) => self.on_event(now, e),
             AppEvent::CallIncoming { call, from, node } => {
+                self.ring(now, call, true);
                 self.publish(ApiEvent::CallIncoming {
                     call: call.0,
                     from,
@@ -30,13 +31,17 @@ impl Engine {
                 call,
                 bitrate,
                 phone,
-            } => self.call_media(now, call, bitrate, phone),
+            } => {
+                self.ring(now, call, false);
+                self.call_media(now, call, bitrate, phone)
+            }
             AppEvent::CallEnded {
                 call,
                 failed,
                 code,
                 reason,
             } => {
+                self.ring(now, call, false);
                 self.call_over(call);
                 self.publish(ApiEvent::CallEnded {
                     call: call.0,
@@ -52,7 +57,11 @@ impl Engine {
             AppEvent::PhoneUnregistered { role } => {
                 self.publish(ApiEvent::PhoneUnregistered { role })
             }
-            AppEvent::PhoneRtpWanted { call, ip } => self.open_rtp(now, call, ip),
+            AppEvent::PhoneRtpWanted { call, ip } => {
+                // The phone rings for it, not the speaker.
+                self.ring(now, call, false);
+                self.open_rtp(now, call, ip)
+            }
             AppEvent::Text {
                 from,
                 to,
@@ -97,8 +106,8 @@ impl Engine {
                 }
             }
             AppEvent::Play { stream, playout } => match stream {
-                Stream::Call(c) => self.call_play(c, &playout),
-                Stream::Group(g) => self.group_play(g, &playout),
+                Stream::Call(c) => self.call_play(now, c, &playout),
+                Stream::Group(g) => self.group_play(now, g, &playout),
             },
             AppEvent::PlayReset { stream } => {
                 if let Stream::Group(g) = stream {
@@ -116,6 +125,20 @@ impl Engine {
                 payload,
             } => self.call_frame_to_phone(call, index, capture_ms, &payload),
         }
+    }
+
+    /// `call` rings here (or stopped): the ring tone plays while any does.
+    fn ring(&mut self, now: Instant, call: crate::session::CallId, on: bool) {
+        if on {
+            self.ringing.insert(call);
+        } else {
+            self.ringing.remove(&call);
+        }
+        let ring = !self.ringing.is_empty();
+        if ring != self.speaker.ringing() && self.speaker.present() {
+            tracing::debug!(ring, "ring tone");
+        }
+        self.speaker.ring(now, ring);
     }
 
     /// Floor events for the log and the event stream.

@@ -207,8 +207,15 @@ impl Rx {
         }
     }
 
-    /// One playout slot: decode what the application says and write it.
-    pub fn play(&mut self, p: &Playout) {
+    /// Neither a recording nor a sound card of its own: the daemon's
+    /// speaker plays it.
+    pub fn to_speaker(&self) -> bool {
+        self.sink.is_none() && self.playback.is_none()
+    }
+
+    /// One playout slot: decode what the application says, write it to
+    /// this end's sinks, and return it (for the speaker).
+    pub fn play(&mut self, p: &Playout) -> Vec<i16> {
         let pcm = match p {
             Playout::Frame(opus) => self.dec.decode(Some(opus), false),
             // The next frame's in-band FEC stands in for the lost one.
@@ -229,6 +236,7 @@ impl Rx {
         if let Some(p) = &mut self.playback {
             p.write(&pcm);
         }
+        pcm
     }
 
     pub fn finish(&mut self) {

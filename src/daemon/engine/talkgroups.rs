@@ -13,6 +13,7 @@ use super::{Engine, clock};
 use crate::app::talkgroups::priority;
 use crate::app::{Stream, TalkgroupView};
 use crate::daemon::dto::{self, ApiEvent};
+use crate::floor::Priority;
 use crate::identity::NodeId;
 use crate::names::record::Position;
 use crate::time::Instant;
@@ -56,6 +57,7 @@ impl Engine {
             TalkgroupCommand::Leave(name, tx) => {
                 let r = self.app.leave(now, &name).map_err(api_err).map(|v| {
                     let gm = self.groups.groups.remove(&v.group);
+                    self.speaker.forget(Stream::Group(v.group));
                     if let Some(mut g) = gm {
                         g.rx.finish();
                         tg_dto(&v, Some(&g))
@@ -146,8 +148,9 @@ impl Engine {
         req: dto::PttRequest,
     ) -> Result<dto::Talkgroup, ApiErr> {
         let prio = priority(req.priority.as_deref().unwrap_or("normal")).map_err(api_err)?;
-        let src =
-            Source::open(req.wav.as_deref(), req.audio_in.as_deref()).map_err(|e| (400, e))?;
+        // Neither a WAV nor a device: the daemon's microphone, if it has one.
+        let device = req.audio_in.or_else(|| self.settings.audio_in.clone());
+        let src = Source::open(req.wav.as_deref(), device.as_deref()).map_err(|e| (400, e))?;
         self.join(now, name, None, None)?;
         self.start_tx(name, src)?;
         self.app.press(now, name, prio).map_err(api_err)?;
@@ -230,9 +233,14 @@ impl Engine {
         }
     }
 
-    pub(super) fn group_play(&mut self, g: NodeId, p: &crate::app::Playout) {
-        if let Some(m) = self.groups.groups.get_mut(&g) {
-            m.rx.play(p);
+    pub(super) fn group_play(&mut self, now: Instant, g: NodeId, p: &crate::app::Playout) {
+        let Some(m) = self.groups.groups.get_mut(&g) else {
+            return;
+        };
+        let pcm = m.rx.play(p);
+        if m.rx.to_speaker() {
+            let emergency = self.app.burst_priority(g) == Some(Priority::Emergency);
+            self.speaker.push(now, Stream::Group(g), &pcm, emergency);
         }
     }
 

@@ -1,0 +1,109 @@
+//! The ring tone an incoming call plays on the speaker: 440 + 480 Hz, two
+//! seconds on and four off (the ringing cadence of ITU-T E.180 for North
+//! America, the one responders there know as "a phone ringing"). Generated
+//! frame by frame at 16 kHz from a sample counter, so it is the same on
+//! every device and needs no clock: the caller asks for the next 20 ms.
+
+use super::{FRAME_SAMPLES, SAMPLE_RATE};
+
+/// The two tones, Hz.
+pub const RING_FREQS: [f64; 2] = [440.0, 480.0];
+/// Tone on, then silence, in seconds.
+pub const RING_ON_S: f64 = 2.0;
+pub const RING_OFF_S: f64 = 4.0;
+/// Peak of each tone: together -9 dBFS, loud enough over a pump panel
+/// without clipping when mixed with talkgroup voice.
+const AMPLITUDE: f64 = 5_800.0;
+/// Rise and fall of each burst (ms): a hard edge clicks.
+const RAMP_MS: f64 = 10.0;
+
+/// A ringing tone, from its first sample.
+#[derive(Debug, Clone, Default)]
+pub struct RingTone {
+    /// Samples produced so far.
+    pos: u64,
+}
+
+impl RingTone {
+    pub fn new() -> RingTone {
+        RingTone::default()
+    }
+
+    /// The next 20 ms.
+    pub fn next_frame(&mut self) -> [i16; FRAME_SAMPLES] {
+        let mut out = [0i16; FRAME_SAMPLES];
+        let rate = f64::from(SAMPLE_RATE);
+        let period = ((RING_ON_S + RING_OFF_S) * rate) as u64;
+        let on = (RING_ON_S * rate) as u64;
+        let ramp = RAMP_MS / 1000.0 * rate;
+        for s in out.iter_mut() {
+            let n = self.pos;
+            self.pos += 1;
+            let k = n % period;
+            if k >= on {
+                continue;
+            }
+            let t = n as f64 / rate;
+            let edge = (k as f64).min((on - k) as f64);
+            let gain = (edge / ramp).min(1.0);
+            let v: f64 = RING_FREQS
+                .iter()
+                .map(|f| (2.0 * std::f64::consts::PI * f * t).sin())
+                .sum();
+            *s = (AMPLITUDE * gain * v) as i16;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Power of `freq` in `x` (Goertzel), normalised to the signal length.
+    fn goertzel(x: &[i16], freq: f64) -> f64 {
+        let w = 2.0 * std::f64::consts::PI * freq / f64::from(SAMPLE_RATE);
+        let c = 2.0 * w.cos();
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for &v in x {
+            let s = f64::from(v) + c * s1 - s2;
+            s2 = s1;
+            s1 = s;
+        }
+        (s1 * s1 + s2 * s2 - c * s1 * s2) / (x.len() as f64).powi(2)
+    }
+
+    #[test]
+    fn cadence_is_two_seconds_on_four_off() {
+        let mut t = RingTone::new();
+        // 13 s: two whole periods and the start of a third.
+        let frames: Vec<bool> = (0..650)
+            .map(|_| t.next_frame().iter().any(|&s| s != 0))
+            .collect();
+        let on: Vec<usize> = (0..frames.len()).filter(|&i| frames[i]).collect();
+        assert_eq!(on.len(), 100 + 100 + 50, "frames with tone");
+        // Each burst is 100 frames (2 s) starting every 300 frames (6 s).
+        for start in [0, 300, 600] {
+            assert!(frames[start], "burst at frame {start}");
+            assert!(start == 0 || !frames[start - 1], "gap before {start}");
+        }
+        assert!(frames[99] && !frames[100] && !frames[299]);
+    }
+
+    #[test]
+    fn tone_is_440_plus_480_hz() {
+        let mut t = RingTone::new();
+        let pcm: Vec<i16> = (0..50).flat_map(|_| t.next_frame()).collect();
+        let (a, b) = (goertzel(&pcm, 440.0), goertzel(&pcm, 480.0));
+        for off in [350.0, 620.0, 1_000.0, 2_000.0] {
+            let o = goertzel(&pcm, off);
+            assert!(
+                a > 1_000.0 * o && b > 1_000.0 * o,
+                "{off} Hz: {o} vs {a}, {b}"
+            );
+        }
+        assert!((a / b - 1.0).abs() < 0.1, "equal tones: {a} {b}");
+        let peak = pcm.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+        assert!((10_000..=11_700).contains(&peak), "peak {peak}");
+    }
+}
