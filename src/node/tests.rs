@@ -550,6 +550,39 @@ fn a_stalled_node_does_not_rush_its_probes() {
     assert!(!died, "declared dead with no time for an answer");
 }
 
+/// The one hello announcing the slow-down from start-up to idle hellos is
+/// lost: the neighbour must not count a miss every start-up interval of
+/// the idle gap. It did, and its cost of the link tripled for seconds;
+/// in a 1000-node cold start, the swings ran across the mesh as metric
+/// changes and seqno requests, and convergence took 16 s instead of 2.
+#[test]
+fn a_lost_slow_down_hello_costs_the_link_nothing() {
+    use crate::wire::PacketType;
+    let t = Timers::callsign();
+    let mut w = World::line(2, 3);
+    let sent = |w: &World| w.nodes[0].ifaces[&IfaceId(0)].hellos_sent;
+    while sent(&w) < t.startup_hellos {
+        w.run_for(ms(1));
+    }
+    let key = LinkKey {
+        iface: IfaceId(0),
+        id: w.nodes[0].id(),
+    };
+    let before = w.nodes[1].nbrs.get(&key).expect("neighbour").routing_cost;
+    assert_ne!(before, crate::link::INFINITY);
+    // Node 0's next multicast hello, its first idle one, is lost.
+    w.drop_type_to = Some((PacketType::Hello as u8, 1));
+    while sent(&w) == t.startup_hellos {
+        w.run_for(ms(1));
+    }
+    w.drop_type_to = None;
+    // Just before its next hello, about an idle interval later.
+    w.run_for(t.hello_idle.mul_f64(0.9));
+    let n = w.nodes[1].nbrs.get(&key).expect("neighbour");
+    assert!(n.rx.ratio() > 0.8, "reception ratio {}", n.rx.ratio());
+    assert_eq!(n.routing_cost, before);
+}
+
 #[test]
 fn a_request_for_table_parts_gets_those_parts_only() {
     use crate::wire::control::{self, Request, Update};
