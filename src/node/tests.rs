@@ -583,6 +583,52 @@ fn a_lost_slow_down_hello_costs_the_link_nothing() {
     assert_eq!(n.routing_cost, before);
 }
 
+/// A seqno request crosses several hops and its answer comes back the
+/// same way, each packet unacknowledged: a node on the request path that
+/// gets the new seqno must hand it to the neighbour that asked through it
+/// by unicast, and once more shortly after, not only in one multicast
+/// update. After an idle relay died, one lost answer left a starving
+/// region waiting for a retry seconds later.
+#[test]
+fn a_requested_seqno_goes_back_to_the_asker_twice_by_unicast() {
+    use crate::wire::control::{self, Request, Update};
+    use crate::wire::{Header, PacketType, flags};
+    let mut w = World::line(4, 5);
+    w.run_for(ms(3000));
+    let dest = w.nodes[3].id();
+    let held = w.nodes[1].route_to(&dest).expect("route").seqno;
+    // Node 0 asks node 1 for the next seqno of node 3, which node 1 has
+    // to fetch through node 2.
+    let want = held.wrapping_add(1);
+    let body = control::encode(&Request::Seqno {
+        dest,
+        seqno: want,
+        hop_count: 8,
+        origin: w.nodes[0].id(),
+    });
+    let pkt = Header::link(PacketType::Request, 0, w.nodes[0].id(), 0).to_packet(&body);
+    w.capture = Some(Vec::new());
+    let at = w.now();
+    w.push(at, Ev::Deliver(0, 1, pkt));
+    w.run_for(ms(400));
+    let mut answers = 0;
+    for (from, to, data) in w.capture.take().unwrap_or_default() {
+        let Ok((h, body)) = Header::parse(&data) else {
+            continue;
+        };
+        if from == 1 && to == 0 && h.ty == PacketType::Update && h.flags & flags::ANSWER != 0 {
+            let upd: Update = control::decode(body).expect("update");
+            answers += upd
+                .entries
+                .iter()
+                .filter(|e| e.dest == dest && e.seqno == want)
+                .count();
+        }
+    }
+    assert_eq!(answers, 2, "unicast answers from the request path");
+    assert_eq!(w.nodes[0].route_to(&dest).map(|r| r.seqno), Some(want));
+}
+
 #[test]
 fn a_request_for_table_parts_gets_those_parts_only() {
     use crate::wire::control::{self, Request, Update};
