@@ -52,9 +52,6 @@ fn request_backoff(tries: u32) -> Duration {
 }
 /// Neighbours remembered per requested destination, to answer by unicast.
 const MAX_ASKERS: usize = 4;
-/// Reception cost (from its IHU) up to which a neighbour gets one copy of
-/// a forwarded seqno request: 264 is 97 % of its hellos heard.
-const FORWARD_ONCE_TXCOST: u16 = 264;
 /// A neighbour a seqno request goes through is probed when it has been
 /// silent this long (about a quarter of an idle hello interval: a live
 /// one answers in milliseconds, a dead one is declared so in tenths of a
@@ -270,9 +267,7 @@ impl Node {
         hop_count: u8,
         origin: NodeId,
     ) {
-        let Some((addr, txcost, heard)) =
-            self.nbrs.get(&to).map(|n| (n.addr, n.txcost, n.last_heard))
-        else {
+        let Some((addr, heard)) = self.nbrs.get(&to).map(|n| (n.addr, n.last_heard)) else {
             return;
         };
         // A request means a route broke nearby, maybe at this very
@@ -289,12 +284,13 @@ impl Node {
             origin,
         };
         let body = control::encode(&fwd);
-        // A request crosses many hops unacknowledged, and the asker's
-        // retries back off: on a link that loses more than a few percent
-        // it goes twice (the copy is dropped as a duplicate on arrival), so
-        // a request across ten lossy hops is not mostly lost.
-        let copies = if txcost > FORWARD_ONCE_TXCOST { 2 } else { 1 };
-        for _ in 0..copies {
+        // A request crosses many hops unacknowledged: it goes twice on
+        // every link (the copy is dropped as a duplicate on arrival), so a
+        // request across ten lossy hops is not mostly lost. Links that
+        // looked clean got one copy, but a 16-hello window often reads a
+        // link losing 5 % as clean, and single lost copies on such links
+        // stalled idle repairs for a retry.
+        for _ in 0..2 {
             self.send_link(
                 to.iface,
                 LinkDst::Unicast(addr),
