@@ -164,6 +164,8 @@ pub struct Neighbour {
     /// with, and the newest that will take its place.
     count_then: Option<(u32, Instant)>,
     count_next: Option<(u32, Instant)>,
+    /// The count of its latest hello.
+    count_last: Option<(u32, Instant)>,
     /// The last idle and fast hold times computed, with what they were
     /// computed from: `Duration::mul_f64` is dear, the hold is asked for
     /// after every input, and its inputs rarely change.
@@ -223,6 +225,7 @@ impl Neighbour {
             first_heard: now,
             count_then: None,
             count_next: None,
+            count_last: None,
             idle_hold: Cell::new(HOLD_UNSET),
             fast_hold: Cell::new(HOLD_UNSET),
         }
@@ -379,14 +382,20 @@ impl Neighbour {
     /// times in its first 6 s. The smaller of the two also lets a neighbour
     /// that lost routes since be short of its old count.
     pub fn routes_short(&mut self, now: Instant, theirs: u32, ours: u32) -> bool {
-        match self.count_next {
-            Some((_, at)) if now.saturating_since(at) >= COUNT_LAG => {
-                self.count_then = self.count_next;
-                self.count_next = Some((theirs, now));
-            }
-            None => self.count_next = Some((theirs, now)),
-            Some(_) => {}
+        // The newest count at least COUNT_LAG old: after a slow hello
+        // (idle ones come 2.1 s apart) that of the hello before, not one
+        // kept from further back. The first idle hello after start-up
+        // otherwise compared with a count from the middle of the start-up
+        // hellos, and a single route a leaf missed then waited two idle
+        // intervals to be asked for.
+        let old =
+            |c: Option<(u32, Instant)>| c.filter(|(_, at)| now.saturating_since(*at) >= COUNT_LAG);
+        if let Some(c) = old(self.count_last).or(old(self.count_next)) {
+            self.count_then = Some(c);
+            self.count_next = None;
         }
+        self.count_next.get_or_insert((theirs, now));
+        self.count_last = Some((theirs, now));
         let Some((then, _)) = self.count_then else {
             return false;
         };
@@ -396,6 +405,7 @@ impl Neighbour {
         // Asked: judge afresh once its table has had time to come.
         self.count_then = None;
         self.count_next = None;
+        self.count_last = None;
         true
     }
 

@@ -314,9 +314,19 @@ impl Node {
         });
         let ((hash, count), recent) = self.dir.hello_digest(now);
         let dir = (recent || with_ihu).then_some(control::DirDigest { hash, count });
+        // The interval announced bounds the wait for our next hello, and
+        // start-up hellos announce the idle one: a neighbour that missed
+        // the single hello announcing the slow-down would otherwise count
+        // a miss every start-up interval of the idle gap and suspect us
+        // meanwhile, its cost of the link (and, through its neighbour
+        // list, ours) tripling for seconds. In a 1000-node cold start
+        // those swings ran across the mesh as metric changes and seqno
+        // requests. Lost start-up hellos still count, from the gaps in
+        // their sequence numbers.
+        let announced = interval.max(self.config.timers.hello_idle);
         let hello = Hello {
             dir,
-            interval_ms: interval.as_millis() as u32,
+            interval_ms: announced.as_millis() as u32,
             probe: false,
             probe_reply: false,
             names: if with_ihu {

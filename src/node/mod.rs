@@ -124,16 +124,24 @@ pub struct Node {
     /// Neighbours that asked for some parts of our table: (count, bits).
     /// One entry per neighbour link, so bounded like the neighbours.
     parts_to: BTreeMap<LinkKey, (u16, u64)>,
-    /// Starving neighbours that asked for a seqno of destinations we hold
-    /// a route to at their feasibility distance's seqno: they get our
+    /// Neighbours that asked for a seqno of destinations we hold a route
+    /// to at that seqno (or, starving, at their feasibility distance's),
+    /// or that asked through us for one that has come: they get our
     /// current route by unicast with the next flush (bounded by
     /// `MAX_REQUESTS_SEEN` destinations in all; past it, none are added).
     answer_to: BTreeMap<LinkKey, BTreeSet<NodeId>>,
+    /// Those answers again with the repeat of triggered updates: an
+    /// answer crosses one lossy link unacknowledged (bounded like
+    /// `answer_to`).
+    answer_again: BTreeMap<LinkKey, BTreeSet<NodeId>>,
     mpr_dirty: bool,
     /// Seqno requests already handled: (origin, dest) -> (seqno, when).
     requests_seen: BTreeMap<(NodeId, NodeId), (u16, Instant)>,
     /// Destinations whose next seqno someone asked for through us, until when.
     requested: BTreeMap<NodeId, (u16, Instant)>,
+    /// The neighbours that asked, per destination of `requested` (at most
+    /// `MAX_ASKERS` each): they get the answer by unicast as well.
+    askers: BTreeMap<NodeId, BTreeSet<LinkKey>>,
     /// Neighbours declared dead, to announce in the next hello.
     lost: Vec<(IfaceId, NodeId)>,
     /// When starving destinations get their seqno request repeated.
@@ -223,9 +231,11 @@ impl Node {
             dump_to: BTreeSet::new(),
             parts_to: BTreeMap::new(),
             answer_to: BTreeMap::new(),
+            answer_again: BTreeMap::new(),
             mpr_dirty: false,
             requests_seen: BTreeMap::new(),
             requested: BTreeMap::new(),
+            askers: BTreeMap::new(),
             lost: Vec::new(),
             request_retry_at: None,
         }

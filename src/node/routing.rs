@@ -19,7 +19,13 @@ const PART_MARGIN: usize = 8;
 /// Delay before the second copy of a triggered update.
 const REPEAT_DELAY: Duration = Duration::from_millis(120);
 /// Seqno requests: how often we retry while starving, and how many times.
+/// Retries back off to at most `REQUEST_RETRY_MAX` apart: a request and
+/// its answer cross many lossy hops unacknowledged, and after an idle
+/// relay died (found out 2-4 s late) a loss or two either way cost a
+/// starving region a whole doubled step (1.2 s, 2.4 s) and the 5 s idle
+/// repair. `REQUEST_TRIES` still bounds what a vanished destination costs.
 const REQUEST_RETRY: Duration = Duration::from_millis(150);
+const REQUEST_RETRY_MAX: Duration = Duration::from_millis(600);
 const REQUEST_TRIES: u32 = 8;
 /// A request copy arriving by another path within this window is a duplicate;
 /// a retry (after `REQUEST_RETRY`) is not.
@@ -42,11 +48,10 @@ fn route_info(dest: &NodeId, s: &Selected) -> RouteInfo {
 
 /// Exponential backoff between seqno request retries.
 fn request_backoff(tries: u32) -> Duration {
-    REQUEST_RETRY * (1u32 << tries.saturating_sub(1).min(5))
+    (REQUEST_RETRY * (1u32 << tries.saturating_sub(1).min(5))).min(REQUEST_RETRY_MAX)
 }
-/// Reception cost (from its IHU) up to which a neighbour gets one copy of
-/// a forwarded seqno request: 264 is 97 % of its hellos heard.
-const FORWARD_ONCE_TXCOST: u16 = 264;
+/// Neighbours remembered per requested destination, to answer by unicast.
+const MAX_ASKERS: usize = 4;
 /// A neighbour a seqno request goes through is probed when it has been
 /// silent this long (about a quarter of an idle hello interval: a live
 /// one answers in milliseconds, a dead one is declared so in tenths of a
@@ -186,6 +191,7 @@ impl Node {
                         self.routes.seqno = seqno;
                     }
                     self.mark_dirty(now, dest, true);
+                    self.answer_seqno_request(now, via, dest);
                     return Ok(());
                 }
                 // Our next hop asks for a newer seqno: it has no route any
@@ -223,17 +229,28 @@ impl Node {
                     self.answer_seqno_request(now, via, dest);
                 }
                 match self.routes.selected(&dest).copied() {
+                    // We hold the seqno asked for: the multicast update
+                    // serves every neighbour, and the asker gets it by
+                    // unicast as well (RFC 8966 §3.8.1.2), so one lost
+                    // packet does not leave it starving for a retry.
                     Some(sel) if sel.seqno == seqno || seqno_newer(sel.seqno, seqno) => {
                         self.mark_dirty(now, dest, true);
+                        if sel.via != via {
+                            self.answer_seqno_request(now, via, dest);
+                        }
                     }
                     Some(sel) if hop_count > 1 && sel.via.id != via.id => {
                         self.note_requested(now, dest, seqno);
+                        self.note_asker(dest, via);
                         self.forward_request(now, sel.via, dest, seqno, hop_count - 1, origin);
                     }
                     // Our route goes through the asker (it is about to be
                     // retracted) or we have none: remember the request, and
                     // pass it on as soon as we have a route elsewhere.
-                    _ if hop_count > 1 => self.note_requested(now, dest, seqno),
+                    _ if hop_count > 1 => {
+                        self.note_requested(now, dest, seqno);
+                        self.note_asker(dest, via);
+                    }
                     _ => {}
                 }
             }
@@ -250,9 +267,7 @@ impl Node {
         hop_count: u8,
         origin: NodeId,
     ) {
-        let Some((addr, txcost, heard)) =
-            self.nbrs.get(&to).map(|n| (n.addr, n.txcost, n.last_heard))
-        else {
+        let Some((addr, heard)) = self.nbrs.get(&to).map(|n| (n.addr, n.last_heard)) else {
             return;
         };
         // A request means a route broke nearby, maybe at this very
@@ -269,12 +284,13 @@ impl Node {
             origin,
         };
         let body = control::encode(&fwd);
-        // A request crosses many hops unacknowledged, and the asker's
-        // retries back off: on a link that loses more than a few percent
-        // it goes twice (the copy is dropped as a duplicate on arrival), so
-        // a request across ten lossy hops is not mostly lost.
-        let copies = if txcost > FORWARD_ONCE_TXCOST { 2 } else { 1 };
-        for _ in 0..copies {
+        // A request crosses many hops unacknowledged: it goes twice on
+        // every link (the copy is dropped as a duplicate on arrival), so a
+        // request across ten lossy hops is not mostly lost. Links that
+        // looked clean got one copy, but a 16-hello window often reads a
+        // link losing 5 % as clean, and single lost copies on such links
+        // stalled idle repairs for a retry.
+        for _ in 0..2 {
             self.send_link(
                 to.iface,
                 LinkDst::Unicast(addr),
@@ -325,6 +341,14 @@ impl Node {
             };
             if requested {
                 self.requested.remove(&c.dest);
+                // The neighbours that asked through us get it by unicast
+                // too: the multicast update is one unacknowledged packet.
+                let via = self.routes.selected(&c.dest).map(|s| s.via);
+                for key in self.askers.remove(&c.dest).unwrap_or_default() {
+                    if Some(key) != via {
+                        self.answer_seqno_request(now, key, c.dest);
+                    }
+                }
             }
             if c.advertise || (c.seqno_up && requested) {
                 self.mark_dirty(now, c.dest, c.urgent || requested);
@@ -346,12 +370,29 @@ impl Node {
     /// Remember that a newer seqno of `dest` was asked for through us.
     fn note_requested(&mut self, now: Instant, dest: NodeId, seqno: u16) {
         if self.requested.len() >= MAX_REQUESTS_SEEN && !self.requested.contains_key(&dest) {
-            self.requested.retain(|_, (_, until)| *until > now);
+            self.expire_requested(now);
             if self.requested.len() >= MAX_REQUESTS_SEEN {
                 return;
             }
         }
         self.requested.insert(dest, (seqno, now + ms(2000)));
+    }
+
+    /// Remember which neighbour asked for `dest` (noted in `requested`).
+    fn note_asker(&mut self, dest: NodeId, via: LinkKey) {
+        if !self.requested.contains_key(&dest) {
+            return;
+        }
+        let askers = self.askers.entry(dest).or_default();
+        if askers.len() < MAX_ASKERS {
+            askers.insert(via);
+        }
+    }
+
+    fn expire_requested(&mut self, now: Instant) {
+        self.requested.retain(|_, (_, until)| *until > now);
+        let requested = &self.requested;
+        self.askers.retain(|d, _| requested.contains_key(d));
     }
 
     pub(super) fn mark_dirty(&mut self, now: Instant, dest: NodeId, urgent: bool) {
@@ -479,8 +520,16 @@ impl Node {
                 }
             }
             for (key, dests) in std::mem::take(&mut self.answer_to) {
-                let entries = self.current_entries(dests);
+                let entries = self.current_entries(dests.clone());
                 self.advertise(Some(key), &entries, flags::ANSWER);
+                // Once more with the repeat (see `answer_again`).
+                let held: usize = self.answer_again.values().map(|d| d.len()).sum();
+                if held < MAX_REQUESTS_SEEN {
+                    self.answer_again.entry(key).or_default().extend(dests);
+                    if self.repeat_at.is_none() {
+                        self.repeat_at = Some(now + self.rng.jitter(REPEAT_DELAY, 0.3));
+                    }
+                }
             }
         }
         if self.repeat_at.is_some_and(|t| t <= now) {
@@ -488,6 +537,10 @@ impl Node {
             let repeat = std::mem::take(&mut self.repeat);
             let entries = self.current_entries(repeat);
             self.advertise(None, &entries, 0);
+            for (key, dests) in std::mem::take(&mut self.answer_again) {
+                let entries = self.current_entries(dests);
+                self.advertise(Some(key), &entries, flags::ANSWER);
+            }
         }
         if self.next_dump <= now {
             let dump = self.routes.full_dump();
@@ -526,7 +579,7 @@ impl Node {
             self.routes.forget_unreachable(now, FORGET_AFTER);
             self.requests_seen
                 .retain(|_, (_, at)| now.saturating_since(*at) < ms(5000));
-            self.requested.retain(|_, (_, until)| *until > now);
+            self.expire_requested(now);
             self.secure_housekeeping();
         }
     }

@@ -550,6 +550,121 @@ fn a_stalled_node_does_not_rush_its_probes() {
     assert!(!died, "declared dead with no time for an answer");
 }
 
+/// The one hello announcing the slow-down from start-up to idle hellos is
+/// lost: the neighbour must not count a miss every start-up interval of
+/// the idle gap. It did, and its cost of the link tripled for seconds;
+/// in a 1000-node cold start, the swings ran across the mesh as metric
+/// changes and seqno requests, and convergence took 16 s instead of 2.
+#[test]
+fn a_lost_slow_down_hello_costs_the_link_nothing() {
+    use crate::wire::PacketType;
+    let t = Timers::callsign();
+    let mut w = World::line(2, 3);
+    let sent = |w: &World| w.nodes[0].ifaces[&IfaceId(0)].hellos_sent;
+    while sent(&w) < t.startup_hellos {
+        w.run_for(ms(1));
+    }
+    let key = LinkKey {
+        iface: IfaceId(0),
+        id: w.nodes[0].id(),
+    };
+    let before = w.nodes[1].nbrs.get(&key).expect("neighbour").routing_cost;
+    assert_ne!(before, crate::link::INFINITY);
+    // Node 0's next multicast hello, its first idle one, is lost.
+    w.drop_type_to = Some((PacketType::Hello as u8, 1));
+    while sent(&w) == t.startup_hellos {
+        w.run_for(ms(1));
+    }
+    w.drop_type_to = None;
+    // Just before its next hello, about an idle interval later.
+    w.run_for(t.hello_idle.mul_f64(0.9));
+    let n = w.nodes[1].nbrs.get(&key).expect("neighbour");
+    assert!(n.rx.ratio() > 0.8, "reception ratio {}", n.rx.ratio());
+    assert_eq!(n.routing_cost, before);
+}
+
+/// A seqno request crosses several hops and its answer comes back the
+/// same way, each packet unacknowledged: a node on the request path that
+/// gets the new seqno must hand it to the neighbour that asked through it
+/// by unicast, and once more shortly after, not only in one multicast
+/// update. After an idle relay died, one lost answer left a starving
+/// region waiting for a retry seconds later.
+#[test]
+fn a_requested_seqno_goes_back_to_the_asker_twice_by_unicast() {
+    use crate::wire::control::{self, Request, Update};
+    use crate::wire::{Header, PacketType, flags};
+    let mut w = World::line(4, 5);
+    w.run_for(ms(3000));
+    let dest = w.nodes[3].id();
+    let held = w.nodes[1].route_to(&dest).expect("route").seqno;
+    // Node 0 asks node 1 for the next seqno of node 3, which node 1 has
+    // to fetch through node 2.
+    let want = held.wrapping_add(1);
+    let body = control::encode(&Request::Seqno {
+        dest,
+        seqno: want,
+        hop_count: 8,
+        origin: w.nodes[0].id(),
+    });
+    let pkt = Header::link(PacketType::Request, 0, w.nodes[0].id(), 0).to_packet(&body);
+    w.capture = Some(Vec::new());
+    let at = w.now();
+    w.push(at, Ev::Deliver(0, 1, pkt));
+    w.run_for(ms(400));
+    let mut answers = 0;
+    for (from, to, data) in w.capture.take().unwrap_or_default() {
+        let Ok((h, body)) = Header::parse(&data) else {
+            continue;
+        };
+        if from == 1 && to == 0 && h.ty == PacketType::Update && h.flags & flags::ANSWER != 0 {
+            let upd: Update = control::decode(body).expect("update");
+            answers += upd
+                .entries
+                .iter()
+                .filter(|e| e.dest == dest && e.seqno == want)
+                .count();
+        }
+    }
+    assert_eq!(answers, 2, "unicast answers from the request path");
+    assert_eq!(w.nodes[0].route_to(&dest).map(|r| r.seqno), Some(want));
+}
+
+/// A forwarded seqno request goes twice even over a clean link: a link
+/// losing a few percent often looks clean in a 16-hello window, and one
+/// lost copy stalled a repair for a retry.
+#[test]
+fn a_forwarded_request_goes_twice_over_a_clean_link() {
+    use crate::wire::control::{self, Request};
+    use crate::wire::{Header, PacketType};
+    let mut w = World::line(3, 6);
+    w.run_for(ms(3000));
+    let dest = w.nodes[2].id();
+    let held = w.nodes[1].route_to(&dest).expect("route").seqno;
+    let body = control::encode(&Request::Seqno {
+        dest,
+        seqno: held.wrapping_add(1),
+        hop_count: 8,
+        origin: w.nodes[0].id(),
+    });
+    let pkt = Header::link(PacketType::Request, 0, w.nodes[0].id(), 0).to_packet(&body);
+    w.capture = Some(Vec::new());
+    let at = w.now();
+    w.push(at, Ev::Deliver(0, 1, pkt));
+    w.run_for(ms(100));
+    let copies = w
+        .capture
+        .take()
+        .unwrap_or_default()
+        .iter()
+        .filter(|(from, to, data)| {
+            *from == 1
+                && *to == 2
+                && Header::parse(data).is_ok_and(|(h, _)| h.ty == PacketType::Request)
+        })
+        .count();
+    assert_eq!(copies, 2);
+}
+
 #[test]
 fn a_request_for_table_parts_gets_those_parts_only() {
     use crate::wire::control::{self, Request, Update};
