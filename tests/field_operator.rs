@@ -30,24 +30,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use callsign::audio::tone::power_at as power;
 use callsign::daemon::ptt_key::{InputEvent, encode};
 use harness::{Net, Scenario, bin, enabled, figure, serial, wait_for};
 
 const TG: &str = "fireground-1";
 const KEY_F13: u16 = 183;
-
-/// Power of `freq` in `x` (Goertzel), per sample squared.
-fn power(x: &[i16], freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / 16_000.0;
-    let c = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0, 0.0);
-    for &v in x {
-        let s = f64::from(v) + c * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    (s1 * s1 + s2 * s2 - c * s1 * s2) / (x.len() as f64).powi(2)
-}
 
 /// SIGTERM one daemon and wait for it (its WAV is finished on the way out).
 fn stop(net: &mut Net, name: &str) {

@@ -583,6 +583,25 @@ fn a_lost_slow_down_hello_costs_the_link_nothing() {
     assert_eq!(n.routing_cost, before);
 }
 
+/// Node `from` hands node `to` a request, and what every node sent for
+/// `run` after it: the packets of the request tests below.
+fn capture_request(
+    w: &mut World,
+    from: usize,
+    to: usize,
+    req: &crate::wire::control::Request,
+    run: Duration,
+) -> Vec<(usize, usize, Vec<u8>)> {
+    use crate::wire::{Header, PacketType, control};
+    let body = control::encode(req);
+    let pkt = Header::link(PacketType::Request, 0, w.nodes[from].id(), 0).to_packet(&body);
+    w.capture = Some(Vec::new());
+    let at = w.now();
+    w.push(at, Ev::Deliver(from, to, pkt));
+    w.run_for(run);
+    w.capture.take().unwrap_or_default()
+}
+
 /// A seqno request crosses several hops and its answer comes back the
 /// same way, each packet unacknowledged: a node on the request path that
 /// gets the new seqno must hand it to the neighbour that asked through it
@@ -600,19 +619,14 @@ fn a_requested_seqno_goes_back_to_the_asker_twice_by_unicast() {
     // Node 0 asks node 1 for the next seqno of node 3, which node 1 has
     // to fetch through node 2.
     let want = held.wrapping_add(1);
-    let body = control::encode(&Request::Seqno {
+    let req = Request::Seqno {
         dest,
         seqno: want,
         hop_count: 8,
         origin: w.nodes[0].id(),
-    });
-    let pkt = Header::link(PacketType::Request, 0, w.nodes[0].id(), 0).to_packet(&body);
-    w.capture = Some(Vec::new());
-    let at = w.now();
-    w.push(at, Ev::Deliver(0, 1, pkt));
-    w.run_for(ms(400));
+    };
     let mut answers = 0;
-    for (from, to, data) in w.capture.take().unwrap_or_default() {
+    for (from, to, data) in capture_request(&mut w, 0, 1, &req, ms(400)) {
         let Ok((h, body)) = Header::parse(&data) else {
             continue;
         };
@@ -634,27 +648,19 @@ fn a_requested_seqno_goes_back_to_the_asker_twice_by_unicast() {
 /// lost copy stalled a repair for a retry.
 #[test]
 fn a_forwarded_request_goes_twice_over_a_clean_link() {
-    use crate::wire::control::{self, Request};
+    use crate::wire::control::Request;
     use crate::wire::{Header, PacketType};
     let mut w = World::line(3, 6);
     w.run_for(ms(3000));
     let dest = w.nodes[2].id();
     let held = w.nodes[1].route_to(&dest).expect("route").seqno;
-    let body = control::encode(&Request::Seqno {
+    let req = Request::Seqno {
         dest,
         seqno: held.wrapping_add(1),
         hop_count: 8,
         origin: w.nodes[0].id(),
-    });
-    let pkt = Header::link(PacketType::Request, 0, w.nodes[0].id(), 0).to_packet(&body);
-    w.capture = Some(Vec::new());
-    let at = w.now();
-    w.push(at, Ev::Deliver(0, 1, pkt));
-    w.run_for(ms(100));
-    let copies = w
-        .capture
-        .take()
-        .unwrap_or_default()
+    };
+    let copies = capture_request(&mut w, 0, 1, &req, ms(100))
         .iter()
         .filter(|(from, to, data)| {
             *from == 1
@@ -674,17 +680,12 @@ fn a_request_for_table_parts_gets_those_parts_only() {
     // Node 0 asks node 1 for parts 1 and 3 of a 3-part table. Node 1's
     // table (3 routes) is one part now: part 1 carries all of it, part 3
     // (the last) comes empty, and part 2 does not come.
-    let body = control::encode(&Request::TableParts {
+    let req = Request::TableParts {
         parts: 3,
         missing: 0b101,
-    });
-    let pkt = Header::link(PacketType::Request, 0, w.nodes[0].id(), 0).to_packet(&body);
-    w.capture = Some(Vec::new());
-    let at = w.now();
-    w.push(at, Ev::Deliver(0, 1, pkt));
-    w.run_for(ms(200));
+    };
     let mut got: Vec<(u32, usize)> = Vec::new();
-    for (from, to, data) in w.capture.take().unwrap_or_default() {
+    for (from, to, data) in capture_request(&mut w, 0, 1, &req, ms(200)) {
         let Ok((h, body)) = Header::parse(&data) else {
             continue;
         };
