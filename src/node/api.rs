@@ -244,9 +244,13 @@ pub struct Stats {
     /// Missing voice floods given up at their deadline.
     #[serde(default)]
     pub flood_given_up: u64,
-    /// Our own voice floods sent a second time (a relay hears us badly).
+    /// Voice floods sent a second time (a relay not heard passing the
+    /// first on).
     #[serde(default)]
     pub flood_repeats_sent: u64,
+    /// Second sendings saved: every relay passed the first on.
+    #[serde(default)]
+    pub flood_repeats_saved: u64,
 }
 
 impl Stats {
@@ -286,6 +290,7 @@ impl Stats {
         self.flood_repaired += o.flood_repaired;
         self.flood_given_up += o.flood_given_up;
         self.flood_repeats_sent += o.flood_repeats_sent;
+        self.flood_repeats_saved += o.flood_repeats_saved;
     }
 }
 

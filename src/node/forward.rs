@@ -209,12 +209,15 @@ fn data_class(header_flags: u8) -> Class {
 /// recent (a talker's frames are 20 ms apart; a floor message long after
 /// a burst needs no copy of its last frame).
 const REDUNDANT_AGE: std::time::Duration = std::time::Duration::from_millis(100);
-/// Our voice floods go out a second time when a relay hears less than
-/// this share of our packets...
-const REPEAT_BELOW: f64 = 0.85;
-/// ...this long after the first: apart enough that a fade or a collision
-/// that took the first rarely takes the second, and before the next frame.
+/// A voice flood goes out a second time this long after the first,
+/// unless every relay of ours that may lack it has been heard passing it
+/// on by then (see [`Node::repeat_needed`]): apart enough that a fade or a
+/// collision that took the first rarely takes the second, and before the
+/// next frame.
 const REPEAT_AFTER: std::time::Duration = std::time::Duration::from_millis(7);
+/// A relay repeats what it relayed only for a relay of its own that hears
+/// less than this share of its packets.
+const REPEAT_BELOW: f64 = 0.85;
 /// Floods whose transmitters we remember (a flood's copies all arrive
 /// within tens of milliseconds), and transmitters per flood.
 const FLOOD_HEARD: usize = 64;
@@ -326,9 +329,7 @@ impl Node {
             self.voice_seen.insert(self.id, seq);
             if protection.repairs() {
                 self.repair.keep(now, self.id, seq, &pkt);
-                if self.first_hop_lossy(now) {
-                    self.repair.repeat_at(now + REPEAT_AFTER, pkt.clone());
-                }
+                self.repair.repeat_at(now + REPEAT_AFTER, pkt.clone());
             }
         } else {
             self.flood_seen.insert(self.id, seq);
@@ -602,6 +603,9 @@ impl Node {
             let mut pkt = raw.to_vec();
             if wire::decrement_hop_limit(&mut pkt).is_some() {
                 self.stats.flood_relayed += 1;
+                if repair && self.lossy_relay(now) {
+                    self.repair.repeat_at(now + REPEAT_AFTER, pkt.clone());
+                }
                 self.multicast_all(now, pkt, class);
                 relayed = true;
             }
@@ -628,7 +632,7 @@ impl Node {
     }
 
     /// Remember that `who` transmitted the flood `key`; everyone heard so far.
-    fn note_heard(&mut self, key: (NodeId, u32), who: NodeId) -> Vec<NodeId> {
+    pub(super) fn note_heard(&mut self, key: (NodeId, u32), who: NodeId) -> Vec<NodeId> {
         // Newest first: copies of a flood come within moments of each other.
         if let Some((_, v)) = self.flood_heard.iter_mut().rev().find(|(k, _)| *k == key) {
             if !v.contains(&who) && v.len() < FLOOD_HEARD_PER_PACKET {
@@ -701,6 +705,14 @@ impl Node {
             return;
         }
         for pkt in self.repair.poll_repeats(now) {
+            let Ok((h, _)) = Header::parse(&pkt) else {
+                continue;
+            };
+            if !self.repeat_needed(now, (h.src, h.seq ^ (1 << 31)), h.src == self.id) {
+                self.repair.stats.repeats_saved += 1;
+                continue;
+            }
+            self.repair.stats.repeats_sent += 1;
             self.multicast_all(now, pkt, Class::Voice);
         }
         for n in self.repair.poll_nacks(now) {
@@ -723,13 +735,45 @@ impl Node {
         self.sync_repair_stats();
     }
 
-    /// Whether a relay that floods our voice hears us badly: then our
-    /// voice floods go out twice. Everything the talker says crosses its
-    /// first hop, where no other path can make up a loss run longer than
-    /// the redundant copies (a leaf talker on one 20 %-loss link lost runs
-    /// of frames to every member, repaired too late to play); further on,
-    /// paths overlap. Only the talker pays the extra airtime.
-    fn first_hop_lossy(&self, now: Instant) -> bool {
+    /// Whether the voice flood `key` we sent goes out again: some relay of
+    /// ours has not been heard transmitting it and may well have missed it.
+    ///
+    /// Everything a talker says crosses its first hop, where no other path
+    /// makes up a loss run longer than the redundant copies (a talker whose
+    /// one relay lost 40 % of its frames cost every member late, batched
+    /// repairs): the talker (`own`) sends each frame again unless it heard
+    /// every relay pass the first on, the relays' own copies serving as the
+    /// acknowledgement. Further on, paths mostly overlap, and a relay
+    /// repeats only for a relay of its own that hears it badly and that no
+    /// transmitter of the flood heard so far reaches: a chain of lossy
+    /// links on the edge of the mesh, where nothing else makes up a loss.
+    fn repeat_needed(&self, now: Instant, key: (NodeId, u32), own: bool) -> bool {
+        let heard = self
+            .flood_heard
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[]);
+        // Someone we heard transmit it is a neighbour of `id` (its IHU list
+        // says so): `id` most likely has it from there.
+        let reached = |id: NodeId| {
+            self.nbrs
+                .iter()
+                .filter(|t| heard.contains(&t.key.id))
+                .any(|t| t.two_hop.iter().any(|(x, _)| *x == id))
+        };
+        self.nbrs.iter().any(|n| {
+            n.mpr
+                && n.usable(now, self.iface_weight(n.key.iface))
+                && !heard.contains(&n.key.id)
+                && (own || (n.tx_ratio() < REPEAT_BELOW && !reached(n.key.id)))
+        })
+    }
+
+    /// Some relay of ours hears us badly (a relayed voice flood is then
+    /// kept for a second sending).
+    fn lossy_relay(&self, now: Instant) -> bool {
         self.nbrs.iter().any(|n| {
             n.mpr && n.usable(now, self.iface_weight(n.key.iface)) && n.tx_ratio() < REPEAT_BELOW
         })
@@ -745,6 +789,7 @@ impl Node {
         s.flood_repaired = r.repaired;
         s.flood_given_up = r.given_up;
         s.flood_repeats_sent = r.repeats_sent;
+        s.flood_repeats_saved = r.repeats_saved;
     }
 
     pub(super) fn forward_timers(&mut self, now: Instant) {

@@ -375,7 +375,15 @@ impl Node {
             }
         };
         if hdr.src == self.id {
-            // Our own multicast looped back.
+            // Our own multicast looped back, or a relay's copy of our own
+            // voice flood: that relay has it, so the flood's second sending
+            // can be saved (see `Node::poll_repair`).
+            if hdr.ty == PacketType::Flood
+                && hdr.flags & crate::wire::flags::VOICE != 0
+                && let Some(k) = self.nbrs.key_by_addr(iface, from)
+            {
+                self.note_heard((self.id, hdr.seq ^ (1 << 31)), k.id);
+            }
             return;
         }
         if self.secure.is_some() && !hdr.ty.is_routed() {

@@ -522,6 +522,37 @@ fn flood_crosses_a_line_of_five() {
     }
 }
 
+/// A talker sends its voice flood a second time only when its relay was
+/// not heard passing the first on: on a clean line every repeat is saved
+/// by the relay's copy; when the relay loses the talker's floods, every
+/// one goes out twice.
+#[test]
+fn a_talker_repeats_only_what_its_relay_was_not_heard_relaying() {
+    use crate::wire::PacketType;
+    let talk = |w: &mut World| {
+        let group = crate::identity::NodeId::from_public_key(&[7; 32]);
+        for k in 0..10u8 {
+            let now = w.now();
+            w.nodes[0]
+                .flood(now, group, Class::Voice, &[k; 40])
+                .expect("flood");
+            w.drain(0);
+            w.run_for(ms(20));
+        }
+        w.run_for(ms(200));
+        let s = w.nodes[0].stats();
+        (s.flood_repeats_sent, s.flood_repeats_saved)
+    };
+    let mut w = World::line(3, 11);
+    w.run_for(ms(3000));
+    assert_eq!(talk(&mut w), (0, 10), "clean line: every repeat saved");
+    let mut w = World::line(3, 11);
+    w.run_for(ms(3000));
+    w.drop_type_to = Some((PacketType::Flood as u8, 1));
+    let (sent, saved) = talk(&mut w);
+    assert_eq!((sent, saved), (10, 0), "relay deaf to floods: all repeated");
+}
+
 /// A node that stalls while probing a suspect neighbour (a busy handset,
 /// a daemon descheduled) gives each remaining probe its interval after it
 /// wakes; it does not fire them back to back and declare a live
