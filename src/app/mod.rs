@@ -248,7 +248,10 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(node: Node, cfg: AppConfig, now: Instant, seed: [u8; 32]) -> App {
+    pub fn new(mut node: Node, cfg: AppConfig, now: Instant, seed: [u8; 32]) -> App {
+        // The node's texts get a key generator of their own from the same
+        // seed (a derived one: the draws below stay as they were).
+        node.seed_keys(seed);
         let me = node.id();
         let my_name = cfg
             .fixed_names
