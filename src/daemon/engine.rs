@@ -583,6 +583,7 @@ impl Engine {
             version: env!("CARGO_PKG_VERSION").into(),
             stats: node.stats().clone(),
             daemon: self.stats.clone(),
+            app: *self.app.stats(),
             sip: self.sip_net.as_ref().map(|n| {
                 let f = self.app.front();
                 dto::SipStatus {
