@@ -233,6 +233,14 @@ fn line5_baresip_by_role_name() {
         to_daemon >= 2.5 && from_daemon >= 2.5,
         "{to_daemon:.2} {from_daemon:.2}"
     );
+    // Every hang-up and cancel above crossed the mesh signed by its end's
+    // daemon (the phones' plain BYEs included): none was refused.
+    for n in ["n1", "n5"] {
+        let s = net.json(n, "status").expect("status");
+        for k in ["forged_bye", "forged_cancel", "forged_reinvite"] {
+            assert_eq!(s["app"][k], 0, "{n}: {k} in {s}");
+        }
+    }
 }
 
 /// Acceptance 2 and 3: 404, 486 and 480 reach the phone; 10 000 malformed

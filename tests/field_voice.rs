@@ -357,6 +357,14 @@ fn forked_call_first_answer_wins() {
             .all(|c| c["state"] != "active" && c["answered_ms"].is_null()),
         "n3 must not have been connected: {n3:?}"
     );
+    // n3 stopped ringing on the caller's CANCEL, signed end to end, and
+    // the call's BYE crossed to n5 the same way: nothing was refused.
+    for n in ["n1", "n3", "n5"] {
+        let s = net.json(n, "status").expect("status");
+        for k in ["forged_bye", "forged_cancel", "forged_reinvite"] {
+            assert_eq!(s["app"][k], 0, "{n}: {k} in {s}");
+        }
+    }
 }
 
 /// Push-to-talk floor on real daemons: simultaneous presses give one

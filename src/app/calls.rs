@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::call_auth;
 use super::offer::{self, CALL_BITRATE};
 use super::talkgroups::MAX_EXPECTED_LOSS;
 use super::{App, AppError, AppEvent, Stream, capture_ms, playout};
@@ -459,6 +460,9 @@ impl App {
         // A call rings here for every name this node holds now.
         let names = self.held_names_with(&self.cfg.fixed_names);
         self.calls.session.set_names(&names);
+        if !self.in_dialog_signed(from, payload) {
+            return;
+        }
         if let Err(e) = self.calls.session.handle(now, from, payload) {
             tracing::debug!(from = %from.short(), "SIP message refused: {e}");
         }
@@ -479,6 +483,7 @@ impl App {
         let mut busy = false;
         while let Some((to, bytes)) = self.calls.session.poll_send() {
             busy = true;
+            let bytes = call_auth::sign(self.node.identity(), bytes);
             if let Err(e) = self.node.send(now, to, Class::Control, proto::SIP, &bytes) {
                 tracing::debug!(to = %to.short(), "cannot send SIP: {e}");
                 self.calls.session.undeliverable(now, to);

@@ -34,6 +34,7 @@
 //! anything done through [`App::node_mut`] must be followed by
 //! [`App::handle`] with [`Input::Timeout`] for the same reason.
 
+pub mod call_auth;
 pub mod calls;
 pub mod group_wire;
 pub mod offer;
@@ -245,10 +246,31 @@ pub struct App {
     /// The next 20 ms media tick, while a stream carries voice.
     tick: Option<Instant>,
     events: VecDeque<AppEvent>,
+    stats: AppStats,
+}
+
+/// What the application layer refused, for the operator (`status.app`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppStats {
+    /// In-dialog SIP requests not signed by the call's other end
+    /// ([`call_auth`]): a third node trying to hang up, cancel or
+    /// re-INVITE someone else's call.
+    pub forged_bye: u64,
+    pub forged_cancel: u64,
+    pub forged_reinvite: u64,
+}
+
+impl AppStats {
+    pub fn forged_total(&self) -> u64 {
+        self.forged_bye + self.forged_cancel + self.forged_reinvite
+    }
 }
 
 impl App {
-    pub fn new(node: Node, cfg: AppConfig, now: Instant, seed: [u8; 32]) -> App {
+    pub fn new(mut node: Node, cfg: AppConfig, now: Instant, seed: [u8; 32]) -> App {
+        // The node's texts get a key generator of their own from the same
+        // seed (a derived one: the draws below stay as they were).
+        node.seed_keys(seed);
         let me = node.id();
         let my_name = cfg
             .fixed_names
@@ -269,6 +291,7 @@ impl App {
             keys,
             tick: None,
             events: VecDeque::new(),
+            stats: AppStats::default(),
         }
     }
 
@@ -292,6 +315,11 @@ impl App {
 
     pub fn id(&self) -> NodeId {
         self.node.id()
+    }
+
+    /// What this layer refused so far.
+    pub fn stats(&self) -> &AppStats {
+        &self.stats
     }
 
     pub fn config(&self) -> &AppConfig {

@@ -261,6 +261,16 @@ pub fn status(a: &ClientArgs) -> Result<ExitCode, Error> {
     println!("uptime        {:.0} s", s.uptime_s);
     println!("overlay port  {}", s.port);
     println!("malformed rx  {}", s.stats.rx_malformed);
+    // Only when something was refused: a quiet line in the usual case.
+    if s.app.forged_total() > 0 {
+        println!(
+            "forged SIP    {} refused (BYE {}, CANCEL {}, re-INVITE {})",
+            s.app.forged_total(),
+            s.app.forged_bye,
+            s.app.forged_cancel,
+            s.app.forged_reinvite
+        );
+    }
     match &s.sip {
         None => println!("SIP           off"),
         Some(sip) => {

@@ -22,6 +22,9 @@ pub struct Status {
     pub trust: String,
     pub stats: crate::node::Stats,
     pub daemon: DaemonStats,
+    /// The application layer's refusals (forged in-dialog SIP).
+    #[serde(default)]
+    pub app: crate::app::AppStats,
     /// The SIP front, when it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sip: Option<SipStatus>,

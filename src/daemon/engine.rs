@@ -129,6 +129,8 @@ pub struct Engine {
     speaker: super::speaker::Speaker,
     /// Incoming calls ringing here (not at a phone): the ring tone plays.
     ringing: BTreeSet<crate::session::CallId>,
+    /// When a sure clock reading was last recorded (`daemon::boot`).
+    good_time_at: Instant,
 }
 
 enum Wake {
@@ -201,6 +203,7 @@ impl Engine {
             console: console::ConsoleState::default(),
             speaker,
             ringing: BTreeSet::new(),
+            good_time_at: clock::now(),
         })
     }
 
@@ -261,6 +264,12 @@ impl Engine {
                 Wake::Rescan => {
                     self.stats.timer_wakeups += 1;
                     self.rescan();
+                    let now = clock::now();
+                    if now.saturating_since(self.good_time_at) >= super::boot::LAST_GOOD_EVERY {
+                        self.good_time_at = now;
+                        let dir = &self.settings.data_dir;
+                        super::boot::refresh_good_time(dir, unix_ms() / 1000);
+                    }
                 }
             }
             self.speaker.pump(clock::now());
@@ -574,6 +583,7 @@ impl Engine {
             version: env!("CARGO_PKG_VERSION").into(),
             stats: node.stats().clone(),
             daemon: self.stats.clone(),
+            app: *self.app.stats(),
             sip: self.sip_net.as_ref().map(|n| {
                 let f = self.app.front();
                 dto::SipStatus {

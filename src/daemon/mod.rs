@@ -33,6 +33,7 @@
 //! | `hold` | `callsign ptt --hold`: Space held in a terminal, judged from key repeat |
 
 mod api;
+mod boot;
 pub mod cli;
 mod client;
 mod clock;
@@ -121,8 +122,11 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
             .load()
             .map_err(|e| format!("cannot read the message store: {e}"))?;
         tracing::info!(held = snap.bundles.len(), receipts = snap.receipts.len(), outbox = snap.outbox.len(), "messages loaded");
-        let trust = secure(&mut node, &settings, unix_ms / 1000)?;
-        if unix_ms > 0 {
+        // A clock before this build or before the last known good time is
+        // wrong: it is given to nothing (see `trust::clock`).
+        let (wall, last_good) = boot::judge_clock(&settings.data_dir, unix_ms / 1000)?;
+        let trust = secure(&mut node, &settings, wall, last_good, created)?;
+        if wall.sure().is_some() {
             node.set_wall_clock(now, unix_ms);
         }
         node.restore_messages(now, snap);
@@ -213,12 +217,21 @@ fn position_feed(
 /// Secured mode from the settings (nothing to do without trust roots):
 /// the roots, this device's certificate (it must verify against them and
 /// be for this device's key, or the daemon does not start), and the packet
-/// MAC keyed from the incident secret and the roots. The MAC's boot epoch
-/// is the wall clock in seconds at start, so it grows across restarts
-/// (see `trust::mac`); a clock that went backwards past the previous
-/// start makes neighbours refuse this device's packets until they forget
-/// it. Returns "open" or "secured".
-fn secure(node: &mut Node, s: &Settings, unix_s: u64) -> Result<&'static str, Error> {
+/// MAC keyed from the incident secret and the roots. Certificates are
+/// judged at `wall`'s time; with an unsure clock, at the last known good
+/// time with a grace, and this device's own certificate is taken whatever
+/// its start, loudly (`trust::clock`). The MAC's boot epoch comes from the
+/// counter in the data dir, raised and made durable here, before the first
+/// packet, so it grows across restarts with or without a clock. Returns
+/// "open" or "secured".
+fn secure(
+    node: &mut Node,
+    s: &Settings,
+    wall: crate::trust::clock::WallTime,
+    last_good: Option<u64>,
+    new_key: bool,
+) -> Result<&'static str, Error> {
+    use crate::trust::clock::{NOT_BEFORE_GRACE_S, WallTime};
     use crate::trust::{MacKey, MacState, Secured};
     if s.trust_roots.is_empty() {
         if s.cert.is_some() || s.incident_secret_file.is_some() {
@@ -240,9 +253,28 @@ fn secure(node: &mut Node, s: &Settings, unix_s: u64) -> Result<&'static str, Er
         .cert
         .as_ref()
         .ok_or("secured mode (--trust-root) needs this device's certificate: --cert CERT.pem")?;
-    let id = trust
-        .set_own(&read(cert, "device certificate")?, unix_s)
-        .map_err(|e| format!("device certificate {}: {e}", cert.display()))?;
+    let cert_bytes = read(cert, "device certificate")?;
+    let bad_cert =
+        |e: crate::trust::TrustError| format!("device certificate {}: {e}", cert.display());
+    let id = match wall {
+        WallTime::Sure(now_s) => trust.set_own(&cert_bytes, now_s).map_err(bad_cert)?,
+        WallTime::Unsure { assumed_s, .. } => {
+            trust.set_not_before_grace(NOT_BEFORE_GRACE_S);
+            trust.set_now(assumed_s);
+            let (id, ahead) = trust
+                .set_own_clock_unsure(&cert_bytes, assumed_s)
+                .map_err(bad_cert)?;
+            if let Some(not_before) = ahead {
+                tracing::error!(
+                    cert = %cert.display(),
+                    not_before,
+                    assumed_s,
+                    "THE CLOCK IS WRONG and this device's certificate starts after the last known good time: taken anyway; neighbours with a good clock judge it themselves"
+                );
+            }
+            id
+        }
+    };
     if id != node.id() {
         return Err(format!(
             "device certificate {} is for {id}, not this device's key ({})",
@@ -259,7 +291,7 @@ fn secure(node: &mut Node, s: &Settings, unix_s: u64) -> Result<&'static str, Er
         None => Vec::new(),
     };
     let key = MacKey::derive(&secret, trust.roots_der());
-    let epoch = u32::try_from(unix_s).unwrap_or(u32::MAX);
+    let epoch = boot::next_epoch(&s.data_dir, new_key, wall, last_good)?;
     node.enable_secured(trust, MacState::new(key, epoch))?;
     Ok("secured")
 }

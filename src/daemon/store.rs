@@ -1,6 +1,7 @@
-//! The data directory: the device key, and the OS randomness that makes it.
+//! The data directory: the device key, and the OS randomness that makes it
+//! and seeds the core's generators.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -10,13 +11,14 @@ use super::config::Error;
 
 pub const KEY_FILE: &str = "device.key";
 
-/// Bytes from the OS random source. Only the daemon reads OS randomness;
-/// the core gets a seed.
+/// Bytes from the OS random source, through getrandom(2): no file to
+/// open (a chroot or a sandbox without /dev still works) and, unlike a
+/// read of /dev/urandom, it waits for the kernel's pool to be initialised
+/// early at boot instead of handing out predictable bytes. Only the daemon
+/// reads OS randomness; the core gets seeds.
 pub fn os_random<const N: usize>() -> Result<[u8; N], Error> {
     let mut buf = [0u8; N];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    getrandom::fill(&mut buf).map_err(|e| format!("no OS randomness: {e}"))?;
     Ok(buf)
 }
 
@@ -56,6 +58,14 @@ pub fn load_or_create_identity(dir: &Path) -> Result<(Identity, bool), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn os_random_is_not_constant() {
+        let a: [u8; 32] = os_random().expect("randomness");
+        let b: [u8; 32] = os_random().expect("randomness");
+        assert_ne!(a, b);
+        assert_ne!(a, [0; 32]);
+    }
 
     #[test]
     fn key_is_created_once_with_mode_0600() {

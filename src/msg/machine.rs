@@ -11,6 +11,7 @@ use super::{
     RecipientState, Snapshot,
 };
 use crate::identity::{Identity, NodeId};
+use crate::rng::KeyRng;
 use crate::time::Instant;
 use crate::wire::control;
 
@@ -70,6 +71,8 @@ struct Bucket {
 /// calls.
 pub struct Messages {
     pub(super) ident: Identity,
+    /// Ephemeral keys of sealed texts: a fresh one per message.
+    keys: KeyRng,
     pub(super) me: NodeId,
     pub(super) cfg: MsgConfig,
     pub(super) bundles: BTreeMap<(MsgId, NodeId), Bundle>,
@@ -95,8 +98,12 @@ pub struct Messages {
 }
 
 impl Messages {
-    pub fn new(ident: Identity, cfg: MsgConfig) -> Self {
+    /// `key_seed` seeds the generator of the ephemeral keys that seal
+    /// texts: 32 secret bytes (OS entropy in the daemon, the run's seed in
+    /// the simulator).
+    pub fn new(ident: Identity, cfg: MsgConfig, key_seed: [u8; 32]) -> Self {
         Messages {
+            keys: KeyRng::new(key_seed),
             me: ident.id(),
             ident,
             cfg,
@@ -148,13 +155,28 @@ impl Messages {
     }
 
     /// Load what [`Change`]s stored. Call once, before anything else.
+    /// Seed the ephemeral-key generator again (a driver with better
+    /// entropy than the one that built the node: see [`crate::node::Node::seed_keys`]).
+    pub fn reseed_keys(&mut self, key_seed: [u8; 32]) {
+        self.keys = KeyRng::new(key_seed);
+    }
+
     pub fn restore(&mut self, now: Instant, s: Snapshot) {
         for (bytes, copies, own) in s.bundles {
             let Ok(env) = Envelope::from_bytes(&bytes) else {
                 continue;
             };
-            let Ok(body) = verify_envelope(&env) else {
-                continue;
+            let body = match verify_envelope(&env) {
+                Ok(b) => b,
+                Err(e) => {
+                    // Say why a stored message is gone (an older seal after
+                    // an upgrade), rather than drop it without a word.
+                    self.event(MsgEvent::Refused {
+                        from: self.me,
+                        reason: format!("stored message dropped: {e}"),
+                    });
+                    continue;
+                }
             };
             self.bundles.insert(
                 (body.id, body.dst),
@@ -253,9 +275,8 @@ impl Messages {
         };
         let mut made = Vec::new();
         for (dst, key) in &recipients {
-            let sealed = seal::seal(&self.ident, key, &id, &plain)?;
             let seq = self.tx_seq.get(dst).copied().unwrap_or(0) + 1;
-            let body = Body {
+            let mut body = Body {
                 id,
                 src: self.me,
                 src_key: self.ident.public_key(),
@@ -263,8 +284,10 @@ impl Messages {
                 seq,
                 created_ms,
                 expires_ms,
-                sealed,
+                sealed: Vec::new(),
+                seal: seal::SEAL_HPKE,
             };
+            seal::seal(&self.ident, key, &mut body, &plain, &mut self.keys)?;
             let env = seal::sign_envelope(&self.ident, &body);
             made.push((seq, env, body));
         }
@@ -641,7 +664,11 @@ mod appeared_tests {
 
     #[test]
     fn a_full_table_of_recent_routes_forgets_the_oldest() {
-        let mut m = Messages::new(Identity::from_secret(&[9; 32]), MsgConfig::default());
+        let mut m = Messages::new(
+            Identity::from_secret(&[9; 32]),
+            MsgConfig::default(),
+            [9; 32],
+        );
         let at = |ms: u64| Instant::ZERO + Duration::from_millis(ms);
         let none = |_: &NodeId| false;
         for n in 0..MAX_APPEARED as u16 {

@@ -134,6 +134,10 @@ pub enum MsgError {
     BadSignature,
     #[error("cannot be opened with this device's key")]
     NotForUs,
+    #[error(
+        "sealed with an older construction (version {0}) that this version no longer opens; the sender must send it again"
+    )]
+    OldSeal(u8),
     #[error("not a valid device key")]
     BadKey,
     #[error("malformed message: {0}")]

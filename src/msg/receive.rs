@@ -179,7 +179,7 @@ impl Messages {
         if body.expires_ms <= now_ms {
             return Err(MsgError::Expired);
         }
-        let plain = seal::open(&self.ident, &body.src_key, &body.id, &body.sealed)?;
+        let plain = seal::open(&self.ident, &body)?;
         let plain: Plain =
             control::decode(&plain).map_err(|e| MsgError::Malformed(e.to_string()))?;
         let msg = InMsg {

@@ -10,7 +10,7 @@ fn ident(n: u8) -> Identity {
 }
 
 fn machine(n: u8) -> Messages {
-    Messages::new(ident(n), MsgConfig::default())
+    Messages::new(ident(n), MsgConfig::default(), [n; 32])
 }
 
 fn t(ms: u64) -> Instant {
@@ -113,11 +113,8 @@ fn a_relay_cannot_read_and_tampering_is_rejected() {
     let env = first_envelope(&mut a);
     let body = seal::verify_envelope(&env).expect("genuine");
     // The relay has the envelope and the sender's key, but not the recipient's.
-    assert_eq!(
-        seal::open(&relay, &body.src_key, &body.id, &body.sealed),
-        Err(MsgError::NotForUs)
-    );
-    assert!(seal::open(&me, &body.src_key, &body.id, &body.sealed).is_ok());
+    assert_eq!(seal::open(&relay, &body), Err(MsgError::NotForUs));
+    assert!(seal::open(&me, &body).is_ok());
     // One bit flipped anywhere in the signed body: refused.
     for i in [0, env.body.len() / 2, env.body.len() - 1] {
         let mut bad = env.clone();
@@ -272,6 +269,7 @@ fn limits_are_refused_with_a_reason() {
             rate_per_s: 1.0,
             ..MsgConfig::default()
         },
+        [1; 32],
     );
     let d = ident(2);
     let dst = [(d.id(), d.public_key())];
@@ -296,6 +294,7 @@ fn limits_are_refused_with_a_reason() {
             rate_per_s: 1.0,
             ..MsgConfig::default()
         },
+        [1; 32],
     );
     r.send(t(0), [5; 16], "x", false, &dst, "a", &no)
         .expect("1");
@@ -317,6 +316,7 @@ fn the_sender_is_told_of_expiry() {
             ttl: Duration::from_secs(10),
             ..MsgConfig::default()
         },
+        [1; 32],
     );
     let d = ident(2);
     let id = a

@@ -18,8 +18,9 @@ use crate::wire::control::{self, Bounded};
 /// Most bytes of a name a message is addressed to (a role, a person or a
 /// talkgroup), as in the directory.
 pub const MAX_TO: usize = 64;
-/// Sealed part: the CBOR plaintext plus the tag.
-pub const MAX_SEALED: usize = MAX_TEXT + MAX_TO + 32;
+/// Sealed part: the CBOR plaintext (a few bytes of framing) plus the
+/// ephemeral key and the tag ([`super::seal::OVERHEAD`]).
+pub const MAX_SEALED: usize = MAX_TEXT + MAX_TO + 16 + super::seal::OVERHEAD;
 
 /// What the sender signs.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -44,9 +45,13 @@ pub struct Body {
     pub created_ms: u64,
     #[n(6)]
     pub expires_ms: u64,
-    /// [`Plain`] sealed to `dst`: ChaCha20 then a 16-byte tag.
+    /// [`Plain`] sealed to `dst` (layout in [`super::seal`]).
     #[cbor(n(7), with = "minicbor::bytes")]
     pub sealed: Vec<u8>,
+    /// The sealing construction ([`super::seal::SEAL_HPKE`]); envelopes
+    /// from before this field decode as 0 and are refused by name.
+    #[cbor(n(8), default)]
+    pub seal: u8,
 }
 
 /// A signed message for one recipient, as stored and carried.

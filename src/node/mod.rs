@@ -160,6 +160,9 @@ pub struct Node {
     msg_routes_up: BTreeSet<NodeId>,
 }
 
+/// Label of the seed of the texts' ephemeral-key generator.
+const MSG_KEYS: &[u8] = b"callsign msg keys";
+
 /// Bound on remembered seqno requests.
 const MAX_REQUESTS_SEEN: usize = 1024;
 /// Bound on queued events (a driver that never drains loses the oldest).
@@ -181,7 +184,13 @@ impl Node {
             now,
             rng.next_u64(),
         );
-        let msgs = crate::msg::Messages::new(ident.clone(), config.msg_config.clone());
+        // Ephemeral keys of texts: from the 64-bit seed until a driver
+        // with 32 bytes of entropy calls `seed_keys` (the app does).
+        let msgs = crate::msg::Messages::new(
+            ident.clone(),
+            config.msg_config.clone(),
+            crate::rng::KeyRng::derive_seed(MSG_KEYS, &[&seed.to_le_bytes(), &id.0]),
+        );
         // Data sequence numbers start at random too: neighbours remember
         // (source, sequence) to drop retransmitted duplicates, and a
         // restarted node counting from 1 again would have its first
@@ -243,6 +252,16 @@ impl Node {
 
     pub fn id(&self) -> NodeId {
         self.id
+    }
+
+    /// Seed the generator of the ephemeral keys that seal texts with 32
+    /// secret bytes (OS entropy in the daemon, the run's seed in the
+    /// simulator). [`Node::new`] seeds it from its 64-bit seed, too little
+    /// for keys: a driver calls this once before the first message
+    /// ([`crate::app::App::new`] does).
+    pub fn seed_keys(&mut self, seed: [u8; 32]) {
+        self.msgs
+            .reseed_keys(crate::rng::KeyRng::derive_seed(MSG_KEYS, &[&seed]));
     }
 
     pub fn identity(&self) -> &Identity {

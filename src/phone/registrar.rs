@@ -186,9 +186,11 @@ impl Registrar {
             (None, _, _) => md5_hex(&format!("{ha1}:{nonce}:{ha2}")),
             _ => return false,
         };
-        // Not secret-dependent timing in any way that matters here: the
-        // response is a hash the attacker cannot steer byte by byte.
-        want.eq_ignore_ascii_case(&response)
+        // Constant time: a compare that stops at the first wrong byte
+        // tells a guesser how many leading bytes were right.
+        use subtle::ConstantTimeEq;
+        let response = response.to_ascii_lowercase();
+        bool::from(want.as_bytes().ct_eq(response.as_bytes()))
     }
 }
 

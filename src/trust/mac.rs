@@ -17,9 +17,10 @@
 //! # Replay protection and reboots
 //!
 //! The counter is `epoch << 32 | n`: `n` counts packets from 0 and the
-//! sender picks `epoch` at start, larger than at any earlier start (the
-//! daemon keeps a boot counter beside the device key, or uses the boot's
-//! Unix seconds). A receiver keeps, per sender, the highest counter it
+//! sender picks `epoch` at start, larger than at any earlier start: a boot
+//! counter the daemon keeps beside the device key and makes durable before
+//! the first packet, so no clock is needed ([`super::clock::next_epoch`],
+//! which also says what happens when the counter is lost). A receiver keeps, per sender, the highest counter it
 //! accepted and a 64-entry window below it (as IPsec and WireGuard do):
 //! a counter above the highest is taken and slides the window, one inside
 //! the window is taken once, anything older is refused. A rebooted

@@ -1,8 +1,8 @@
 //! The `secured` trust mode: agency certificates that say which devices
 //! take part and which roles each may claim, and hop-by-hop
 //! authentication of routing packets. Sans-IO: time is an argument (Unix
-//! seconds, by the wall clock the driver trusts), nothing here reads a
-//! clock, a socket or a file (the CLI face in [`cli`] excepted).
+//! seconds, as judged by [`clock`]), nothing here reads a clock, a socket
+//! or a file (the CLI face in [`cli`] excepted).
 //!
 //! # Pieces
 //!
@@ -20,6 +20,9 @@
 //!   mode and tells the node whether a device is enrolled at all.
 //! - [`mac`]: an HMAC trailer with replay protection for link-local
 //!   routing packets, in the spirit of Babel's RFC 8967.
+//! - [`clock`]: secured mode without a trusted clock: the MAC epoch from a
+//!   boot counter, certificates judged at the last known good time with a
+//!   grace when the clock is obviously wrong.
 //! - [`enrol`]: enrolment requests, signed by the device key, so a
 //!   station issues certificates from public keys it knows are held.
 //! - [`cli`]: `ca init`, `ca issue` and `ca issue-batch` for the binary.
@@ -41,6 +44,7 @@ pub mod ca;
 // wall clock to date what it issues; the rest of the layer is sans-IO.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod cli;
+pub mod clock;
 mod der;
 pub mod enrol;
 pub mod mac;

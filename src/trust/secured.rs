@@ -70,6 +70,9 @@ pub struct Secured {
     /// This device, whose certificate is never evicted.
     own: Option<NodeId>,
     now: u64,
+    /// With an unsure clock, how far past `now` a certificate's start may
+    /// be ([`super::clock`]); 0 with a sure clock.
+    not_before_grace: u64,
 }
 
 /// A verified certificate and the chain it came in (DER, leaf first), so
@@ -155,6 +158,24 @@ impl Secured {
         der_or_pem: &[u8],
         now_unix_s: u64,
     ) -> Result<NodeId, TrustError> {
+        self.add_cert(der_or_pem, now_unix_s, self.not_before_grace)
+    }
+
+    /// The clock is unsure ([`super::clock::WallTime::Unsure`]): from now
+    /// on a certificate that starts at most `grace_s` after the time given
+    /// is judged at its start instead (the real time is later than the
+    /// assumed one by an unknown amount). 0 restores the strict check.
+    pub fn set_not_before_grace(&mut self, grace_s: u64) {
+        self.not_before_grace = grace_s;
+    }
+
+    /// [`Self::add_peer_cert`] with a grace of its own for the start.
+    fn add_cert(
+        &mut self,
+        der_or_pem: &[u8],
+        now_unix_s: u64,
+        grace_s: u64,
+    ) -> Result<NodeId, TrustError> {
         let chain = certificates(der_or_pem)?;
         let (leaf_der, intermediates) =
             chain.split_first().ok_or(TrustError::Malformed("empty"))?;
@@ -169,7 +190,13 @@ impl Secured {
             });
         }
         let agency = fields.organization.ok_or(TrustError::NoAgency)?;
-        let now = now_unix_s;
+        // Judged at its start when that is within the grace of now (an
+        // unsure clock), else at now.
+        let now = if now_unix_s < fields.not_before && fields.not_before - now_unix_s <= grace_s {
+            fields.not_before
+        } else {
+            now_unix_s
+        };
         if now < fields.not_before {
             let not_before = fields.not_before;
             return Err(TrustError::NotYetValid { not_before, now });
@@ -220,7 +247,7 @@ impl Secured {
             not_before: fields.not_before,
             expiry,
         };
-        self.now = now;
+        self.now = now_unix_s;
         let chain = chain.iter().flat_map(|c| c.iter().copied()).collect();
         self.insert(id, entry, chain);
         Ok(id)
@@ -233,6 +260,32 @@ impl Secured {
         let id = self.add_peer_cert(der_or_pem, now_unix_s)?;
         self.own = Some(id);
         Ok(id)
+    }
+
+    /// [`Self::set_own`] when the clock is unsure: a certificate that is
+    /// not yet valid at `assumed_unix_s` is taken anyway, judged at its
+    /// start (the clock, not the certificate, is what is wrong; peers with
+    /// sure clocks judge it themselves). Returns the NodeId and, when the
+    /// start was in the future, that start, for the driver to log loudly.
+    /// An expired certificate is refused as always: the real time is at
+    /// least the assumed one.
+    pub fn set_own_clock_unsure(
+        &mut self,
+        der_or_pem: &[u8],
+        assumed_unix_s: u64,
+    ) -> Result<(NodeId, Option<u64>), TrustError> {
+        match self.add_cert(der_or_pem, assumed_unix_s, self.not_before_grace) {
+            Ok(id) => {
+                self.own = Some(id);
+                Ok((id, None))
+            }
+            Err(TrustError::NotYetValid { not_before, .. }) => {
+                let id = self.add_cert(der_or_pem, assumed_unix_s, u64::MAX)?;
+                self.own = Some(id);
+                Ok((id, Some(not_before)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// This device's NodeId, if [`Self::set_own`] was given its certificate.

@@ -440,3 +440,68 @@ proptest! {
         let _ = super::der::fields(&bad);
     }
 }
+
+/// The clock reads 1970 (no battery, no NTP): certificates are judged at
+/// the last known good time, a start up to the grace past it is taken, one
+/// further ahead or an expiry before it is not, and this device's own
+/// certificate is taken whatever its start (to be logged loudly).
+#[test]
+fn certificates_with_an_unknown_clock_are_judged_at_the_last_good_time() {
+    use super::clock::{BUILD_FLOOR_S, NOT_BEFORE_GRACE_S, WallTime};
+    let fire = agency_ca("Metro Fire", 1);
+    let last_good = BUILD_FLOOR_S + 10 * DAY;
+    let wall = WallTime::judge(5, Some(last_good));
+    assert_eq!(wall.sure(), None, "1970 is not a time to trust");
+    let at = wall.assumed_s();
+    assert_eq!(at, last_good);
+    let issue = |who: &Identity, from: u64, days: u32| {
+        ca::issue(&fire, who.public_key(), &strings(&["engine-*"]), days, from).expect("issue")
+    };
+    let mut s = secured(&[&fire]);
+    s.set_not_before_grace(NOT_BEFORE_GRACE_S);
+    s.set_now(at);
+    // Valid at the last good time.
+    let (a, b, c, d) = (device(2), device(3), device(4), device(5));
+    assert_eq!(
+        s.add_peer_cert(issue(&a, last_good - DAY, 365).as_bytes(), at),
+        Ok(a.id())
+    );
+    // Enrolled three days after the last good time: within the grace.
+    assert_eq!(
+        s.add_peer_cert(issue(&b, last_good + 3 * DAY, 365).as_bytes(), at),
+        Ok(b.id())
+    );
+    assert!(s.is_enrolled(&b.id()));
+    // A month ahead: not yet valid.
+    assert!(matches!(
+        s.add_peer_cert(issue(&c, last_good + 30 * DAY, 365).as_bytes(), at),
+        Err(TrustError::NotYetValid { .. })
+    ));
+    // Expired before the last good time: expired (real time is later).
+    assert!(matches!(
+        s.add_peer_cert(issue(&d, last_good - 40 * DAY, 30).as_bytes(), at),
+        Err(TrustError::Expired { .. })
+    ));
+    // The strict check at the raw clock refuses even the first.
+    let mut strict = secured(&[&fire]);
+    assert!(matches!(
+        strict.add_peer_cert(issue(&a, last_good - DAY, 365).as_bytes(), 5),
+        Err(TrustError::NotYetValid { .. })
+    ));
+    // Our own certificate a month ahead: taken, and the start reported.
+    let mut own = secured(&[&fire]);
+    own.set_not_before_grace(NOT_BEFORE_GRACE_S);
+    own.set_now(at);
+    let pem = issue(&c, last_good + 30 * DAY, 365);
+    assert_eq!(
+        own.set_own_clock_unsure(pem.as_bytes(), at),
+        Ok((c.id(), Some(last_good + 30 * DAY)))
+    );
+    assert!(own.is_enrolled(&c.id()));
+    // But not an expired one.
+    let mut own = secured(&[&fire]);
+    assert!(matches!(
+        own.set_own_clock_unsure(issue(&d, last_good - 40 * DAY, 30).as_bytes(), at),
+        Err(TrustError::Expired { .. })
+    ));
+}

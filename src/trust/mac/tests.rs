@@ -125,6 +125,61 @@ fn trust_mac_rebooted_sender_with_a_new_epoch_is_taken() {
     );
 }
 
+/// A device boots with a sane clock, then twice with its clock reset to
+/// 1970 (no battery, no NTP). Its epochs come from the boot counter
+/// ([`crate::trust::clock::next_epoch`]), so a neighbour that remembers
+/// every earlier life takes the packets of each new one, and still
+/// refuses replays of the old ones. An epoch from the clock, as before
+/// the counter, would be refused.
+#[test]
+fn trust_mac_reboots_with_the_clock_at_1970_are_not_replays() {
+    use crate::trust::clock::{BUILD_FLOOR_S, WallTime, next_epoch};
+    let mut neighbour = MacState::new(key(), 2);
+    let t0 = BUILD_FLOOR_S + 40 * 86_400;
+    let boot = |stored: Option<u32>, new_key: bool, clock_s: u64, last_good: Option<u64>| {
+        next_epoch(
+            stored,
+            new_key,
+            WallTime::judge(clock_s, last_good),
+            last_good,
+        )
+        .0
+    };
+    // First life: a sane clock; the neighbour learns this sender.
+    let e1 = boot(None, true, t0, None);
+    let mut life = MacState::new(key(), e1);
+    let mut old = Vec::new();
+    for i in 0..3u8 {
+        let p = life.seal(alice(), &packet(alice(), &[i]));
+        assert!(neighbour.open(&p).is_ok(), "first life, packet {i}");
+        old.push(p);
+    }
+    // Two restarts with the clock at 1970 (the last good time is t0).
+    let mut stored = e1;
+    for restart in 1..=2u8 {
+        let e = boot(Some(stored), false, 5, Some(t0));
+        assert!(e > stored, "restart {restart}: epoch grows");
+        stored = e;
+        let mut life = MacState::new(key(), e);
+        for i in 0..3u8 {
+            let p = life.seal(alice(), &packet(alice(), &[restart, i]));
+            assert!(neighbour.open(&p).is_ok(), "restart {restart}, packet {i}");
+        }
+        for p in &old {
+            assert!(
+                matches!(neighbour.open(p), Err(TrustError::Replay { .. })),
+                "restart {restart}: an old packet replayed is refused"
+            );
+        }
+    }
+    // The epoch the clock alone would have given is refused.
+    let mut by_clock = MacState::new(key(), 5);
+    assert!(matches!(
+        neighbour.open(&by_clock.seal(alice(), &packet(alice(), b"x"))),
+        Err(TrustError::Replay { .. })
+    ));
+}
+
 #[test]
 fn trust_mac_senders_are_bounded_least_recent_forgotten() {
     let mut rx = MacState::new(key(), 2);
