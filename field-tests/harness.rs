@@ -350,6 +350,7 @@ impl Net {
                 .args(["netns", "exec", &self.node(n).ns, bin()])
                 .args(args)
                 .env("CALLSIGN_CONFIG", "/dev/null")
+                .env("CALLSIGN_DATA_DIR", &self.node(n).dir)
                 .output(),
             None => Command::new(bin())
                 .args(args)
@@ -388,6 +389,13 @@ impl Net {
         self.whois(node, name).into_iter().map(|h| h.0).collect()
     }
 
+    /// The daemon's API token (the CLI reads it itself; raw HTTP needs it).
+    pub fn token(&self, name: &str) -> String {
+        std::fs::read_to_string(self.node(name).dir.join("api.token"))
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default()
+    }
+
     /// Run the CLI in a node's namespace; stdout on success.
     pub fn cli(&self, name: &str, args: &[&str]) -> Option<String> {
         let n = self.node(name);
@@ -395,6 +403,8 @@ impl Net {
             .args(["netns", "exec", &n.ns, bin()])
             .args(args)
             .env("CALLSIGN_CONFIG", "/dev/null")
+            // The CLI finds the daemon's API token there.
+            .env("CALLSIGN_DATA_DIR", &n.dir)
             .output()
             .ok()?;
         out.status

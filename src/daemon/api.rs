@@ -34,6 +34,8 @@ pub struct ApiState {
     /// The address the API listens on: Host and Origin must name it (or
     /// loopback).
     pub bound: std::net::SocketAddr,
+    /// The API token every request must carry (`auth`).
+    pub token: super::auth::Token,
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -62,7 +64,7 @@ pub fn router(state: ApiState) -> Router {
     }
     r.layer(axum::middleware::from_fn_with_state(
         state.clone(),
-        super::web::guard,
+        super::auth::guard,
     ))
     .with_state(state)
 }

@@ -17,6 +17,7 @@
 //! | `sip_net` | the SIP front's sockets: SIP over UDP and TCP, RTP |
 //! | `engine` | the task that drives the `Node` |
 //! | `api` | the local HTTP API (axum) |
+//! | `auth` | who may use it: Host and Origin checks, the API token |
 //! | `dto` | the API's JSON types (docs/API.md) |
 //! | `client` | a small HTTP/1.1 client and the CLI's output |
 //! | `events` | `callsign events`: the event stream for a terminal |
@@ -33,6 +34,7 @@
 //! | `hold` | `callsign ptt --hold`: Space held in a terminal, judged from key repeat |
 
 mod api;
+mod auth;
 pub mod cli;
 mod client;
 mod clock;
@@ -90,6 +92,11 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
     if created {
         tracing::info!(dir = %settings.data_dir.display(), "created a new device key");
     }
+    let (token, created) = auth::load_or_create(&settings.data_dir)?;
+    if created {
+        tracing::info!(file = %settings.data_dir.join(auth::TOKEN_FILE).display(), "created the API token");
+    }
+    auth::warn_mode(&settings.data_dir);
     let seed = u64::from_le_bytes(store::os_random()?);
     let session_base = u64::from_le_bytes(store::os_random()?);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -142,7 +149,11 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
             sessions: Arc::new(AtomicU64::new(session_base)),
             position: position.clone(),
             bound: listener.local_addr().map_err(|e| format!("API address: {e}"))?,
+            token,
         };
+        if !state.bound.ip().is_loopback() {
+            tracing::warn!(api = %state.bound, "THE API LISTENS BEYOND LOOPBACK on {}: anyone who reaches it and holds the token in {} can drive this daemon, and it travels unencrypted (plain HTTP); keep it on 127.0.0.1 unless a trusted LAN needs it", state.bound, settings.data_dir.join(auth::TOKEN_FILE).display());
+        }
         tokio::spawn(reload::watch(args, settings.clone(), cmd_tx.clone()));
         tokio::spawn(health::watch(settings.ifaces.clone(), cmd_tx.clone()));
         if let Some((key, tg)) = settings.ptt_key.clone() {
