@@ -3,7 +3,8 @@
 //! talkgroups from the config, the clients finding the daemon through
 //! CALLSIGN_API or the config file, `callsign events` following the
 //! stream, positions from a scripted gpsd, and the API refusing requests
-//! without its token or from a foreign Host or Origin.
+//! without its token or from a foreign Host or Origin, bodies that are
+//! too large or malformed, and event streams beyond its cap.
 
 // A test driver: real clocks, processes and files are its job.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -428,4 +429,113 @@ fn the_api_wants_its_token_and_its_own_host_while_the_cli_just_works() {
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("401"), "{err}");
+}
+
+/// Raise this process's soft file limit to `want` (or its hard limit,
+/// which is returned).
+fn raise_file_limit(want: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+    lim.rlim_max
+}
+
+/// One raw POST with the token: (status, whole answer).
+fn post(d: &Daemon, path: &str, body: &[u8]) -> (u16, String) {
+    let token = std::fs::read_to_string(d.dir.join("data/api.token")).expect("token");
+    let mut s = std::net::TcpStream::connect(&d.api).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        d.api,
+        token.trim(),
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("head");
+    let _ = s.write_all(body);
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+#[test]
+fn the_api_refuses_bad_bodies_and_too_many_event_streams() {
+    let d = Daemon::start("abuse", &[], &[]);
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(100 * 1024));
+    let (st, out) = post(&d, "/v1/claim", big.as_bytes());
+    assert_eq!(st, 413, "{out}");
+    assert!(out.contains("\"error\"") && out.contains("bytes"), "{out}");
+    let (st, out) = post(&d, "/v1/claim", b"{\"name\": ");
+    assert_eq!(st, 400, "{out}");
+    assert!(out.contains("\"error\""), "{out}");
+    let (st, out) = post(&d, "/v1/presence", b"{\"presence\": 7}");
+    assert_eq!(st, 400, "{out}");
+    assert!(out.contains("\"error\""), "{out}");
+    assert_eq!(post(&d, "/v1/claim", b"{\"name\": \"engine-3\"}").0, 200);
+
+    // Event streams up to the cap (1024), then 503; one closing frees a
+    // place. This end holds them all too: its soft file limit may be
+    // systemd's 1024.
+    let hard = raise_file_limit(4096);
+    let token = std::fs::read_to_string(d.dir.join("data/api.token")).expect("token");
+    let open = || {
+        let mut s = std::net::TcpStream::connect(&d.api).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        write!(
+            s,
+            "GET /v1/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+            d.api,
+            token.trim()
+        )
+        .expect("request");
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).expect("status line");
+        (String::from_utf8_lossy(&head[9..12]).into_owned(), s)
+    };
+    let mut held = Vec::new();
+    loop {
+        let (st, s) = open();
+        if st != "200" {
+            assert_eq!(st, "503");
+            break;
+        }
+        held.push(s);
+        assert!(held.len() <= 2048, "no cap on event streams");
+    }
+    let cap = held.len();
+    // All 1024 when the daemon could raise its own limit to 2048 + 128.
+    assert!(
+        cap == 1024 || (hard < 2176 && cap > 0),
+        "{cap} event streams served before the 503"
+    );
+    held.pop();
+    assert!(
+        wait(Duration::from_secs(3), || {
+            let (st, s) = open();
+            let ok = st == "200";
+            if ok {
+                held.push(s);
+            }
+            ok
+        }),
+        "a closed stream did not free its place"
+    );
+    assert_eq!(held.len(), cap);
+    // The CLI is unaffected.
+    assert!(d.cli(&["status"]).0);
 }

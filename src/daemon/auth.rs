@@ -287,11 +287,19 @@ fn check_token(
     )
 }
 
+/// A refusal ends the connection: a client that is not entitled keeps no
+/// connection slot (`serve`).
+fn closing(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
 /// Host/Origin, then the token, in front of every route.
 pub async fn guard(State(s): State<ApiState>, req: Request, next: Next) -> Response {
     if let Err(why) = check_host(req.headers(), s.bound) {
         tracing::info!(host = ?req.headers().get(header::HOST), origin = ?req.headers().get(header::ORIGIN), "API request refused: {why}");
-        return error(StatusCode::FORBIDDEN, why);
+        return closing(error(StatusCode::FORBIDDEN, why));
     }
     let port = s.bound.port();
     let proof = check_token(
@@ -322,7 +330,7 @@ pub async fn guard(State(s): State<ApiState>, req: Request, next: Next) -> Respo
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"callsign\""),
             );
-            resp
+            closing(resp)
         }
     }
 }
