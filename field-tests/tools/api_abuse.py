@@ -4,7 +4,7 @@ Run inside the daemon's network namespace (the API on 127.0.0.1):
     api_abuse.py PORT TOKEN SECONDS SUBSCRIBERS
 In parallel:
   - one event-stream subscriber that reads, counting the events it gets
-    while the rest goes on;
+    by kind while the rest goes on;
   - SUBSCRIBERS more event-stream subscribers (with the token) that read
     their answer's status line and then never another byte;
   - 200 slowloris connections that send a request head one byte a second
@@ -57,7 +57,7 @@ def reader(ready):
     s = socket.create_connection(("127.0.0.1", PORT), timeout=1)
     s.sendall(SSE_REQ)
     buf = b""
-    events = 0
+    events = {}
     first = True
     ready.set()
     while not stop.is_set():
@@ -73,7 +73,10 @@ def reader(ready):
             first = False
         buf += chunk
         *lines, buf = buf.split(b"\n")
-        events += sum(1 for line in lines if line.startswith(b"event:"))
+        for line in lines:
+            if line.startswith(b"event:"):
+                kind = line[6:].strip().decode(errors="replace")
+                events[kind] = events.get(kind, 0) + 1
     with lock:
         out["sse_reader_events"] = events
     s.close()
