@@ -207,7 +207,7 @@ switches() {
 timer_wakeups() {
     local n s=0 v
     for n in "${nodes[@]}"; do
-        v=$(CALLSIGN_CONFIG=/dev/null ip netns exec "$P-$n" "$bin" status --json 2>/dev/null |
+        v=$(CALLSIGN_CONFIG=/dev/null CALLSIGN_DATA_DIR="$tmp/$n" ip netns exec "$P-$n" "$bin" status --json 2>/dev/null |
             python3 -c 'import json,sys; print(json.load(sys.stdin)["daemon"].get("timer_wakeups", 0))' \
             2>/dev/null || echo 0)
         s=$((s + v))

@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 
 use callsign::identity::{Identity, NodeId};
 
-/// Every namespace we make starts with this, then the owner pid.
-const NS_PREFIX: &str = "csft";
+/// Every namespace we make starts with this (or CALLSIGN_FIELD_NS_PREFIX,
+/// so that runs sharing a machine keep to their own), then the owner pid.
+fn ns_prefix() -> String {
+    std::env::var("CALLSIGN_FIELD_NS_PREFIX").unwrap_or_else(|_| "csft".into())
+}
 
 #[derive(Debug, serde::Deserialize)]
 pub struct Link {
@@ -138,7 +141,7 @@ fn sh_quiet(args: &[&str]) {
 fn remove_stale() {
     let list = sh(&["ip", "netns", "list"]);
     for ns in list.lines().filter_map(|l| l.split_whitespace().next()) {
-        let Some(rest) = ns.strip_prefix(NS_PREFIX) else {
+        let Some(rest) = ns.strip_prefix(&ns_prefix()) else {
             continue;
         };
         let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -193,7 +196,7 @@ impl Net {
             veths: Vec::new(),
         };
         for (i, name) in sc.nodes.iter().enumerate() {
-            let ns = format!("{NS_PREFIX}{pid}x{k}-{name}");
+            let ns = format!("{}{pid}x{k}-{name}", ns_prefix());
             let dir = net.tmp.join(name);
             std::fs::create_dir_all(&dir).expect("node dir");
             // Keys made here so the test knows every node id up front.
@@ -350,6 +353,7 @@ impl Net {
                 .args(["netns", "exec", &self.node(n).ns, bin()])
                 .args(args)
                 .env("CALLSIGN_CONFIG", "/dev/null")
+                .env("CALLSIGN_DATA_DIR", &self.node(n).dir)
                 .output(),
             None => Command::new(bin())
                 .args(args)
@@ -388,6 +392,13 @@ impl Net {
         self.whois(node, name).into_iter().map(|h| h.0).collect()
     }
 
+    /// The daemon's API token (the CLI reads it itself; raw HTTP needs it).
+    pub fn token(&self, name: &str) -> String {
+        std::fs::read_to_string(self.node(name).dir.join("api.token"))
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default()
+    }
+
     /// Run the CLI in a node's namespace; stdout on success.
     pub fn cli(&self, name: &str, args: &[&str]) -> Option<String> {
         let n = self.node(name);
@@ -395,6 +406,8 @@ impl Net {
             .args(["netns", "exec", &n.ns, bin()])
             .args(args)
             .env("CALLSIGN_CONFIG", "/dev/null")
+            // The CLI finds the daemon's API token there.
+            .env("CALLSIGN_DATA_DIR", &n.dir)
             .output()
             .ok()?;
         out.status

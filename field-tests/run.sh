@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cleanup() {
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^csft' || true); do
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${CALLSIGN_FIELD_NS_PREFIX:-csft}" || true); do
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
         ip netns del "$ns" 2>/dev/null || true
     done
@@ -15,5 +15,5 @@ trap 'cleanup; exit 130' INT TERM
 trap cleanup EXIT
 
 CALLSIGN_FIELD_TESTS=1 timeout 1500 cargo test --release \
-    --test field_netns --test field_names --test field_secured --test field_bench --test field_voice --test field_sip --test field_messages --test field_ptt --test field_backbone --test field_operator \
+    --test field_netns --test field_names --test field_secured --test field_bench --test field_voice --test field_sip --test field_messages --test field_ptt --test field_backbone --test field_operator --test field_api_abuse \
     -- --test-threads 1 --nocapture "$@"

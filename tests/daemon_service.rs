@@ -2,7 +2,9 @@
 //! namespaces): readiness over $NOTIFY_SOCKET, SIGHUP reloading names and
 //! talkgroups from the config, the clients finding the daemon through
 //! CALLSIGN_API or the config file, `callsign events` following the
-//! stream, and positions from a scripted gpsd.
+//! stream, positions from a scripted gpsd, and the API refusing requests
+//! without its token or from a foreign Host or Origin, bodies that are
+//! too large or malformed, and event streams beyond its cap.
 
 // A test driver: real clocks, processes and files are its job.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -64,6 +66,7 @@ impl Daemon {
             .args(args)
             .env("CALLSIGN_API", &self.api)
             .env("CALLSIGN_CONFIG", "/dev/null")
+            .env("CALLSIGN_DATA_DIR", self.dir.join("data"))
             .output()
             .expect("run callsign");
         let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -194,7 +197,8 @@ fn clients_find_the_daemon_by_env_or_config_file() {
         let mut c = Command::new(bin());
         c.args(args)
             .env_remove("CALLSIGN_API")
-            .env("CALLSIGN_CONFIG", "/dev/null");
+            .env("CALLSIGN_CONFIG", "/dev/null")
+            .env("CALLSIGN_DATA_DIR", d.dir.join("data"));
         for (k, v) in env {
             c.env(k, v);
         }
@@ -228,6 +232,7 @@ fn events_follow_the_stream() {
         .args(["events", "--json", "--count", "1"])
         .env("CALLSIGN_API", &d.api)
         .env("CALLSIGN_CONFIG", "/dev/null")
+        .env("CALLSIGN_DATA_DIR", d.dir.join("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -278,11 +283,14 @@ fn gpsd_positions_reach_the_daemon() {
     let d = Daemon::start("gpsd", &["--gpsd", &gpsd], &[]);
     let get = || -> serde_json::Value {
         let mut s = std::net::TcpStream::connect(&d.api).expect("api");
-        // The daemon takes only requests that name it in Host.
+        // The daemon takes only requests that name it in Host and carry
+        // its token.
+        let token = std::fs::read_to_string(d.dir.join("data/api.token")).expect("token");
         write!(
             s,
-            "GET /v1/position HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            d.api
+            "GET /v1/position HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            d.api,
+            token.trim()
         )
         .expect("req");
         let mut text = String::new();
@@ -308,4 +316,226 @@ fn gpsd_positions_reach_the_daemon() {
         server.join().expect("gpsd"),
         "?WATCH={\"enable\":true,\"json\":true}\n"
     );
+}
+
+/// One raw HTTP/1.1 request to `api` with these extra header lines: (status,
+/// headers and body as text).
+fn raw(api: &str, path: &str, headers: &[String]) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(api).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut req = format!("GET {path} HTTP/1.1\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+#[test]
+fn the_api_wants_its_token_and_its_own_host_while_the_cli_just_works() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Daemon::start("auth", &[], &[]);
+    let file = d.dir.join("data/api.token");
+    let mode = std::fs::metadata(&file)
+        .expect("token file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "token file mode {mode:o}");
+    let token = std::fs::read_to_string(&file).expect("token");
+    let token = token.trim();
+    assert_eq!(token.len(), 64);
+    let host = format!("Host: {}", d.api);
+    let bearer = format!("Authorization: Bearer {token}");
+    let wrong = format!("Authorization: Bearer {}", "f".repeat(64));
+
+    let (st, body) = raw(&d.api, "/v1/status", &[host.clone(), bearer.clone()]);
+    assert_eq!(st, 200, "{body}");
+    let (st, body) = raw(&d.api, "/v1/status", std::slice::from_ref(&host));
+    assert_eq!(st, 401, "{body}");
+    assert!(body.contains("an API token is required"), "{body}");
+    let (st, body) = raw(&d.api, "/v1/status", &[host.clone(), wrong]);
+    assert_eq!(st, 401, "{body}");
+    assert!(body.contains("wrong API token"), "{body}");
+    // DNS rebinding: the right token cannot help a foreign Host.
+    let (st, body) = raw(
+        &d.api,
+        "/v1/status",
+        &["Host: rebind.example:7480".into(), bearer.clone()],
+    );
+    assert_eq!(st, 403, "{body}");
+    assert!(body.contains("Host does not name this daemon"), "{body}");
+    let (st, body) = raw(
+        &d.api,
+        "/v1/status",
+        &[
+            host.clone(),
+            bearer.clone(),
+            "Origin: http://evil.example".into(),
+        ],
+    );
+    assert_eq!(st, 403, "{body}");
+    assert!(body.contains("Origin"), "{body}");
+    // The token in a page address is traded for a cookie, which then
+    // opens the API (and the event stream) to that browser.
+    let (st, body) = raw(
+        &d.api,
+        &format!("/?token={token}"),
+        std::slice::from_ref(&host),
+    );
+    assert_eq!(st, 200, "{body}");
+    let cookie = body
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("no cookie: {body}"));
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().expect("pair").to_string();
+    let (st, body) = raw(
+        &d.api,
+        "/v1/status",
+        &[host.clone(), format!("Cookie: {pair}")],
+    );
+    assert_eq!(st, 200, "{body}");
+    // Never on the API itself.
+    let (st, _) = raw(
+        &d.api,
+        &format!("/v1/status?token={token}"),
+        std::slice::from_ref(&host),
+    );
+    assert_eq!(st, 401);
+    // The CLI reads the token itself, and `console` prints it in the address.
+    assert!(d.cli(&["status"]).0);
+    let (ok, out) = d.cli(&["console"]);
+    assert!(ok && out.contains(&format!("/?token={token}")), "{out}");
+    // Without it (another data dir), the CLI says what is missing.
+    let out = Command::new(bin())
+        .args(["status"])
+        .env("CALLSIGN_API", &d.api)
+        .env("CALLSIGN_CONFIG", "/dev/null")
+        .env("CALLSIGN_DATA_DIR", d.dir.join("elsewhere"))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("401"), "{err}");
+}
+
+/// Raise this process's soft file limit to `want` (or its hard limit,
+/// which is returned).
+fn raise_file_limit(want: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+    lim.rlim_max
+}
+
+/// One raw POST with the token: (status, whole answer).
+fn post(d: &Daemon, path: &str, body: &[u8]) -> (u16, String) {
+    let token = std::fs::read_to_string(d.dir.join("data/api.token")).expect("token");
+    let mut s = std::net::TcpStream::connect(&d.api).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        d.api,
+        token.trim(),
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("head");
+    let _ = s.write_all(body);
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+#[test]
+fn the_api_refuses_bad_bodies_and_too_many_event_streams() {
+    let d = Daemon::start("abuse", &[], &[]);
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(100 * 1024));
+    let (st, out) = post(&d, "/v1/claim", big.as_bytes());
+    assert_eq!(st, 413, "{out}");
+    assert!(out.contains("\"error\"") && out.contains("bytes"), "{out}");
+    let (st, out) = post(&d, "/v1/claim", b"{\"name\": ");
+    assert_eq!(st, 400, "{out}");
+    assert!(out.contains("\"error\""), "{out}");
+    let (st, out) = post(&d, "/v1/presence", b"{\"presence\": 7}");
+    assert_eq!(st, 400, "{out}");
+    assert!(out.contains("\"error\""), "{out}");
+    assert_eq!(post(&d, "/v1/claim", b"{\"name\": \"engine-3\"}").0, 200);
+
+    // Event streams up to the cap (1024), then 503; one closing frees a
+    // place. This end holds them all too: its soft file limit may be
+    // systemd's 1024.
+    let hard = raise_file_limit(4096);
+    let token = std::fs::read_to_string(d.dir.join("data/api.token")).expect("token");
+    let open = || {
+        let mut s = std::net::TcpStream::connect(&d.api).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        write!(
+            s,
+            "GET /v1/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+            d.api,
+            token.trim()
+        )
+        .expect("request");
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).expect("status line");
+        (String::from_utf8_lossy(&head[9..12]).into_owned(), s)
+    };
+    let mut held = Vec::new();
+    loop {
+        let (st, s) = open();
+        if st != "200" {
+            assert_eq!(st, "503");
+            break;
+        }
+        held.push(s);
+        assert!(held.len() <= 2048, "no cap on event streams");
+    }
+    let cap = held.len();
+    // All 1024 when the daemon could raise its own limit to 2048 + 128.
+    assert!(
+        cap == 1024 || (hard < 2176 && cap > 0),
+        "{cap} event streams served before the 503"
+    );
+    held.pop();
+    assert!(
+        wait(Duration::from_secs(3), || {
+            let (st, s) = open();
+            let ok = st == "200";
+            if ok {
+                held.push(s);
+            }
+            ok
+        }),
+        "a closed stream did not free its place"
+    );
+    assert_eq!(held.len(), cap);
+    // The CLI is unaffected.
+    assert!(d.cli(&["status"]).0);
 }

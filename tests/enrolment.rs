@@ -222,7 +222,7 @@ fn batch_enrolment_keeps_secret_keys_on_the_devices() {
     while t0.elapsed() < Duration::from_secs(10) && !status.contains("\"trust\"") {
         std::thread::sleep(Duration::from_millis(100));
         status = Command::new(bin())
-            .args(["status", "--json", "--api", &api])
+            .args(["status", "--json", "--api", &api, "--data-dir", s(&d1)])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();

@@ -67,12 +67,15 @@ fn save(png: &[u8], dir: &Path, name: &str) {
     }
 }
 
-/// An HTTP request from inside `ns` with the given Host and Origin: the
-/// status code.
-fn http_status(ns: &str, path: &str, host: &str, origin: Option<&str>) -> u16 {
-    let origin = origin
+/// An HTTP request from inside `ns` with the given Host, Origin and
+/// bearer token: the status code.
+fn http_status(ns: &str, path: &str, host: &str, origin: Option<&str>, token: &str) -> u16 {
+    let mut origin = origin
         .map(|o| format!("'Origin': '{o}',"))
         .unwrap_or_default();
+    if !token.is_empty() {
+        origin.push_str(&format!("'Authorization': 'Bearer {token}',"));
+    }
     let py = format!(
         "import http.client\n\
          c = http.client.HTTPConnection('127.0.0.1', 7480, timeout=5)\n\
@@ -136,35 +139,56 @@ fn console_and_handset_pages_in_chromium() {
     let ns = |n: &str| net.node(n).ns.clone();
     let out = net.tmp.clone();
 
-    // --- Safe by default: Host and Origin checks (DNS rebinding).
+    // --- Safe by default: Host and Origin checks (DNS rebinding), and
+    // the API token.
+    let token = net.token(CONSOLE);
+    assert_eq!(token.len(), 64, "no API token in the data dir");
+    let st = |path: &str, host: &str, origin: Option<&str>, token: &str| {
+        http_status(&ns(CONSOLE), path, host, origin, token)
+    };
+    assert_eq!(st("/v1/status", "127.0.0.1:7480", None, &token), 200);
+    assert_eq!(st("/", "localhost:7480", None, &token), 200);
+    assert_eq!(st("/v1/status", "127.0.0.1:7480", None, ""), 401);
+    assert_eq!(st("/", "127.0.0.1:7480", None, ""), 401);
     assert_eq!(
-        http_status(&ns(CONSOLE), "/v1/status", "127.0.0.1:7480", None),
-        200
+        st("/v1/status", "127.0.0.1:7480", None, &"0".repeat(64)),
+        401
     );
-    assert_eq!(http_status(&ns(CONSOLE), "/", "localhost:7480", None), 200);
+    assert_eq!(st("/v1/status", "rebind.example:7480", None, &token), 403);
     assert_eq!(
-        http_status(&ns(CONSOLE), "/v1/status", "rebind.example:7480", None),
-        403
-    );
-    assert_eq!(
-        http_status(
-            &ns(CONSOLE),
+        st(
             "/v1/status",
             "127.0.0.1:7480",
-            Some("http://evil.example")
+            Some("http://evil.example"),
+            &token
         ),
         403
     );
 
-    // --- The console.
+    // --- The console, opened at the address `callsign console` prints
+    // (it carries the token; the page trades it for a cookie).
     let urls = net.cli(CONSOLE, &["console"]).expect("callsign console");
-    assert!(urls.contains(&format!("console: {URL}/")), "{urls}");
+    let page = |n: &str, what: &str| {
+        let out = net.cli(n, &["console"]).expect("callsign console");
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{what}: ")))
+            .unwrap_or_else(|| panic!("no {what} address: {out}"))
+            .to_string()
+    };
+    let console_url = page(CONSOLE, "console");
+    assert!(console_url == format!("{URL}/?token={token}"), "{urls}");
     let console = Browser::start(&ns(CONSOLE), &out, "console", 1600, 1000, &[]);
-    console.goto(&format!("{URL}/?amber={AMBER_S}&red={RED_S}"));
+    console.goto(&format!("{console_url}&amber={AMBER_S}&red={RED_S}"));
     let far = Browser::start(&ns(FAR), &out, "far", 480, 1000, &[]);
-    far.goto(&format!("{URL}/handset"));
+    far.goto(&page(FAR, "handset"));
     let near = Browser::start(&ns(NEAR), &out, "near", 480, 1000, &[]);
-    near.goto(&format!("{URL}/handset"));
+    near.goto(&page(NEAR, "handset"));
+    // The token left the address bar; the cookie is not readable by scripts.
+    assert_eq!(
+        js_str(&console, "return location.search"),
+        format!("?amber={AMBER_S}&red={RED_S}")
+    );
+    assert_eq!(js_str(&console, "return document.cookie"), "");
 
     // Roster: every node, with the line's hop count.
     let roster_ok = console.wait(
@@ -391,6 +415,7 @@ fn console_and_handset_pages_in_chromium() {
     // --- A call from the CLI rings on the near handset page; answered there.
     let caller = Command::new("ip")
         .args(["netns", "exec", &ns("ladder-7"), harness::bin()])
+        .env("CALLSIGN_DATA_DIR", &net.node("ladder-7").dir)
         .args([
             "call",
             NEAR,

@@ -96,6 +96,7 @@ fn ring6_relay_failure_under_traffic() {
     assert!(victim != "n4", "path n1 -> n4 is not 3 hops");
     let ns = net.node("n1").ns.clone();
     let mut ping = Command::new("ip")
+        .env("CALLSIGN_DATA_DIR", &net.node("n1").dir)
         .args([
             "netns",
             "exec",

@@ -23,11 +23,12 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn cli(api: &str, args: &[&str]) -> (bool, String) {
+fn cli(api: &str, data: &std::path::Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(bin())
         .args(args)
         .env("CALLSIGN_API", api)
         .env("CALLSIGN_CONFIG", "/dev/null")
+        .env("CALLSIGN_DATA_DIR", data)
         .output()
         .expect("run callsign");
     (
@@ -37,8 +38,8 @@ fn cli(api: &str, args: &[&str]) -> (bool, String) {
 }
 
 /// Whether this node holds or asks for the floor of `tg`.
-fn pressed(api: &str, tg: &str) -> bool {
-    let (_, out) = cli(api, &["talkgroups", "--json"]);
+fn pressed(api: &str, data: &std::path::Path, tg: &str) -> bool {
+    let (_, out) = cli(api, data, &["talkgroups", "--json"]);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_default();
     v.as_array().into_iter().flatten().any(|t| {
         t["name"] == tg
@@ -111,8 +112,12 @@ fn space_held_in_a_terminal_talks_and_ctrl_c_restores_it() {
         .spawn()
         .expect("callsign up");
     assert!(
-        wait(Duration::from_secs(10), || cli(&api, &["status", "--json"])
-            .0)
+        wait(Duration::from_secs(10), || cli(
+            &api,
+            &dir.join("data"),
+            &["status", "--json"]
+        )
+        .0)
         .is_some(),
         "the daemon did not answer"
     );
@@ -125,6 +130,7 @@ fn space_held_in_a_terminal_talks_and_ctrl_c_restores_it() {
         .args(["ptt", "--hold", "tg1"])
         .env("CALLSIGN_API", &api)
         .env("CALLSIGN_CONFIG", "/dev/null")
+        .env("CALLSIGN_DATA_DIR", dir.join("data"))
         .stdin(fd(&slave))
         .stdout(fd(&slave))
         .stderr(fd(&slave))
@@ -158,16 +164,18 @@ fn space_held_in_a_terminal_talks_and_ctrl_c_restores_it() {
         master.write_all(b" ").expect("repeat");
         std::thread::sleep(Duration::from_millis(30));
         if !seen && t0.elapsed() > Duration::from_millis(200) {
-            seen = pressed(&api, "tg1");
+            seen = pressed(&api, &dir.join("data"), "tg1");
         }
     }
     assert!(seen, "Space held: the floor was not asked for");
     assert!(
-        pressed(&api, "tg1"),
+        pressed(&api, &dir.join("data"), "tg1"),
         "released while Space was still repeating"
     );
     // Repeats stop: released within a second (about 0.1 s, plus the API).
-    let gone = wait(Duration::from_secs(1), || !pressed(&api, "tg1"));
+    let gone = wait(Duration::from_secs(1), || {
+        !pressed(&api, &dir.join("data"), "tg1")
+    });
     assert!(gone.is_some(), "Space let go: the floor is still held");
 
     // Ctrl-C ends the client and the terminal is cooked again.

@@ -1,6 +1,18 @@
 // Shared by the console and the handset page: the JSON API, the live
 // event stream (reconnecting), small DOM helpers, alarm tones.
 
+// The page was opened as `?token=...` (what `callsign console` prints):
+// the daemon answered with the token as an HttpOnly cookie, which every
+// request below carries. Strip the token from the address bar and history
+// so it is not shown, bookmarked or copied along.
+{
+  const u = new URL(location.href);
+  if (u.searchParams.has("token")) {
+    u.searchParams.delete("token");
+    history.replaceState(null, "", u);
+  }
+}
+
 export async function api(path, body) {
   const opts = body === undefined ? {} : {
     method: "POST", headers: { "Content-Type": "application/json" },

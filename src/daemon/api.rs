@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use futures_util::Stream;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::api_body::ApiJson;
 use super::dto::{self, ApiEvent, PingLine};
 use super::engine::{Command, NamesCommand, PingReply};
 use crate::identity::NodeId;
@@ -34,7 +35,23 @@ pub struct ApiState {
     /// The address the API listens on: Host and Origin must name it (or
     /// loopback).
     pub bound: std::net::SocketAddr,
+    /// The API token every request must carry (`auth`).
+    pub token: super::auth::Token,
+    /// One permit per open event stream, `max_subscribers` in all.
+    pub subscribers: std::sync::Arc<tokio::sync::Semaphore>,
+    /// At most [`MAX_SUBSCRIBERS`], fewer under a low file limit (`serve`).
+    pub max_subscribers: usize,
 }
+
+/// Event streams open at once. Every console, handset page, terminal and
+/// dashboard of a large incident is served rather than refused, since a
+/// page refused its stream goes blind: each costs one connection, a
+/// cursor on the shared ring of events and hyper's capped buffers (`serve`),
+/// never a queue of its own (a slow reader is told what it missed,
+/// `lagged`; one that stops reading altogether is dropped by `serve`).
+/// One more is refused with 503, so that streams never hold more than
+/// half of the connections.
+pub const MAX_SUBSCRIBERS: usize = 1024;
 
 pub fn router(state: ApiState) -> Router {
     let mut r = Router::new()
@@ -62,7 +79,10 @@ pub fn router(state: ApiState) -> Router {
     }
     r.layer(axum::middleware::from_fn_with_state(
         state.clone(),
-        super::web::guard,
+        super::auth::guard,
+    ))
+    .layer(axum::extract::DefaultBodyLimit::max(
+        super::api_body::MAX_BODY,
     ))
     .with_state(state)
 }
@@ -153,19 +173,28 @@ async fn names_change(
     }
 }
 
-async fn claim(State(s): State<ApiState>, Json(req): Json<dto::ClaimRequest>) -> Response {
+async fn claim(State(s): State<ApiState>, ApiJson(req): ApiJson<dto::ClaimRequest>) -> Response {
     names_change(&s, |tx| NamesCommand::Claim(req, tx)).await
 }
 
-async fn release(State(s): State<ApiState>, Json(req): Json<dto::ReleaseRequest>) -> Response {
+async fn release(
+    State(s): State<ApiState>,
+    ApiJson(req): ApiJson<dto::ReleaseRequest>,
+) -> Response {
     names_change(&s, |tx| NamesCommand::Release(req, tx)).await
 }
 
-async fn handover(State(s): State<ApiState>, Json(req): Json<dto::HandoverRequest>) -> Response {
+async fn handover(
+    State(s): State<ApiState>,
+    ApiJson(req): ApiJson<dto::HandoverRequest>,
+) -> Response {
     names_change(&s, |tx| NamesCommand::Handover(req, tx)).await
 }
 
-async fn presence(State(s): State<ApiState>, Json(req): Json<dto::PresenceRequest>) -> Response {
+async fn presence(
+    State(s): State<ApiState>,
+    ApiJson(req): ApiJson<dto::PresenceRequest>,
+) -> Response {
     names_change(&s, |tx| NamesCommand::Presence(req, tx)).await
 }
 
@@ -186,7 +215,7 @@ fn ndjson(line: &PingLine) -> String {
     s
 }
 
-async fn ping(State(s): State<ApiState>, Json(req): Json<dto::PingRequest>) -> Response {
+async fn ping(State(s): State<ApiState>, ApiJson(req): ApiJson<dto::PingRequest>) -> Response {
     let (dst, names) = match resolve(&s, req.target.clone()).await {
         Ok(x) => x,
         Err(e) => return e,
@@ -289,11 +318,31 @@ async fn ping_session(
     let _ = out.send(ndjson(&summary)).await;
 }
 
-async fn events(
-    State(s): State<ApiState>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let rx = s.events.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+async fn events(State(s): State<ApiState>) -> Response {
+    let Ok(permit) = s.subscribers.clone().try_acquire_owned() else {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many event-stream subscribers (at most {})",
+                s.max_subscribers
+            ),
+        );
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    };
+    Sse::new(event_stream(s.events.subscribe(), permit))
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// The events for one subscriber; `permit` is its place among the
+/// subscribers, given back when the stream is dropped.
+fn event_stream(
+    rx: broadcast::Receiver<ApiEvent>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    futures_util::stream::unfold((rx, permit), |(mut rx, permit)| async move {
         let ev = match rx.recv().await {
             Ok(ev) => {
                 let data = serde_json::to_string(&ev).unwrap_or_default();
@@ -305,15 +354,14 @@ async fn events(
             }
             Err(broadcast::error::RecvError::Closed) => return None,
         };
-        Some((Ok(ev), rx))
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+        Some((Ok(ev), (rx, permit)))
+    })
 }
 
 /// Bench traffic goes in bursts of at most this many so API and timers keep running.
 const BENCH_BURST: u64 = 32;
 
-async fn bench_send(State(s): State<ApiState>, Json(req): Json<dto::BenchSend>) -> Response {
+async fn bench_send(State(s): State<ApiState>, ApiJson(req): ApiJson<dto::BenchSend>) -> Response {
     let (dst, _) = match resolve(&s, req.target.clone()).await {
         Ok(x) => x,
         Err(e) => return e,

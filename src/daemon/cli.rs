@@ -122,8 +122,9 @@ pub struct UpArgs {
     /// br-*, veth*, virbr*) and VPNs (tun*, tap*, wg*) are left out too.
     #[arg(long = "exclude-iface", value_name = "PATTERN")]
     pub exclude_ifaces: Vec<String>,
-    /// Device key and state [default: $XDG_DATA_HOME/callsign, /var/lib/callsign as root].
-    #[arg(long, value_name = "DIR")]
+    /// Device key, API token and state [default: $XDG_DATA_HOME/callsign,
+    /// /var/lib/callsign as root].
+    #[arg(long, value_name = "DIR", env = "CALLSIGN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Local HTTP API address [default: 127.0.0.1:7480].
     #[arg(long, value_name = "ADDR")]
@@ -404,21 +405,34 @@ pub struct ClientArgs {
     /// /etc/callsign/callsign.toml when present].
     #[arg(long, value_name = "FILE", env = "CALLSIGN_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The daemon's data dir, where its API token is [default:
+    /// $CALLSIGN_DATA_DIR, else the config file's `data_dir`, else the
+    /// daemon's default]. $CALLSIGN_TOKEN gives the token itself.
+    #[arg(long, value_name = "DIR", env = "CALLSIGN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 impl ClientArgs {
     /// The daemon's API: --api, then CALLSIGN_API, then the config file's
-    /// `api`, then the default.
-    pub fn api(&self) -> Result<SocketAddr, Box<dyn std::error::Error>> {
-        if let Some(a) = self.api_addr {
-            return Ok(a);
-        }
-        if let Some(p) = config::config_path(self.config.as_deref())
-            && let Some(a) = config::load_file(&p).map_err(|e| e.to_string())?.api
-        {
-            return Ok(a);
-        }
-        Ok(config::DEFAULT_API.parse()?)
+    /// `api`, then the default; with the token from CALLSIGN_TOKEN, else
+    /// `api.token` in the daemon's data dir (--data-dir, then
+    /// CALLSIGN_DATA_DIR, then the config file's `data_dir`, then the
+    /// default), so the user types nothing for it.
+    pub fn api(&self) -> Result<super::client::Api, Box<dyn std::error::Error>> {
+        let file = match config::config_path(self.config.as_deref()) {
+            Some(p) => Some(config::load_file(&p).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let addr = match (self.api_addr, file.as_ref().and_then(|f| f.api)) {
+            (Some(a), _) | (None, Some(a)) => a,
+            (None, None) => config::DEFAULT_API.parse()?,
+        };
+        let dir = self
+            .data_dir
+            .clone()
+            .or_else(|| file.and_then(|f| f.data_dir))
+            .unwrap_or_else(config::default_data_dir);
+        super::client::Api::new(addr, &dir)
     }
 }
 

@@ -4,14 +4,63 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
+use super::auth::{self, Token};
 use super::cli::{BenchCommand, ClientArgs, PingArgs};
 use super::dto::{self, PingLine};
 
 type Error = Box<dyn std::error::Error>;
+
+/// Where the daemon's API is and the token it wants (`auth`).
+#[derive(Clone, Copy, Debug)]
+pub struct Api {
+    pub addr: SocketAddr,
+    /// None when there was none to read: the daemon's 401 then says so.
+    pub token: Option<Token>,
+}
+
+impl Api {
+    /// The API at `addr`, with the token from CALLSIGN_TOKEN, else from
+    /// `api.token` in `dir`. A token file that exists but cannot be read
+    /// is an error that says why (typically: the daemon runs as another
+    /// user).
+    pub fn new(addr: SocketAddr, dir: &Path) -> Result<Api, Error> {
+        if let Some(t) = std::env::var_os("CALLSIGN_TOKEN") {
+            let t = t
+                .to_str()
+                .and_then(Token::parse)
+                .ok_or("CALLSIGN_TOKEN is not an API token (64 hex digits)")?;
+            return Ok(Api {
+                addr,
+                token: Some(t),
+            });
+        }
+        let path = dir.join(auth::TOKEN_FILE);
+        let token = match auth::read(dir) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(format!(
+                    "cannot read the API token {}: permission denied; run the command as the                      daemon's user or root (e.g. `sudo callsign ...`), or give the token in                      CALLSIGN_TOKEN",
+                    path.display()
+                )
+                .into());
+            }
+            Err(e) => return Err(format!("API token {}: {e}", path.display()).into()),
+        };
+        Ok(Api { addr, token })
+    }
+}
+
+impl std::fmt::Display for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
 
 /// A response whose body is read as it arrives.
 struct Response {
@@ -24,8 +73,8 @@ struct Response {
 /// is wedged, and a command must say so rather than hang.
 pub(super) const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn connect(api: SocketAddr) -> Result<TcpStream, Error> {
-    let s = TcpStream::connect_timeout(&api, Duration::from_secs(2)).map_err(|_| {
+fn connect(api: Api) -> Result<TcpStream, Error> {
+    let s = TcpStream::connect_timeout(&api.addr, Duration::from_secs(2)).map_err(|_| {
         format!(
             "no callsign daemon at {api} — start one with `callsign up` (or `systemctl start \
              callsign`); another address: --api ADDR or CALLSIGN_API"
@@ -37,7 +86,7 @@ fn connect(api: SocketAddr) -> Result<TcpStream, Error> {
 }
 
 /// An IO error, said plainly when it is the daemon not answering in time.
-pub(super) fn io_error(api: SocketAddr, wait: Duration, e: std::io::Error) -> Error {
+pub(super) fn io_error(api: Api, wait: Duration, e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!(
             "the daemon at {api} took the request but did not answer within {} s: it is wedged \
@@ -51,7 +100,7 @@ pub(super) fn io_error(api: SocketAddr, wait: Duration, e: std::io::Error) -> Er
 }
 
 fn request(
-    api: SocketAddr,
+    api: Api,
     method: &str,
     path: &str,
     body: Option<&str>,
@@ -59,9 +108,13 @@ fn request(
     let mut s = connect(api)?;
     let body = body.unwrap_or("");
     let io = |e| io_error(api, READ_TIMEOUT, e);
+    let auth = api
+        .token
+        .map(|t| format!("Authorization: Bearer {}\r\n", t.as_str()))
+        .unwrap_or_default();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\n{auth}Connection: close\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .map_err(io)?;
@@ -140,7 +193,7 @@ impl<R: BufRead> Read for Chunked<R> {
 }
 
 pub(super) fn get_json<T: serde::de::DeserializeOwned>(
-    api: SocketAddr,
+    api: Api,
     method: &str,
     path: &str,
     body: Option<&str>,
@@ -160,11 +213,7 @@ pub(super) fn get_json<T: serde::de::DeserializeOwned>(
 
 /// A streamed answer (server-sent events), read line by line; a read
 /// waits at most `silence` before it fails.
-pub(super) fn stream(
-    api: SocketAddr,
-    path: &str,
-    silence: Duration,
-) -> Result<Box<dyn BufRead>, Error> {
+pub(super) fn stream(api: Api, path: &str, silence: Duration) -> Result<Box<dyn BufRead>, Error> {
     let (mut resp, handle) = request(api, "GET", path, None)?;
     if resp.status != 200 {
         let mut text = String::new();
@@ -176,7 +225,7 @@ pub(super) fn stream(
 }
 
 /// A plain-text answer (e.g. CSV).
-pub(super) fn get_text(api: SocketAddr, path: &str) -> Result<String, Error> {
+pub(super) fn get_text(api: Api, path: &str) -> Result<String, Error> {
     let (mut resp, _) = request(api, "GET", path, None)?;
     let mut text = String::new();
     resp.body
@@ -193,7 +242,18 @@ fn api_error(status: u16, text: &str) -> String {
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
         .unwrap_or_else(|| text.trim().to_string());
-    format!("daemon answered {status}: {msg}")
+    let hint = if status == 401 {
+        format!(
+            " (the CLI reads the token from {} in the daemon's data dir: --data-dir or \
+             CALLSIGN_DATA_DIR name it, else the config file's data_dir, else {}; \
+             CALLSIGN_TOKEN gives the token itself)",
+            auth::TOKEN_FILE,
+            super::config::default_data_dir().display()
+        )
+    } else {
+        String::new()
+    };
+    format!("daemon answered {status}: {msg}{hint}")
 }
 
 /// Left-aligned columns, two spaces apart.
@@ -524,6 +584,14 @@ pub fn ping(a: &PingArgs) -> Result<ExitCode, Error> {
     })
 }
 
+/// The bench commands' data dir (for the token): CALLSIGN_DATA_DIR, else
+/// the default.
+fn bench_dir() -> std::path::PathBuf {
+    std::env::var_os("CALLSIGN_DATA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(super::config::default_data_dir)
+}
+
 pub fn bench(b: &BenchCommand) -> Result<ExitCode, Error> {
     let raw = match b {
         BenchCommand::Send {
@@ -540,7 +608,7 @@ pub fn bench(b: &BenchCommand) -> Result<ExitCode, Error> {
                 size: *size,
             };
             get_json::<dto::BenchSent>(
-                *api,
+                Api::new(*api, &bench_dir())?,
                 "POST",
                 "/v1/bench/send",
                 Some(&serde_json::to_string(&req)?),
@@ -548,8 +616,13 @@ pub fn bench(b: &BenchCommand) -> Result<ExitCode, Error> {
             .1
         }
         BenchCommand::Recv { reset, api } => {
-            get_json::<dto::BenchRecv>(*api, "GET", &format!("/v1/bench/recv?reset={reset}"), None)?
-                .1
+            get_json::<dto::BenchRecv>(
+                Api::new(*api, &bench_dir())?,
+                "GET",
+                &format!("/v1/bench/recv?reset={reset}"),
+                None,
+            )?
+            .1
         }
     };
     println!("{}", raw.trim());
@@ -587,7 +660,10 @@ mod tests {
     #[test]
     fn a_silent_daemon_is_named_not_waited_for_forever() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let api = l.local_addr().expect("addr");
+        let api = Api {
+            addr: l.local_addr().expect("addr"),
+            token: None,
+        };
         let hold = std::thread::spawn(move || l.accept().map(|(s, _)| s));
         let t0 = std::time::Instant::now();
         let e = match get_json::<serde_json::Value>(api, "GET", "/v1/status", None) {

@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::api::{ApiState, ask, reply};
+use super::api_body::ApiJson;
 use super::console_dto::{MaydayAction, ParStartRequest};
 use super::engine::{Command, ConsoleCommand};
 
@@ -25,7 +26,7 @@ async fn par_status(State(s): State<ApiState>) -> Response {
     }
 }
 
-async fn par_start(State(s): State<ApiState>, Json(req): Json<ParStartRequest>) -> Response {
+async fn par_start(State(s): State<ApiState>, ApiJson(req): ApiJson<ParStartRequest>) -> Response {
     reply(ask(&s, |tx| Command::Console(ConsoleCommand::ParStart(req, tx))).await)
 }
 

@@ -95,23 +95,36 @@ pub fn run(c: &ParCommand) -> Result<ExitCode, Error> {
 }
 
 /// `callsign console`: where the console and the handset page are, once
-/// the daemon answers there.
+/// the daemon answers there. The addresses carry the API token
+/// (`?token=`): the page trades it for a cookie at the first load, so
+/// treat them like the token itself.
 pub fn console(a: &ClientArgs) -> Result<ExitCode, Error> {
     let api = a.api()?;
     let (s, _): (super::dto::Status, _) = get_json(api, "GET", "/v1/status", None)?;
     let base = format!("http://{api}");
+    // get_json succeeded, so the daemon took this token.
+    let q = api
+        .token
+        .map(|t| format!("?token={}", t.as_str()))
+        .unwrap_or_default();
+    let (console, handset) = (format!("{base}/{q}"), format!("{base}/handset{q}"));
     if a.json {
         let v = serde_json::json!({
-            "console": format!("{base}/"),
-            "handset": format!("{base}/handset"),
+            "console": console,
+            "handset": handset,
             "node": s.id,
         });
         println!("{v}");
     } else {
-        println!("console: {base}/");
-        println!("handset: {base}/handset");
-        if !api.ip().is_loopback() {
-            eprintln!("the API listens on {api}, not loopback: anyone who reaches it can use it");
+        println!("console: {console}");
+        println!("handset: {handset}");
+        eprintln!(
+            "(the addresses carry the API token: share them only with whom may drive this daemon)"
+        );
+        if !api.addr.ip().is_loopback() {
+            eprintln!(
+                "the API listens on {api}, not loopback: anyone who reaches it and has the token can use it"
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

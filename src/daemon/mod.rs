@@ -17,6 +17,8 @@
 //! | `sip_net` | the SIP front's sockets: SIP over UDP and TCP, RTP |
 //! | `engine` | the task that drives the `Node` |
 //! | `api` | the local HTTP API (axum) |
+//! | `auth` | who may use it: Host and Origin checks, the API token |
+//! | `serve`, `api_body` | its limits: connections, slow clients, bodies |
 //! | `dto` | the API's JSON types (docs/API.md) |
 //! | `client` | a small HTTP/1.1 client and the CLI's output |
 //! | `events` | `callsign events`: the event stream for a terminal |
@@ -33,6 +35,8 @@
 //! | `hold` | `callsign ptt --hold`: Space held in a terminal, judged from key repeat |
 
 mod api;
+mod api_body;
+mod auth;
 mod boot;
 pub mod cli;
 mod client;
@@ -62,6 +66,7 @@ mod qr;
 pub mod radio;
 pub mod radio_run;
 mod reload;
+mod serve;
 mod settings;
 mod sip_net;
 pub mod sound;
@@ -91,6 +96,11 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
     if created {
         tracing::info!(dir = %settings.data_dir.display(), "created a new device key");
     }
+    let (token, created) = auth::load_or_create(&settings.data_dir)?;
+    if created {
+        tracing::info!(file = %settings.data_dir.join(auth::TOKEN_FILE).display(), "created the API token");
+    }
+    auth::warn_mode(&settings.data_dir);
     let seed = u64::from_le_bytes(store::os_random()?);
     let session_base = u64::from_le_bytes(store::os_random()?);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -139,6 +149,8 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
         let (events, _) = broadcast::channel(1024);
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let position = Arc::new(std::sync::Mutex::new(dto::PositionStatus::default()));
+        let limits = serve::Limits::raise();
+        tracing::info!(connections = limits.connections, event_streams = limits.subscribers, "API limits");
         let state = api::ApiState {
             cmds: cmd_tx.clone(),
             events: events.clone(),
@@ -146,7 +158,13 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
             sessions: Arc::new(AtomicU64::new(session_base)),
             position: position.clone(),
             bound: listener.local_addr().map_err(|e| format!("API address: {e}"))?,
+            token,
+            subscribers: Arc::new(tokio::sync::Semaphore::new(limits.subscribers)),
+            max_subscribers: limits.subscribers,
         };
+        if !state.bound.ip().is_loopback() {
+            tracing::warn!(api = %state.bound, "THE API LISTENS BEYOND LOOPBACK on {}: anyone who reaches it and holds the token in {} can drive this daemon, and it travels unencrypted (plain HTTP); keep it on 127.0.0.1 unless a trusted LAN needs it", state.bound, settings.data_dir.join(auth::TOKEN_FILE).display());
+        }
         tokio::spawn(reload::watch(args, settings.clone(), cmd_tx.clone()));
         tokio::spawn(health::watch(settings.ifaces.clone(), cmd_tx.clone()));
         if let Some((key, tg)) = settings.ptt_key.clone() {
@@ -162,14 +180,12 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
             let _ = stop_engine.send(());
             let _ = stop_api.send(());
         });
-        let server = axum::serve(listener, api::router(state)).with_graceful_shutdown(async move {
-            let _ = api_stop.await;
-        });
-        let api_task = tokio::spawn(async move {
-            if let Err(e) = server.await {
-                tracing::error!("API server failed: {e}");
-            }
-        });
+        let api_task = tokio::spawn(serve::run(
+            listener,
+            api::router(state),
+            limits.connections,
+            api_stop,
+        ));
         let engine = engine::Engine::new(node, settings, events, db)?;
         // The API listens and the engine is built: dependants may start.
         notify::notify("READY=1\nSTATUS=joined the mesh");

@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::api::{ApiState, ask, error};
+use super::api_body::ApiJson;
 use super::engine::{Command, MAX_LOG_ANSWER, MsgCommand, unix_ms};
 use super::msg_dto::{InboxQuery, LogQuery, SendRequest};
 use super::msgstore::LogRow;
@@ -18,7 +19,7 @@ pub fn routes(r: Router<ApiState>) -> Router<ApiState> {
         .route("/v1/log", get(log))
 }
 
-async fn send(State(s): State<ApiState>, Json(req): Json<SendRequest>) -> Response {
+async fn send(State(s): State<ApiState>, ApiJson(req): ApiJson<SendRequest>) -> Response {
     match ask(&s, |tx| Command::Messages(MsgCommand::Send(req, tx))).await {
         Ok(Ok(v)) => Json(v).into_response(),
         Ok(Err((code, msg))) => error(

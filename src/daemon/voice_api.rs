@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use tokio::sync::oneshot;
 
 use super::api::{ApiState, EngineResult, ask, reply};
+use super::api_body::ApiJson;
 use super::dto;
 use super::engine::{CallCommand, Command, TalkgroupCommand};
 
@@ -31,7 +32,7 @@ async fn calls(State(s): State<ApiState>) -> Response {
     }
 }
 
-async fn dial(State(s): State<ApiState>, Json(req): Json<dto::DialRequest>) -> Response {
+async fn dial(State(s): State<ApiState>, ApiJson(req): ApiJson<dto::DialRequest>) -> Response {
     reply(
         ask(&s, |tx: oneshot::Sender<EngineResult<dto::Call>>| {
             Command::Calls(CallCommand::Dial(req, tx))
@@ -40,7 +41,7 @@ async fn dial(State(s): State<ApiState>, Json(req): Json<dto::DialRequest>) -> R
     )
 }
 
-async fn answer(State(s): State<ApiState>, Json(req): Json<dto::AnswerRequest>) -> Response {
+async fn answer(State(s): State<ApiState>, ApiJson(req): ApiJson<dto::AnswerRequest>) -> Response {
     reply(
         ask(&s, |tx: oneshot::Sender<EngineResult<dto::Call>>| {
             Command::Calls(CallCommand::Answer(req, tx))
@@ -49,7 +50,7 @@ async fn answer(State(s): State<ApiState>, Json(req): Json<dto::AnswerRequest>) 
     )
 }
 
-async fn hangup(State(s): State<ApiState>, Json(req): Json<dto::HangupRequest>) -> Response {
+async fn hangup(State(s): State<ApiState>, ApiJson(req): ApiJson<dto::HangupRequest>) -> Response {
     reply(
         ask(&s, |tx: oneshot::Sender<EngineResult<dto::Call>>| {
             Command::Calls(CallCommand::Hangup(req, tx))
@@ -68,7 +69,7 @@ async fn talkgroups(State(s): State<ApiState>) -> Response {
 async fn listen(
     State(s): State<ApiState>,
     Path(name): Path<String>,
-    Json(req): Json<dto::ListenRequest>,
+    ApiJson(req): ApiJson<dto::ListenRequest>,
 ) -> Response {
     reply(
         ask(&s, |tx: oneshot::Sender<EngineResult<dto::Talkgroup>>| {
@@ -90,7 +91,7 @@ async fn leave(State(s): State<ApiState>, Path(name): Path<String>) -> Response 
 async fn ptt(
     State(s): State<ApiState>,
     Path(name): Path<String>,
-    Json(req): Json<dto::PttRequest>,
+    ApiJson(req): ApiJson<dto::PttRequest>,
 ) -> Response {
     reply(
         ask(&s, |tx: oneshot::Sender<EngineResult<dto::Talkgroup>>| {
@@ -109,7 +110,7 @@ async fn release(State(s): State<ApiState>, Path(name): Path<String>) -> Respons
     )
 }
 
-async fn mayday(State(s): State<ApiState>, Json(req): Json<dto::MaydayRequest>) -> Response {
+async fn mayday(State(s): State<ApiState>, ApiJson(req): ApiJson<dto::MaydayRequest>) -> Response {
     reply(
         ask(
             &s,
