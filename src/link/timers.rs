@@ -35,6 +35,11 @@ pub struct Timers {
     pub probes: u32,
     #[serde(with = "ms_serde")]
     pub probe_interval: Duration,
+    /// A quiet link fallen silent is declared dead no sooner than this
+    /// after it became suspect (its probes spread over it): a neighbour
+    /// whose daemon stalls for up to about this long is not buried.
+    #[serde(with = "ms_serde")]
+    pub stall_grace: Duration,
     /// The neighbour list (IHU) rides in every Nth multicast hello.
     pub ihu_every: u32,
     /// A neighbour whose IHU we have not had for this many IHU intervals is
@@ -171,6 +176,10 @@ impl Timers {
             hold_factor_fast: 2.5,
             probes: 2,
             probe_interval: Duration::from_millis(12),
+            // A stall of 500 ms that hides a hello after one was lost
+            // ends at most 500 ms after the suspicion began; its answers
+            // to the queued probes then take a few milliseconds more.
+            stall_grace: Duration::from_millis(550),
             // The neighbour list every 12.6 s: its size grows with the
             // neighbour count, so it must not ride every hello.
             ihu_every: 6,
@@ -209,6 +218,7 @@ impl Timers {
             hold_factor_fast: 3.5,
             probes: 0,
             probe_interval: Duration::from_millis(100),
+            stall_grace: Duration::ZERO,
             ihu_every: 3,
             ihu_hold_factor: 3.5,
             update_interval: Duration::from_secs(16),

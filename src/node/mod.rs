@@ -39,6 +39,8 @@ mod secure;
 #[cfg(test)]
 mod secure_tests;
 #[cfg(test)]
+mod stall_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
