@@ -129,6 +129,19 @@ pub struct SimArgs {
     /// preset's.
     #[arg(long)]
     pub update_interval: Option<u64>,
+    /// Stall phase after the idle window: random nodes stopped (as by
+    /// SIGSTOP) for each of these lengths in ms, one at a time on the
+    /// quiet mesh, e.g. `150,300,500`; prints the neighbour deaths and
+    /// routes lost they caused, before the flows and kills.
+    #[arg(long, value_delimiter = ',')]
+    pub stalls: Vec<u64>,
+    /// Stalls of each length of --stalls.
+    #[arg(long, default_value_t = 20)]
+    pub stall_count: usize,
+    /// Stall grace in ms instead of the callsign preset's 550 (0: none,
+    /// probes back to back on every link, as before the grace).
+    #[arg(long)]
+    pub stall_grace: Option<u64>,
     /// Bytes of one simulated voice frame (70: Opus at 28 kbit/s).
     #[arg(long, default_value_t = crate::sim::voice::DEFAULT_FRAME_BYTES)]
     pub frame_bytes: usize,
@@ -246,6 +259,9 @@ pub fn options(args: &SimArgs, spec: &WorldSpec) -> Result<RunOptions, SimError>
         flood_protection: args.flood_protection.as_deref().map(protection),
         hello_idle_ms: args.hello_idle.filter(|h| *h > 0),
         update_interval_s: args.update_interval.filter(|u| *u > 0),
+        stalls_ms: args.stalls.iter().copied().filter(|&s| s > 0).collect(),
+        stall_count: args.stall_count,
+        stall_grace_ms: args.stall_grace,
         ..RunOptions::default()
     })
 }
@@ -431,6 +447,17 @@ pub fn print_summary(r: &Report) {
     );
     if let Some(v) = &r.voice {
         print_voice(v);
+    }
+    if let Some(st) = &r.stalls {
+        println!(
+            "  stalls      {} of each of {:?} ms: {} neighbour deaths ({:?} by length), at most {} pairs without a route, {} datagrams dropped",
+            st.stalls_per_length,
+            st.stall_lengths_ms,
+            st.stall_neighbour_deaths,
+            st.stall_neighbour_deaths_by_length,
+            st.stall_pairs_without_route_max,
+            st.stall_datagrams_dropped
+        );
     }
     if r.name_probes > 0 {
         println!(
