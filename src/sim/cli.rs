@@ -150,6 +150,13 @@ pub struct SimArgs {
     /// most copies of one message held (see docs/SIM.md).
     #[arg(long)]
     pub ferry: bool,
+    /// Run the simulated day instead: HOURS simulated on a random mesh of
+    /// --nodes walking handsets at --loss (default 0.05), a node killed
+    /// every few minutes and back a few minutes later; prints loops,
+    /// table bounds, memory per node and wall time, exits 1 if a check
+    /// failed (see docs/SIM.md; `--day 24 --nodes 100` is the day).
+    #[arg(long, value_name = "HOURS")]
+    pub day: Option<f64>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -302,13 +309,51 @@ fn voice_options(args: &SimArgs) -> Result<Option<super::run::voice::VoiceOption
 }
 
 pub fn run(args: SimArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    match run_inner(&args) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+    let done = match args.day {
+        Some(hours) => run_day(&args, hours),
+        None => run_inner(&args).map(|()| ExitCode::SUCCESS),
+    };
+    match done {
+        Ok(code) => Ok(code),
         Err(SimError::Input(m)) => {
             eprintln!("callsign sim: {m}");
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// A report as pretty JSON, or one `key=value` line per field.
+fn print_flat<T: serde::Serialize>(r: &T, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+    } else if let Ok(serde_json::Value::Object(o)) = serde_json::to_value(r) {
+        for (k, v) in o {
+            println!("{k}={v}");
+        }
+    }
+}
+
+/// The simulated day (`--day HOURS`): its report, and exit code 1 when
+/// one of its checks failed (each named on stderr).
+fn run_day(args: &SimArgs, hours: f64) -> Result<ExitCode, SimError> {
+    let r = super::day::run(&super::day::DayOptions {
+        seed: args.seed,
+        nodes: args.nodes,
+        hours,
+        loss: args.loss.unwrap_or(0.05),
+        quiet: args.quiet,
+        wall_clock: !args.no_wall_clock,
+        ..Default::default()
+    })?;
+    print_flat(&r, args.json);
+    for f in &r.failures {
+        eprintln!("callsign sim --day: FAILED: {f}");
+    }
+    Ok(if r.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn run_inner(args: &SimArgs) -> Result<(), SimError> {

@@ -11,6 +11,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod day;
 pub mod ferry;
 pub mod graph;
 pub mod layout;
