@@ -15,8 +15,15 @@ use std::time::{Duration, Instant};
 
 use callsign::identity::{Identity, NodeId};
 
-/// Every namespace we make starts with this, then the owner pid.
-const NS_PREFIX: &str = "csft";
+/// Every namespace we make starts with this, then the owner pid
+/// (`CALLSIGN_FIELD_NS_PREFIX` overrides it, for runs side by side on one
+/// host that must not touch each other's namespaces).
+fn ns_prefix() -> String {
+    std::env::var("CALLSIGN_FIELD_NS_PREFIX")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "csft".into())
+}
 
 #[derive(Debug, serde::Deserialize)]
 pub struct Link {
@@ -137,8 +144,9 @@ fn sh_quiet(args: &[&str]) {
 /// Remove namespaces (and their processes) of runs whose process is gone.
 fn remove_stale() {
     let list = sh(&["ip", "netns", "list"]);
+    let prefix = ns_prefix();
     for ns in list.lines().filter_map(|l| l.split_whitespace().next()) {
-        let Some(rest) = ns.strip_prefix(NS_PREFIX) else {
+        let Some(rest) = ns.strip_prefix(prefix.as_str()) else {
             continue;
         };
         let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -193,7 +201,7 @@ impl Net {
             veths: Vec::new(),
         };
         for (i, name) in sc.nodes.iter().enumerate() {
-            let ns = format!("{NS_PREFIX}{pid}x{k}-{name}");
+            let ns = format!("{}{pid}x{k}-{name}", ns_prefix());
             let dir = net.tmp.join(name);
             std::fs::create_dir_all(&dir).expect("node dir");
             // Keys made here so the test knows every node id up front.
@@ -331,6 +339,13 @@ impl Net {
         if let Some(mut c) = self.nodes[i].child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// Send a signal (`"STOP"`, `"CONT"`) to one daemon.
+    pub fn signal(&self, name: &str, sig: &str) {
+        if let Some(c) = &self.node(name).child {
+            sh(&["kill", &format!("-{sig}"), &c.id().to_string()]);
         }
     }
 
