@@ -15,10 +15,14 @@ use std::time::{Duration, Instant};
 
 use callsign::identity::{Identity, NodeId};
 
-/// Every namespace we make starts with this (or CALLSIGN_FIELD_NS_PREFIX,
-/// so that runs sharing a machine keep to their own), then the owner pid.
+/// Every namespace we make starts with this, then the owner pid
+/// (`CALLSIGN_FIELD_NS_PREFIX` overrides it, for runs side by side on one
+/// host that must not touch each other's namespaces).
 fn ns_prefix() -> String {
-    std::env::var("CALLSIGN_FIELD_NS_PREFIX").unwrap_or_else(|_| "csft".into())
+    std::env::var("CALLSIGN_FIELD_NS_PREFIX")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "csft".into())
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -140,8 +144,9 @@ fn sh_quiet(args: &[&str]) {
 /// Remove namespaces (and their processes) of runs whose process is gone.
 fn remove_stale() {
     let list = sh(&["ip", "netns", "list"]);
+    let prefix = ns_prefix();
     for ns in list.lines().filter_map(|l| l.split_whitespace().next()) {
-        let Some(rest) = ns.strip_prefix(&ns_prefix()) else {
+        let Some(rest) = ns.strip_prefix(prefix.as_str()) else {
             continue;
         };
         let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -334,6 +339,13 @@ impl Net {
         if let Some(mut c) = self.nodes[i].child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// Send a signal (`"STOP"`, `"CONT"`) to one daemon.
+    pub fn signal(&self, name: &str, sig: &str) {
+        if let Some(c) = &self.node(name).child {
+            sh(&["kill", &format!("-{sig}"), &c.id().to_string()]);
         }
     }
 

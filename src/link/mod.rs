@@ -15,7 +15,7 @@ mod estimator;
 pub mod mpr;
 mod timers;
 pub use mpr::{QualityNeighbour, select_mprs, select_mprs_by_quality};
-pub use timers::{FloodProtection, Timers, VoiceProtection};
+pub use timers::{FloodProtection, STALL_GRACE, Timers, VoiceProtection};
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -84,6 +84,10 @@ pub enum Liveness {
         last_round: Instant,
         probes_sent: u32,
         cause: Suspicion,
+        /// When the suspicion began.
+        since: Instant,
+        /// Time between probe rounds (see [`Neighbour::probe_gap`]).
+        gap: Duration,
     },
 }
 
@@ -328,7 +332,7 @@ impl Neighbour {
         // few hellos all heard (a link just found) says little: the
         // estimate starts from one heard and one missed (Laplace), so a
         // young link at 10 % loss is not taken for a perfect one.
-        let carrying = now < self.sent_data_until || self.in_fast_mode(now);
+        let carrying = self.carrying(now);
         let margin = if carrying { 1.0 } else { 1.5 };
         let low = |heard: f64, n: f64| {
             let p = (heard + 1.0) / (n + 2.0);
@@ -349,6 +353,35 @@ impl Neighbour {
         };
         let n = (f64::ln(target) / (1.0 - q).ln()).ceil();
         (n as u32).clamp(min, most)
+    }
+
+    /// Whether it carries our data now (or we carry its): a dead relay
+    /// must then be found fast, and a silence means more than on a quiet
+    /// link.
+    pub fn carrying(&self, now: Instant) -> bool {
+        now < self.sent_data_until || self.in_fast_mode(now)
+    }
+
+    /// Time between probe rounds of a suspicion with `cause` and a probe
+    /// `budget`. A quiet link fallen silent spreads its probes over the
+    /// stall grace ([`Timers::stall_grace`]), so that it is declared dead
+    /// no sooner than that after the suspicion began: a daemon stopped for
+    /// a few hundred milliseconds (a busy handset, a SIGSTOP) answers the
+    /// probes waiting in its socket buffer when it continues. Under
+    /// traffic, or when something else (a failed delivery, a rumour, a
+    /// seqno request) raised the suspicion, probes stay back to back: a
+    /// dead relay there holds a flow.
+    pub fn probe_gap(
+        &self,
+        timers: &Timers,
+        now: Instant,
+        cause: Suspicion,
+        budget: u32,
+    ) -> Duration {
+        if cause != Suspicion::Silence || self.carrying(now) {
+            return timers.probe_interval;
+        }
+        (timers.stall_grace / (budget + 1)).max(timers.probe_interval)
     }
 
     /// Part `tag` (see [`table_tag`]) of its table arrived. Parts are

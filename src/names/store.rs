@@ -122,6 +122,11 @@ impl Store {
         }
     }
 
+    /// Most entries it holds (`Limits::total`).
+    pub fn capacity(&self) -> usize {
+        self.limits.total
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -433,7 +433,14 @@ impl Node {
         }
         match n.liveness {
             Liveness::Alive => t.min(n.hold_deadline(timers)),
-            Liveness::Suspect { last_round, .. } => t.min(last_round + timers.probe_interval),
+            Liveness::Suspect {
+                last_round, gap, ..
+            } => {
+                // Data through it since the last round: probe fast (an
+                // early wake-up that finds nothing to do is harmless).
+                let data = n.sent_data_until > last_round || n.fast_until > last_round;
+                t.min(last_round + if data { timers.probe_interval } else { gap })
+            }
         }
     }
 
@@ -453,10 +460,14 @@ impl Node {
                         if timers.probes == 0 {
                             dead.push((n.key, Suspicion::Silence, now, 0));
                         } else {
+                            let cause = Suspicion::Silence;
+                            let budget = n.probe_budget(timers.probes, now, false);
                             n.liveness = Liveness::Suspect {
                                 last_round: now,
                                 probes_sent: 1,
-                                cause: Suspicion::Silence,
+                                cause,
+                                since: now,
+                                gap: n.probe_gap(&timers, now, cause, budget),
                             };
                             probes.push((n.key, n.addr));
                         }
@@ -466,18 +477,32 @@ impl Node {
                     last_round,
                     probes_sent,
                     cause,
+                    since,
+                    gap,
                 } => {
-                    let next = last_round + timers.probe_interval;
+                    // Data through it since the suspicion began: probe fast.
+                    let gap = if n.carrying(now) {
+                        timers.probe_interval
+                    } else {
+                        gap
+                    };
+                    let next = last_round + gap;
                     let reported = matches!(cause, Suspicion::Rumour | Suspicion::Request);
                     let budget = n.probe_budget(timers.probes, now, reported);
+                    // A quiet link fallen silent gets its stall grace in
+                    // full (see `Neighbour::probe_gap`).
+                    let quiet = cause == Suspicion::Silence && !n.carrying(now);
+                    let graced = !quiet || now >= since + timers.stall_grace;
                     if now >= next {
-                        if probes_sent > budget {
+                        if probes_sent > budget && graced {
                             dead.push((n.key, cause, n.last_heard, budget));
                         } else {
                             n.liveness = Liveness::Suspect {
                                 last_round: now,
                                 probes_sent: probes_sent + 1,
                                 cause,
+                                since,
+                                gap: n.probe_gap(&timers, now, cause, budget),
                             };
                             if probes_sent < budget {
                                 probes.push((n.key, n.addr));
@@ -565,16 +590,35 @@ impl Node {
     /// Make a neighbour suspect at once (a hop-by-hop delivery failed, or
     /// another neighbour lost it).
     pub(super) fn suspect(&mut self, now: Instant, key: LinkKey, cause: Suspicion) {
+        let fast = self.config.timers.probe_interval;
         let Some(n) = self.nbrs.get_mut(&key) else {
             return;
         };
-        if n.liveness != Liveness::Alive {
-            return;
-        }
-        n.liveness = Liveness::Suspect {
-            last_round: now,
-            probes_sent: 1,
-            cause,
+        n.liveness = match n.liveness {
+            Liveness::Alive => Liveness::Suspect {
+                last_round: now,
+                probes_sent: 1,
+                cause,
+                since: now,
+                gap: fast,
+            },
+            // Already suspect for a quiet silence, with its probes spread
+            // over the stall grace: what this says (a failed delivery, a
+            // rumour, a broken route nearby) makes a dead relay likely,
+            // so the probes go back to back from now.
+            Liveness::Suspect {
+                probes_sent,
+                since,
+                gap,
+                ..
+            } if gap > fast => Liveness::Suspect {
+                last_round: now,
+                probes_sent,
+                cause,
+                since,
+                gap: fast,
+            },
+            Liveness::Suspect { .. } => return,
         };
         let addr = n.addr;
         self.send_unicast_hello(now, key, addr, true, false);

@@ -38,6 +38,9 @@ mod routing;
 mod secure;
 #[cfg(test)]
 mod secure_tests;
+mod sizes;
+#[cfg(test)]
+mod stall_tests;
 #[cfg(test)]
 mod tests;
 
@@ -46,6 +49,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub use api::*;
 pub use messages::MsgTo;
 pub use names::{Holder, names_config};
+pub use sizes::TableSize;
 
 use crate::flood::{DUP_CACHE, DupCache, VOICE_DUP_CACHE};
 use crate::identity::{Identity, NodeId};

@@ -28,6 +28,9 @@ enum Ev {
     Deliver(usize, usize, Vec<u8>),
 }
 
+/// Datagrams waiting for a stopped node: (from, bytes).
+type SocketBuffer = Vec<(usize, Vec<u8>)>;
+
 pub(crate) struct World {
     pub nodes: Vec<Node>,
     pub alive: Vec<bool>,
@@ -47,6 +50,9 @@ pub(crate) struct World {
     pub drop_type_to: Option<(u8, usize)>,
     /// Keep a copy of every packet put on the air: (from, to, bytes).
     pub capture: Option<Vec<(usize, usize, Vec<u8>)>>,
+    /// A stopped node's socket buffer: what reached it while stopped
+    /// (see [`World::stall`]).
+    stalled: Vec<Option<SocketBuffer>>,
 }
 
 impl World {
@@ -96,6 +102,7 @@ impl World {
             bytes_by_type: BTreeMap::new(),
             drop_type_to: None,
             capture: None,
+            stalled: vec![None; n],
         };
         for i in 0..n {
             w.nodes[i].handle(
@@ -173,7 +180,7 @@ impl World {
             self.now = at;
             match ev {
                 Ev::Timer(i, g) => {
-                    if g != self.timer_gen[i] || !self.alive[i] {
+                    if g != self.timer_gen[i] || !self.alive[i] || self.stalled[i].is_some() {
                         continue;
                     }
                     self.nodes[i].handle(at, Input::Timeout);
@@ -181,6 +188,10 @@ impl World {
                 }
                 Ev::Deliver(from, to, data) => {
                     if !self.alive[to] {
+                        continue;
+                    }
+                    if let Some(q) = &mut self.stalled[to] {
+                        q.push((from, data));
                         continue;
                     }
                     self.nodes[to].handle(
@@ -223,6 +234,31 @@ impl World {
 
     pub fn kill(&mut self, i: usize) {
         self.alive[i] = false;
+    }
+
+    /// Stop node `i` (a SIGSTOP): it runs no timers and reads nothing;
+    /// what reaches it waits until [`World::resume`].
+    pub fn stall(&mut self, i: usize) {
+        self.stalled[i].get_or_insert_with(Vec::new);
+    }
+
+    /// The stopped node continues (a SIGCONT): it reads what waited in
+    /// its socket buffer, in order, then runs its overdue timers.
+    pub fn resume(&mut self, i: usize) {
+        let now = self.now;
+        for (from, data) in self.stalled[i].take().unwrap_or_default() {
+            self.nodes[i].handle(
+                now,
+                Input::Receive {
+                    iface: IfaceId(0),
+                    from: addr(from),
+                    data,
+                },
+            );
+            self.drain(i);
+        }
+        self.nodes[i].handle(now, Input::Timeout);
+        self.drain(i);
     }
 
     pub fn send(

@@ -129,6 +129,19 @@ pub struct SimArgs {
     /// preset's.
     #[arg(long)]
     pub update_interval: Option<u64>,
+    /// Stall phase after the idle window: random nodes stopped (as by
+    /// SIGSTOP) for each of these lengths in ms, one at a time on the
+    /// quiet mesh, e.g. `150,300,500`; prints the neighbour deaths and
+    /// routes lost they caused, before the flows and kills.
+    #[arg(long, value_delimiter = ',')]
+    pub stalls: Vec<u64>,
+    /// Stalls of each length of --stalls.
+    #[arg(long, default_value_t = 20)]
+    pub stall_count: usize,
+    /// Stall grace in ms instead of the callsign preset's 550 (0: none,
+    /// probes back to back on every link, as before the grace).
+    #[arg(long)]
+    pub stall_grace: Option<u64>,
     /// Bytes of one simulated voice frame (70: Opus at 28 kbit/s).
     #[arg(long, default_value_t = crate::sim::voice::DEFAULT_FRAME_BYTES)]
     pub frame_bytes: usize,
@@ -137,6 +150,13 @@ pub struct SimArgs {
     /// most copies of one message held (see docs/SIM.md).
     #[arg(long)]
     pub ferry: bool,
+    /// Run the simulated day instead: HOURS simulated on a random mesh of
+    /// --nodes walking handsets at --loss (default 0.05), a node killed
+    /// every few minutes and back a few minutes later; prints loops,
+    /// table bounds, memory per node and wall time, exits 1 if a check
+    /// failed (see docs/SIM.md; `--day 24 --nodes 100` is the day).
+    #[arg(long, value_name = "HOURS")]
+    pub day: Option<f64>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -246,6 +266,9 @@ pub fn options(args: &SimArgs, spec: &WorldSpec) -> Result<RunOptions, SimError>
         flood_protection: args.flood_protection.as_deref().map(protection),
         hello_idle_ms: args.hello_idle.filter(|h| *h > 0),
         update_interval_s: args.update_interval.filter(|u| *u > 0),
+        stalls_ms: args.stalls.iter().copied().filter(|&s| s > 0).collect(),
+        stall_count: args.stall_count,
+        stall_grace_ms: args.stall_grace,
         ..RunOptions::default()
     })
 }
@@ -286,13 +309,51 @@ fn voice_options(args: &SimArgs) -> Result<Option<super::run::voice::VoiceOption
 }
 
 pub fn run(args: SimArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    match run_inner(&args) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+    let done = match args.day {
+        Some(hours) => run_day(&args, hours),
+        None => run_inner(&args).map(|()| ExitCode::SUCCESS),
+    };
+    match done {
+        Ok(code) => Ok(code),
         Err(SimError::Input(m)) => {
             eprintln!("callsign sim: {m}");
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// A report as pretty JSON, or one `key=value` line per field.
+fn print_flat<T: serde::Serialize>(r: &T, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
+    } else if let Ok(serde_json::Value::Object(o)) = serde_json::to_value(r) {
+        for (k, v) in o {
+            println!("{k}={v}");
+        }
+    }
+}
+
+/// The simulated day (`--day HOURS`): its report, and exit code 1 when
+/// one of its checks failed (each named on stderr).
+fn run_day(args: &SimArgs, hours: f64) -> Result<ExitCode, SimError> {
+    let r = super::day::run(&super::day::DayOptions {
+        seed: args.seed,
+        nodes: args.nodes,
+        hours,
+        loss: args.loss.unwrap_or(0.05),
+        quiet: args.quiet,
+        wall_clock: !args.no_wall_clock,
+        ..Default::default()
+    })?;
+    print_flat(&r, args.json);
+    for f in &r.failures {
+        eprintln!("callsign sim --day: FAILED: {f}");
+    }
+    Ok(if r.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn run_inner(args: &SimArgs) -> Result<(), SimError> {
@@ -431,6 +492,17 @@ pub fn print_summary(r: &Report) {
     );
     if let Some(v) = &r.voice {
         print_voice(v);
+    }
+    if let Some(st) = &r.stalls {
+        println!(
+            "  stalls      {} of each of {:?} ms: {} neighbour deaths ({:?} by length), at most {} pairs without a route, {} datagrams dropped",
+            st.stalls_per_length,
+            st.stall_lengths_ms,
+            st.stall_neighbour_deaths,
+            st.stall_neighbour_deaths_by_length,
+            st.stall_pairs_without_route_max,
+            st.stall_datagrams_dropped
+        );
     }
     if r.name_probes > 0 {
         println!(

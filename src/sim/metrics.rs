@@ -86,6 +86,24 @@ pub struct VoiceReport {
     pub call_m2e_ms_p95: Option<f64>,
 }
 
+/// The stall phase's figures (`--stalls`; see `docs/SIM.md`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StallReport {
+    pub stall_lengths_ms: Vec<u64>,
+    pub stalls_per_length: usize,
+    /// Stalls applied (a node already dead or stalled is not stalled).
+    pub stalls_done: usize,
+    /// Neighbours declared dead anywhere in the mesh during the phase.
+    pub stall_neighbour_deaths: u64,
+    /// The same, from each stall's start to the next one's, per length.
+    pub stall_neighbour_deaths_by_length: Vec<u64>,
+    /// The most source-destination pairs without a valid route at any
+    /// route check during the phase.
+    pub stall_pairs_without_route_max: u64,
+    /// Datagrams a stalled node's full socket buffer dropped.
+    pub stall_datagrams_dropped: u64,
+}
+
 /// One simulated run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -144,6 +162,9 @@ pub struct Report {
     /// Talkgroups and calls (`--ptt`, `--calls`); absent otherwise.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub voice: Option<VoiceReport>,
+    /// The stall phase (`--stalls`); absent otherwise.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub stalls: Option<StallReport>,
     pub kills: Vec<Kill>,
     pub air_packets: AirPackets,
     /// Every node's counters summed (dead nodes as they were at death).

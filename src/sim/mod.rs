@@ -11,6 +11,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod day;
 pub mod ferry;
 pub mod graph;
 pub mod layout;
@@ -81,6 +82,12 @@ pub struct RunOptions {
     pub hello_idle_ms: Option<u64>,
     /// Override of the preset's periodic dump interval (`--update-interval`).
     pub update_interval_s: Option<u64>,
+    /// Stall lengths of the stall phase in ms (`--stalls`; empty: none).
+    pub stalls_ms: Vec<u64>,
+    /// Stalls of each length (`--stall-count`).
+    pub stall_count: usize,
+    /// Override of the callsign preset's stall grace (`--stall-grace`).
+    pub stall_grace_ms: Option<u64>,
     pub quiet: bool,
     /// Report the host's wall time (`false`: `wall_ms` is 0, for byte-identical output).
     pub wall_clock: bool,
@@ -111,6 +118,9 @@ impl Default for RunOptions {
             flood_protection: None,
             hello_idle_ms: None,
             update_interval_s: None,
+            stalls_ms: Vec::new(),
+            stall_count: 20,
+            stall_grace_ms: None,
             quiet: true,
             wall_clock: true,
         }

@@ -7,9 +7,11 @@ use std::time::Duration;
 mod names;
 mod names_debug;
 mod repair_debug;
+pub mod stalls;
 pub mod voice;
 
 use names::{NamesHook, NamesPhase};
+use stalls::{StallHook, StallPhase};
 use voice::{VoiceHook, VoicePhase};
 
 use super::checks::{NextHops, check_all, pairs_through, valid_path};
@@ -38,6 +40,7 @@ pub enum Hook {
     Flood(usize),
     Names(NamesHook),
     Voice(VoiceHook),
+    Stall(StallHook),
     End,
 }
 
@@ -108,6 +111,8 @@ pub struct Sim {
     names: NamesPhase,
     /// Talkgroups and calls (`--ptt`, `--calls`).
     voice: Option<VoicePhase>,
+    /// Stalls on the quiet mesh (`--stalls`).
+    stalls: Option<StallPhase>,
     end: Instant,
     limit: Instant,
     /// The run has reached its end (`run_until` does nothing more).
@@ -129,6 +134,9 @@ fn overrides(opts: &RunOptions, t: &mut Timers) {
     }
     if let Some(u) = opts.update_interval_s {
         t.update_interval = Duration::from_secs(u);
+    }
+    if let Some(g) = opts.stall_grace_ms {
+        t.stall_grace = Duration::from_millis(g);
     }
 }
 
@@ -217,6 +225,8 @@ impl Sim {
             .map_or(Instant::MAX, |d| Instant::ZERO + secs(d));
         let opts_names = opts.names;
         let opts_voice = opts.voice.clone();
+        let stalls =
+            Some(StallPhase::new(&opts.stalls_ms, opts.stall_count)).filter(|p| !p.is_empty());
         Ok(Sim {
             world,
             timers_name: opts.timers.clone(),
@@ -250,6 +260,7 @@ impl Sim {
             walkers,
             names: NamesPhase::new(opts_names),
             voice: opts_voice.map(VoicePhase::new),
+            stalls,
             end: Instant::MAX,
             limit,
             done: false,
@@ -315,6 +326,7 @@ impl Sim {
                 Hook::Flood(m) => self.on_flood(now, m),
                 Hook::Names(h) => self.on_names_hook(now, h),
                 Hook::Voice(h) => self.on_voice_hook(now, h),
+                Hook::Stall(h) => self.on_stall_hook(now, h),
                 Hook::End => self.done = true,
             }
         }
@@ -334,6 +346,9 @@ impl Sim {
         self.loop_checks += 1;
         self.loop_observations += r.loops;
         self.invalid_pairs = r.invalid_pairs;
+        if let Some(p) = self.stalls.as_mut().filter(|p| p.active) {
+            p.pairs_lost_max = p.pairs_lost_max.max(r.invalid_pairs);
+        }
         if self.converged_at.is_none()
             && std::env::var("CALLSIGN_SIM_DEBUG").is_ok()
             && now.as_micros() % 500_000 < 50_000
@@ -416,6 +431,16 @@ impl Sim {
             );
             self.idle_result = Some((total, breakdown, s, packets));
         }
+        if self.stalls.is_some() {
+            // Stalls first, on the quiet mesh; then the rest.
+            self.world.schedule(now, Hook::Stall(StallHook::Next));
+        } else {
+            self.after_idle(now);
+        }
+    }
+
+    /// After the idle window (and the stalls): voice, or the rest.
+    fn after_idle(&mut self, now: Instant) {
         if self.voice.is_some() {
             // Talkgroups and calls first, on the whole mesh; then the rest.
             self.world.schedule(now, Hook::Voice(VoiceHook::Start));
@@ -1031,6 +1056,7 @@ impl Sim {
             flood_rebroadcast_ratio: mean(&ratios),
             flood_delivery_ratio: mean(&delivered),
             voice: self.voice.as_ref().and_then(|v| v.report.clone()),
+            stalls: self.stalls.as_ref().and_then(|p| p.report.clone()),
             kills: self.kills.clone(),
             air_packets: {
                 let p = &self.world.air.packets;

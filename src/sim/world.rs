@@ -13,6 +13,13 @@
 //! it. There is no collision or carrier-sense model (two neighbours may
 //! transmit at once) and no MAC-layer retransmission: every datagram,
 //! unicast or multicast, sees the link's loss once.
+//!
+//! Stalls ([`World::stall`]) model a daemon that is stopped (SIGSTOP, a
+//! busy CPU) and then continues: for their length the node neither runs
+//! its timers nor reads its sockets, and what it had already handed to the
+//! radio still goes out; datagrams that reach it wait in its socket
+//! buffer ([`STALL_QUEUE`]) and are read in order when it resumes, each
+//! one an input like any other, then its overdue timers run.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -38,6 +45,9 @@ pub const PORT: u16 = 7470;
 /// Timeouts due at once that one node may ask for at the same instant
 /// before the simulator pushes the next one a millisecond later.
 const MAX_ZERO_TIME_TIMEOUTS: u32 = 64;
+/// Datagrams a stalled node's socket buffer holds (about 200 KiB of
+/// small datagrams); later ones are dropped, as the kernel drops them.
+pub const STALL_QUEUE: usize = 1024;
 
 /// Node `i` (0-based) lives at `[fe80::(i+1)]:7470`.
 pub fn addr_of(i: usize) -> SocketAddr {
@@ -124,6 +134,10 @@ pub struct SimNode {
     zero_count: u32,
     radios: Vec<Radio>,
     links: Vec<Vec<Link>>,
+    /// Stopped until this time (see [`World::stall`]).
+    stalled_until: Option<Instant>,
+    /// Datagrams that reached it while stopped: (iface, from, data).
+    stall_queue: VecDeque<(u32, u32, Rc<[u8]>)>,
 }
 
 impl SimNode {
@@ -149,6 +163,8 @@ enum Ev<H> {
         from: u32,
         data: Rc<[u8]>,
     },
+    /// A stalled node continues.
+    Resume(u32),
     Hook(H),
 }
 
@@ -197,6 +213,8 @@ pub struct World<H> {
     pub voice: VoiceLog,
     pub events: u64,
     pub livelock_guards: u64,
+    /// Datagrams dropped because a stalled node's buffer was full.
+    pub stall_drops: u64,
     /// Every device claims its own name when it boots (off: the mesh core
     /// alone, `--no-names`).
     pub boot_claims: bool,
@@ -237,6 +255,8 @@ impl<H> World<H> {
                 zero_count: 0,
                 radios: n.radios.iter().map(|_| Radio::default()).collect(),
                 links: vec![Vec::new(); n.radios.len()],
+                stalled_until: None,
+                stall_queue: VecDeque::new(),
             });
         }
         let mut by_id: Vec<(NodeId, u32)> = ids
@@ -262,6 +282,7 @@ impl<H> World<H> {
             voice: VoiceLog::default(),
             events: 0,
             livelock_guards: 0,
+            stall_drops: 0,
             boot_claims: true,
         };
         w.rebuild_links();
@@ -376,9 +397,10 @@ impl<H> World<H> {
             match e.ev {
                 Ev::Hook(h) => return Some((e.at, h)),
                 Ev::Boot(i) => self.boot(i as usize),
+                Ev::Resume(i) => self.resume(i as usize),
                 Ev::Timer { node, generation } => {
                     let sn = &mut self.nodes[node as usize];
-                    if sn.alive && sn.timer_gen == generation {
+                    if sn.alive && sn.timer_gen == generation && sn.stalled_until.is_none() {
                         sn.timer_at = None;
                         self.handle(node as usize, Input::Timeout);
                     }
@@ -396,7 +418,14 @@ impl<H> World<H> {
                     from,
                     data,
                 } => {
-                    if self.nodes[to as usize].alive && self.nodes[to as usize].app.is_some() {
+                    let sn = &mut self.nodes[to as usize];
+                    if sn.alive && sn.app.is_some() && sn.stalled_until.is_some() {
+                        if sn.stall_queue.len() < STALL_QUEUE {
+                            sn.stall_queue.push_back((iface, from, data));
+                        } else {
+                            self.stall_drops += 1;
+                        }
+                    } else if sn.alive && sn.app.is_some() {
                         let input = Input::Receive {
                             iface: IfaceId(iface),
                             from: addr_of(from as usize),
@@ -536,9 +565,80 @@ impl<H> World<H> {
         let sn = &mut self.nodes[i];
         sn.alive = false;
         sn.timer_gen += 1;
+        sn.stalled_until = None;
+        sn.stall_queue.clear();
         for r in &mut sn.radios {
             r.queue.clear();
         }
+    }
+
+    /// A dead node is powered on again: a fresh daemon with the same
+    /// identity and configuration, booting now (nothing of its old state
+    /// survives but its key, as after a SIGKILL and restart).
+    pub fn revive(&mut self, i: usize) {
+        let sn = &mut self.nodes[i];
+        if sn.alive {
+            return;
+        }
+        sn.alive = true;
+        sn.app = None;
+        sn.timer_gen += 1;
+        sn.timer_at = None;
+        for r in &mut sn.radios {
+            r.busy = false;
+            r.queue.clear();
+        }
+        let now = self.now;
+        self.push(now, Ev::Boot(i as u32));
+    }
+
+    /// Stop node `i` for `d` (a SIGSTOP and SIGCONT): see the module doc.
+    /// A node already stalled, dead or not booted is left alone.
+    pub fn stall(&mut self, i: usize, d: Duration) -> bool {
+        let now = self.now;
+        let sn = &mut self.nodes[i];
+        if !sn.alive || sn.app.is_none() || sn.stalled_until.is_some() {
+            return false;
+        }
+        sn.stalled_until = Some(now + d);
+        self.push(now + d, Ev::Resume(i as u32));
+        true
+    }
+
+    /// Neighbours declared dead so far, summed over every booted node
+    /// (a dead node's count as it was at its death).
+    pub fn neighbour_losses(&self) -> u64 {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.node())
+            .map(|n| n.stats().neighbour_losses)
+            .sum()
+    }
+
+    /// Whether node `i` is stalled now.
+    pub fn stalled(&self, i: usize) -> bool {
+        self.nodes[i].stalled_until.is_some()
+    }
+
+    /// The stalled node continues: it reads its socket buffer in order,
+    /// one input each (the daemon takes datagrams before timers), then
+    /// runs its overdue timers.
+    fn resume(&mut self, i: usize) {
+        let sn = &mut self.nodes[i];
+        if sn.stalled_until.take().is_none() || !sn.alive {
+            return;
+        }
+        let queued = std::mem::take(&mut sn.stall_queue);
+        for (iface, from, data) in queued {
+            let input = Input::Receive {
+                iface: IfaceId(iface),
+                from: addr_of(from as usize),
+                data: data.to_vec(),
+            };
+            self.handle(i, input);
+        }
+        self.nodes[i].timer_at = None;
+        self.handle(i, Input::Timeout);
     }
 
     /// The calling contract, step 3 and 4: drain transmits and events,
@@ -615,7 +715,7 @@ impl<H> World<H> {
                 }
             }
             let sn = &mut self.nodes[i];
-            if !sn.alive || sn.radios.iter().all(|r| r.busy) {
+            if !sn.alive || sn.stalled_until.is_some() || sn.radios.iter().all(|r| r.busy) {
                 return;
             }
             let Some(t) = sn.app.as_mut().and_then(|n| n.poll_transmit(self.now)) else {
