@@ -78,6 +78,7 @@ fn reroute_gap(net: &mut Net, victim: &str) -> Duration {
     let n4 = net.node("n4").id;
     let ns = net.node("n1").ns.clone();
     let mut ping = Command::new("ip")
+        .env("CALLSIGN_DATA_DIR", &net.node("n1").dir)
         .args(["netns", "exec", &ns, harness::bin(), "ping"])
         .arg(n4.to_string())
         .args(["--interval", "0.02", "--timeout", "0.5", "--json"])
