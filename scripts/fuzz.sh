@@ -92,7 +92,7 @@ for t in $TARGETS; do
 done
 mkdir -p logs artifacts corpus-run
 DATE=$(date -u +%Y-%m-%d)
-echo "| target | executions | exec/s | time (s) | cov | ft | corpus (files) | peak RSS (MB) | date | result |" > "$TABLE"
+echo "| target | executions | exec/s | time (s) | cov | ft | corpus (inputs/bytes) | peak RSS (MB) | date | result |" > "$TABLE"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|" >> "$TABLE"
 FAILED=0
 LEFT=$(echo $TARGETS | wc -w)
@@ -121,7 +121,7 @@ for t in $TARGETS; do
     last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1)
     cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
     ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
-    files=$(find "corpus-run/$t" -type f | wc -l)
+    corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\/[0-9a-zA-Z]*\).*/\1/p')
     if [ $rc = 0 ]; then
         if [ "${execs:-0}" -ge "$RUNS" ]; then
             result="ok, reached $RUNS runs"
@@ -133,14 +133,15 @@ for t in $TARGETS; do
         kind=$(grep -oE 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer): [a-z-]+|panicked at [^ ]+' "$log" | head -1)
         result="FAILED: ${kind:-exit $rc} (see fuzz/$log, fuzz/artifacts/$t/)"
     fi
-    echo "| $t | ${execs:-?} | ${rate:-?} | $secs | ${cov:-?} | ${ft:-?} | $files | ${rss:-?} | $DATE | $result |" >> "$TABLE"
+    echo "| $t | ${execs:-?} | ${rate:-?} | $secs | ${cov:-?} | ${ft:-?} | ${corp:-?} | ${rss:-?} | $DATE | $result |" >> "$TABLE"
     tail -1 "$TABLE"
     if [ $MINIMIZE = 1 ] && [ $rc = 0 ]; then
-        # What cargo fuzz cmin does, with the greedy set cover: a small set
-        # of inputs with the same features, so the committed seeds stay a
-        # few KB.
+        # What cargo fuzz cmin does, with the greedy set cover and edges
+        # only (no hit counts): a small set of inputs that reaches every
+        # edge the campaign reached, so the committed seeds stay a few KB.
+        # The full corpus stays in corpus-run/ for the next run.
         rm -rf "corpus/$t.min" && mkdir -p "corpus/$t.min"
-        nice -n 19 "$BIN/$t" -set_cover_merge=1 -timeout="$TIMEOUT" \
+        nice -n 19 "$BIN/$t" -set_cover_merge=1 -use_counters=0 -timeout="$TIMEOUT" \
             "corpus/$t.min" "corpus/$t" "corpus-run/$t" >> "$log" 2>&1
         rm -rf "corpus/$t" && mv "corpus/$t.min" "corpus/$t"
         echo "   seeds: $(find "corpus/$t" -type f | wc -l) files, $(find "corpus/$t" -type f -exec cat {} + | wc -c) bytes"
