@@ -142,6 +142,10 @@ pub struct UpArgs {
     /// Name a node that is not a neighbour: NAME=NODEID (repeatable).
     #[arg(long = "peer", value_name = "NAME=NODEID", value_parser = config::parse_peer)]
     pub peers: Vec<(String, NodeId)>,
+    /// If the message store cannot be used (damaged, or not a callsign
+    /// store), rename it to callsign.db.corrupt-TIME and start an empty one.
+    #[arg(long)]
+    pub move_aside_corrupt_store: bool,
     /// Log filter, e.g. info or callsign=debug [default: info; RUST_LOG wins].
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,

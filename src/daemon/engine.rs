@@ -123,6 +123,10 @@ pub struct Engine {
     /// failed commit left to retry.
     db: super::msgstore::Db,
     unsaved: Vec<crate::msg::Change>,
+    /// The last commit of messages, of a log row, failed (said once per
+    /// outage).
+    store_failing: bool,
+    log_failing: bool,
     /// Talkgroup -> (talker, start in Unix ms) of the burst on air.
     bursts: BTreeMap<String, (Option<String>, u64)>,
     /// Where joined talkgroups, calls without a sink and the ring tone play.
@@ -196,6 +200,8 @@ impl Engine {
             buf: vec![0; 65536],
             db,
             unsaved: Vec::new(),
+            store_failing: false,
+            log_failing: false,
             bursts: BTreeMap::new(),
             calls: calls::CallsMedia::default(),
             groups: talkgroups::GroupsMedia::default(),

@@ -72,6 +72,7 @@ mod sip_net;
 pub mod sound;
 mod speaker;
 mod store;
+mod store_open;
 mod voice_api;
 mod voice_client;
 mod web;
@@ -122,15 +123,7 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
         settings.version_base = unix_ms.max(1);
         let now = clock::now();
         let mut node = Node::new(ident, settings.node_config(), now, seed);
-        let db = msgstore::Db::open(&settings.data_dir).map_err(|e| {
-            format!(
-                "cannot open the message store {}: {e}",
-                settings.data_dir.join(msgstore::DB_FILE).display()
-            )
-        })?;
-        let snap = db
-            .load()
-            .map_err(|e| format!("cannot read the message store: {e}"))?;
+        let (db, snap) = store_open::open(&settings.data_dir, args.move_aside_corrupt_store)?;
         tracing::info!(held = snap.bundles.len(), receipts = snap.receipts.len(), outbox = snap.outbox.len(), "messages loaded");
         // A clock before this build or before the last known good time is
         // wrong: it is given to nothing (see `trust::clock`).

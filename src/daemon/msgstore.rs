@@ -42,6 +42,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX log_at ON log (at_ms);",
 ];
 
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
 /// Rows of the incident log kept; older ones are deleted at start.
 const MAX_LOG_ROWS: i64 = 1_000_000;
 

@@ -326,6 +326,28 @@ impl Messages {
         Ok(id)
     }
 
+    /// Take back a message [`Messages::send`] just accepted, before its
+    /// packets left this machine: the driver could not store it, so it is
+    /// refused as if never sent (its bundles, queued packets and pending
+    /// changes go; each recipient's sequence number steps back, with a
+    /// [`Change::TxSeq`] that says so). `false` if `id` is not in the outbox.
+    pub fn withdraw(&mut self, id: MsgId) -> bool {
+        let Some(out) = self.outbox.remove(&id) else {
+            return false;
+        };
+        self.changes.retain(|c| !c.concerns(&id));
+        for r in &out.recipients {
+            self.bundles.remove(&(id, r.node));
+            let seq = r.seq.saturating_sub(1);
+            if self.tx_seq.get(&r.node) == Some(&r.seq) {
+                self.tx_seq.insert(r.node, seq);
+                self.changes.push(Change::TxSeq { dst: r.node, seq });
+            }
+        }
+        self.out.retain(|(_, bytes)| !carries(bytes, &id));
+        true
+    }
+
     /// Refuse when `origin` or the store as a whole is at its limit.
     pub(super) fn room_for(&self, origin: &NodeId, n: usize) -> Result<(), MsgError> {
         let held = self.bundles.len() + self.receipts.len();
@@ -648,6 +670,15 @@ impl Messages {
     pub(super) fn push_change(&mut self, c: Change) {
         self.changes.push(c);
     }
+}
+
+/// Whether a queued packet is a delivery or an offer of message `id`.
+fn carries(bytes: &[u8], id: &MsgId) -> bool {
+    let env = match MsgPacket::decode(bytes) {
+        Ok(MsgPacket::Deliver { env } | MsgPacket::Offer { env, .. }) => env,
+        _ => return false,
+    };
+    control::decode::<Body>(&env.body).is_ok_and(|b| b.id == *id)
 }
 
 #[cfg(test)]

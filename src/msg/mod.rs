@@ -326,6 +326,23 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// Whether this change stores something of message `id` (a withdrawn
+    /// message's changes are dropped unstored).
+    pub fn concerns(&self, id: &MsgId) -> bool {
+        match self {
+            Change::PutBundle { id: i, .. }
+            | Change::DelBundle { id: i, .. }
+            | Change::PutReceipt { id: i, .. }
+            | Change::DelReceipt { id: i, .. }
+            | Change::ForgetSeen(i) => i == id,
+            Change::PutOut(m) => m.id == *id,
+            Change::Received(m) => m.id == *id,
+            Change::TxSeq { .. } | Change::RxSeq { .. } => false,
+        }
+    }
+}
+
 /// Everything [`Change`]s stored, to load at start.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {

@@ -133,6 +133,36 @@ fn a_relay_cannot_read_and_tampering_is_rejected() {
     assert!(received(&mut b).is_empty());
 }
 
+/// A message the driver could not store is withdrawn whole: nothing of it
+/// is sent, held or left to store, and the next message to the same
+/// recipient takes the same sequence number.
+#[test]
+fn a_withdrawn_message_leaves_nothing() {
+    let (mut a, me) = (machine(1), ident(2));
+    let to = [(me.id(), me.public_key())];
+    let _ = a.take_changes();
+    a.send(t(0), [1; 16], "medic-12", false, &to, "refused", &yes)
+        .expect("sent");
+    assert!(a.withdraw([1; 16]));
+    assert!(!a.withdraw([1; 16]), "withdrawn twice");
+    assert!(a.poll_output().is_none(), "a packet of it left");
+    assert_eq!(a.outbox().count(), 0);
+    assert_eq!(a.held().count(), 0);
+    let changes = a.take_changes();
+    assert!(changes.iter().all(|c| !c.concerns(&[1; 16])), "{changes:?}");
+    assert!(changes.contains(&Change::TxSeq {
+        dst: me.id(),
+        seq: 0
+    }));
+    a.send(t(1), [2; 16], "medic-12", false, &to, "stored", &yes)
+        .expect("sent");
+    let env = first_envelope(&mut a);
+    assert_eq!(seal::verify_envelope(&env).expect("genuine").seq, 1);
+    // Withdrawing one message keeps the others.
+    assert!(!a.withdraw([1; 16]));
+    assert_eq!(a.outbox().count(), 1);
+}
+
 #[test]
 fn a_replayed_message_is_shown_once() {
     let (mut a, mut b) = (machine(1), machine(2));

@@ -23,6 +23,21 @@ impl Node {
     /// (this node excluded). The message is in [`Node::take_message_changes`]
     /// when this returns: a driver reports it accepted once those are durable.
     pub fn message(&mut self, now: Instant, to: MsgTo<'_>, text: &str) -> Result<MsgId, MsgError> {
+        let r = self.stage_message(now, to, text);
+        self.release_messages(now);
+        r
+    }
+
+    /// [`Node::message`] with its packets held back until
+    /// [`Node::release_messages`]: a driver stores the changes first, and
+    /// if it cannot, [`Node::withdraw_message`] refuses the message before
+    /// anything of it left.
+    pub fn stage_message(
+        &mut self,
+        now: Instant,
+        to: MsgTo<'_>,
+        text: &str,
+    ) -> Result<MsgId, MsgError> {
         let (label, talkgroup) = match to {
             MsgTo::Name(n) => (n, false),
             MsgTo::Talkgroup(t) => (t, true),
@@ -47,13 +62,23 @@ impl Node {
         let mut id = [0u8; 16];
         self.rng.fill(&mut id);
         let routes = &self.routes;
-        let r = self
-            .msgs
+        self.msgs
             .send(now, id, label, talkgroup, &recipients, text, &|d| {
                 routes.selected(d).is_some()
-            });
+            })
+    }
+
+    /// Send what [`Node::stage_message`] held back.
+    pub fn release_messages(&mut self, now: Instant) {
         self.pump_msgs(now);
         self.on_timers(now);
+    }
+
+    /// Take back a staged message that could not be stored (see
+    /// [`crate::msg::Messages::withdraw`]); then release the rest.
+    pub fn withdraw_message(&mut self, now: Instant, id: MsgId) -> bool {
+        let r = self.msgs.withdraw(id);
+        self.release_messages(now);
         r
     }
 

@@ -62,9 +62,19 @@ impl Engine {
             return Ok(());
         }
         match self.db.apply(&changes) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if std::mem::take(&mut self.store_failing) {
+                    tracing::info!("message store writable again; held changes stored");
+                }
+                Ok(())
+            }
             Err(e) => {
-                tracing::error!("cannot store messages: {e}");
+                // Once per outage: this runs before every transmit.
+                if !std::mem::replace(&mut self.store_failing, true) {
+                    tracing::error!(
+                        "cannot store messages: {e} (retrying; sends are refused until it works)"
+                    );
+                }
                 self.unsaved = changes;
                 Err(format!("cannot store the message: {e}"))
             }
@@ -115,12 +125,29 @@ impl Engine {
         } else {
             MsgTo::Name(&req.to)
         };
+        // Staged: nothing of it leaves before it is on disk, and it is
+        // accepted only then. A store that cannot be written (disk full,
+        // filesystem gone read-only) refuses it whole: withdrawn from the
+        // core and from the changes to retry, so it is neither sent nor
+        // stored later behind the caller's back.
         let id = self
             .app
-            .with_node(now, |n| n.message(now, to, &req.text))
-            .map_err(|e| refusal(&e))?;
-        // Accepted only once it is on disk.
-        self.persist_messages().map_err(|e| (500, e))?;
+            .with_node(now, |n| n.stage_message(now, to, &req.text))
+            .map_err(|e| refusal(&e));
+        let id = match id {
+            Ok(id) => id,
+            Err(r) => {
+                self.app.with_node(now, |n| n.release_messages(now));
+                return Err(r);
+            }
+        };
+        if let Err(e) = self.persist_messages() {
+            self.unsaved.retain(|c| !c.concerns(&id));
+            self.app.with_node(now, |n| n.withdraw_message(now, id));
+            tracing::warn!(id = %id_hex(&id), "message refused: {e}");
+            return Err((507, format!("{e}; the message was not sent")));
+        }
+        self.app.with_node(now, |n| n.release_messages(now));
         let m = self
             .app
             .node()
@@ -296,8 +323,17 @@ impl Engine {
 
     fn log_row(&mut self, at: u64, e: &ApiEvent) {
         let detail = serde_json::to_value(e).unwrap_or(serde_json::Value::Null);
-        if let Err(err) = self.db.log(at, e.kind(), &detail) {
-            tracing::warn!("cannot append to the incident log: {err}");
+        match self.db.log(at, e.kind(), &detail) {
+            // Once per outage (a full disk fails every row).
+            Err(err) if !std::mem::replace(&mut self.log_failing, true) => {
+                tracing::warn!("cannot append to the incident log: {err}");
+            }
+            Err(_) => {}
+            Ok(()) => {
+                if std::mem::take(&mut self.log_failing) {
+                    tracing::info!("incident log writable again (rows in between are missing)");
+                }
+            }
         }
     }
 }
