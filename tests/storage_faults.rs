@@ -53,10 +53,11 @@ fn up_cmd(data: &Path, api: &str, extra: &[&str]) -> Command {
     c
 }
 
-fn status_ok(api: &str) -> bool {
+fn status_ok(api: &str, data: &Path) -> bool {
     Command::new(bin())
         .args(["status", "--json"])
         .env("CALLSIGN_API", api)
+        .env("CALLSIGN_DATA_DIR", data)
         .env("CALLSIGN_CONFIG", "/dev/null")
         .output()
         .is_ok_and(|o| o.status.success())
@@ -75,7 +76,7 @@ fn run_until_up(data: &Path, extra: &[&str]) -> (bool, String) {
     let t0 = Instant::now();
     let mut up = false;
     while t0.elapsed() < Duration::from_secs(15) {
-        if status_ok(&api) {
+        if status_ok(&api, data) {
             up = true;
             break;
         }
