@@ -124,6 +124,7 @@ fn read_only_data_dir() {
         Command::new(bin())
             .args(["status", "--json"])
             .env("CALLSIGN_API", &api)
+            .env("CALLSIGN_DATA_DIR", &data)
             .env("CALLSIGN_CONFIG", "/dev/null")
             .output()
             .is_ok_and(|o| o.status.success())
