@@ -169,6 +169,14 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_callsign")
 }
 
+/// A loopback TCP port free a moment ago, for a daemon's API.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
 pub struct Node {
     pub name: String,
     pub ns: String,

@@ -9,21 +9,14 @@
 // A test driver: real clocks, processes and files are its job.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod daemon_common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_callsign")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use daemon_common::{bin, free_port};
 
 /// A daemon on loopback with its own data dir; killed on drop.
 struct Daemon {

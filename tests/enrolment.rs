@@ -6,13 +6,13 @@
 // A test driver: real clocks, processes and files are its job.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod daemon_common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_callsign")
-}
+use daemon_common::bin;
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(bin())

@@ -7,16 +7,16 @@
 // A test driver: real processes and files are its job.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod daemon_common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use daemon_common::bin;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_callsign")
 }
 
 fn tmp(tag: &str) -> PathBuf {

@@ -6,13 +6,13 @@
 // A test driver: real clocks, processes and files are its job.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod daemon_common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_callsign")
-}
+use daemon_common::{bin, free_port};
 
 /// A directory with `iw` and `ip` stand-ins and their fixtures.
 struct Fake {
@@ -222,13 +222,6 @@ fn a_driver_without_the_mode_is_named_and_left_alone() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(f.take_log().is_empty());
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// `callsign up` sets the radios up before it joins, logs each command,

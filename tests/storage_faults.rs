@@ -7,22 +7,15 @@
 // A test driver: real clocks, processes and files are its job.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod daemon_common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use daemon_common::{bin, free_port};
+
 const DB: &str = "callsign.db";
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_callsign")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 /// A fresh directory, removed on drop.
 struct Dir(PathBuf);
