@@ -6,28 +6,16 @@
 //! also sealed and signed by a real sender as a delivery, an offer or a
 //! receipt's plaintext, so mutations reach the paths behind the
 //! signature check.
-use std::sync::OnceLock;
+mod common;
 
-use callsign::identity::Identity;
 use callsign::msg::seal::{SEAL_HPKE, seal, sign_envelope};
 use callsign::msg::wire::{Body, Envelope, MsgPacket, Plain, Receipt, ReceiptBody};
 use callsign::msg::{Messages, MsgConfig};
 use callsign::rng::KeyRng;
 use callsign::time::Instant;
 use callsign::wire::control;
+use common::ident;
 use libfuzzer_sys::fuzz_target;
-
-/// Derived once: a key pair per input (an instrumented scalar
-/// multiplication under ASan) cost more than the decoding it fuzzes.
-fn ident(secret: u8) -> Identity {
-    static IDS: OnceLock<[Identity; 3]> = OnceLock::new();
-    let ids = IDS.get_or_init(|| [9, 1, 2].map(|s| Identity::from_secret(&[s; 32])));
-    let i = [9, 1, 2]
-        .iter()
-        .position(|s| *s == secret)
-        .expect("a known secret");
-    ids[i].clone()
-}
 
 fn decoders(data: &[u8]) {
     if let Ok(p) = MsgPacket::decode(data) {

@@ -1,24 +1,12 @@
 #![no_main]
 //! A Directory fed arbitrary messages from two neighbours, with the clock
 //! moving: it must never panic and must keep answering its timers.
-use std::sync::OnceLock;
+mod common;
 
-use callsign::identity::Identity;
 use callsign::names::{Directory, NamesConfig, Open};
 use callsign::time::Instant;
+use common::ident;
 use libfuzzer_sys::fuzz_target;
-
-/// Derived once: a key pair per input (an instrumented scalar
-/// multiplication under ASan) cost more than the decoding it fuzzes.
-fn ident(secret: u8) -> Identity {
-    static IDS: OnceLock<[Identity; 3]> = OnceLock::new();
-    let ids = IDS.get_or_init(|| [9, 1, 2].map(|s| Identity::from_secret(&[s; 32])));
-    let i = [9, 1, 2]
-        .iter()
-        .position(|s| *s == secret)
-        .expect("a known secret");
-    ids[i].clone()
-}
 
 fuzz_target!(|data: &[u8]| {
     let mut now = Instant::ZERO;
