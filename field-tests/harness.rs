@@ -514,3 +514,20 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration
 pub fn figure(name: &str, value: impl std::fmt::Display) {
     println!("FIGURE {name}={value}");
 }
+
+/// Run `f` on a thread that has entered network namespace `ns`: sockets
+/// it opens belong to that namespace (and stay there wherever they are
+/// used after), so a test can listen inside a node's namespace.
+pub fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    use std::os::fd::AsRawFd;
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let fd = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: setns on this thread only; the fd is open for the call.
+        let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("thread in namespace")
+}

@@ -36,6 +36,7 @@
 
 pub mod call_auth;
 pub mod calls;
+pub mod cot;
 pub mod group_wire;
 pub mod offer;
 pub mod par;

@@ -173,6 +173,25 @@ pub struct UpArgs {
     /// (1..=240) [default: 20].
     #[arg(long, value_name = "MIN")]
     pub par_interval: Option<u64>,
+    /// Cursor-on-Target output for ATAK and other TAK clients: every
+    /// --cot-interval, one position report (type a-f-G-U-C, callsign =
+    /// role) per directory member with a known position, and a mayday at
+    /// once as a 911 alert (b-a-o-tbl); UDP multicast, TTL 1, at most 20
+    /// packets a second.
+    #[arg(long)]
+    pub cot: bool,
+    /// Where the CoT output goes [default: 239.2.3.1:6969, TAK's SA group].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub cot_addr: Option<std::net::SocketAddrV4>,
+    /// Seconds between CoT position rounds (1..=300); a report is stale
+    /// three intervals after it is sent [default: 10].
+    #[arg(long, value_name = "S")]
+    pub cot_interval: Option<u64>,
+    /// Send the CoT output out of this interface (the command post's LAN,
+    /// e.g. eth0; it needs an IPv4 address) [default: where the routing
+    /// table sends the group].
+    #[arg(long, value_name = "IF")]
+    pub cot_iface: Option<String>,
     /// A talkgroup to join at start (repeatable), e.g. fireground-1.
     #[arg(long = "talkgroup", value_name = "TG")]
     pub talkgroups: Vec<String>,

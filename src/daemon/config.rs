@@ -128,6 +128,14 @@ pub struct FileConfig {
     pub ptt_time_limit: Option<u64>,
     /// Minutes between PAR roll calls (1..=240).
     pub par_interval: Option<u64>,
+    /// Cursor-on-Target output for TAK clients (see `callsign up --help`).
+    pub cot: Option<bool>,
+    /// Its multicast group and port, e.g. "239.2.3.1:6969".
+    pub cot_addr: Option<std::net::SocketAddrV4>,
+    /// Seconds between position rounds (1..=300).
+    pub cot_interval: Option<u64>,
+    /// The interface it goes out of, e.g. "eth0".
+    pub cot_iface: Option<String>,
     /// The SIP front's address (UDP and TCP), e.g. "127.0.0.1:5060".
     pub sip: Option<SocketAddr>,
     /// No SIP front.
@@ -254,6 +262,8 @@ pub struct Settings {
     pub ptt_time_limit: std::time::Duration,
     /// Interval of the recurring PAR timer.
     pub par_interval: std::time::Duration,
+    /// The Cursor-on-Target output (None: off).
+    pub cot: Option<super::cot::CotSettings>,
     /// The SIP front (None: off).
     pub sip: Option<SocketAddr>,
     /// The address was asked for: failing to bind it stops the daemon

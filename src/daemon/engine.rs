@@ -22,6 +22,7 @@ mod events;
 mod media;
 mod messages;
 mod phones;
+mod tak;
 mod talkgroups;
 
 pub use calls::CallCommand;
@@ -135,6 +136,8 @@ pub struct Engine {
     ringing: BTreeSet<crate::session::CallId>,
     /// When a sure clock reading was last recorded (`daemon::boot`).
     good_time_at: Instant,
+    /// The Cursor-on-Target output (`up --cot`).
+    cot: Option<super::cot::CotOut>,
 }
 
 enum Wake {
@@ -181,6 +184,14 @@ impl Engine {
             settings.audio_out.as_deref(),
             settings.audio_out_wav.as_deref(),
         )?;
+        let cot = match &settings.cot {
+            Some(c) => {
+                let out = super::cot::CotOut::open(c, clock::now())?;
+                tracing::info!(addr = %c.addr, interval_s = c.interval.as_secs(), iface = ?c.iface, "CoT output on");
+                Some(out)
+            }
+            None => None,
+        };
         let mut names = BTreeMap::new();
         for (name, id) in &settings.peers {
             names.entry(*id).or_insert_with(Vec::new).push(name.clone());
@@ -210,6 +221,7 @@ impl Engine {
             speaker,
             ringing: BTreeSet::new(),
             good_time_at: clock::now(),
+            cot,
         })
     }
 
@@ -237,10 +249,14 @@ impl Engine {
         self.drain(clock::now());
         loop {
             let now = clock::now();
-            let due = match (self.app.poll_timeout(), self.speaker.next_due()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let due = [
+                self.app.poll_timeout(),
+                self.speaker.next_due(),
+                self.cot.as_ref().map(|c| c.schedule.next_due()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let wait = due.map_or(Duration::from_secs(60), |t| t.saturating_since(now));
             let wake_at = tokio::time::Instant::now() + wait.min(Duration::from_secs(60));
             let wake = tokio::select! {
@@ -278,7 +294,9 @@ impl Engine {
                     }
                 }
             }
-            self.speaker.pump(clock::now());
+            let now = clock::now();
+            self.speaker.pump(now);
+            self.cot_pump(now);
         }
         self.speaker.finish();
         tracing::info!("stopped");

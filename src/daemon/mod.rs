@@ -45,6 +45,7 @@ pub mod config;
 mod console_api;
 mod console_client;
 pub mod console_dto;
+mod cot;
 pub mod docgen;
 pub mod dto;
 mod engine;

@@ -41,6 +41,7 @@ pub fn needs_restart(old: &Settings, new: &Settings) -> Vec<&'static str> {
         format!("{:?}", new.radios),
     );
     check("api", old.api.to_string(), new.api.to_string());
+    check("cot", format!("{:?}", old.cot), format!("{:?}", new.cot));
     check("port", old.port.to_string(), new.port.to_string());
     check(
         "data_dir",

@@ -91,7 +91,9 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
             Some((key, tg))
         }
     };
+    let cot = cot_settings(&a, &f)?;
     Ok(Settings {
+        cot,
         names: pick(a.names, f.names),
         name_lease: std::time::Duration::from_secs(lease),
         version_base: 1,
@@ -159,6 +161,32 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
 }
 
 /// Interfaces, their profiles and weights, from the `--iface` entries.
+/// `--cot` and its options; `None` when off.
+fn cot_settings(
+    a: &UpArgs,
+    f: &FileConfig,
+) -> Result<Option<super::cot::CotSettings>, config::Error> {
+    if !(a.cot || f.cot.unwrap_or(false)) {
+        return Ok(None);
+    }
+    let interval = a
+        .cot_interval
+        .or(f.cot_interval)
+        .unwrap_or(super::cot::DEFAULT_INTERVAL_S);
+    if !(1..=300).contains(&interval) {
+        return Err(format!("--cot-interval {interval}: must be between 1 and 300 seconds").into());
+    }
+    let addr = match a.cot_addr.or(f.cot_addr) {
+        Some(x) => x,
+        None => super::cot::DEFAULT_ADDR.parse()?,
+    };
+    Ok(Some(super::cot::CotSettings {
+        addr,
+        interval: std::time::Duration::from_secs(interval),
+        iface: a.cot_iface.clone().or(f.cot_iface.clone()),
+    }))
+}
+
 struct RadioSettings {
     select: IfaceSelect,
     weights: BTreeMap<String, u16>,

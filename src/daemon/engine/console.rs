@@ -52,6 +52,16 @@ pub struct ConsoleState {
     maydays: BTreeMap<NodeId, Mayday>,
 }
 
+impl ConsoleState {
+    /// Nodes whose mayday is not cleared.
+    pub fn active_maydays(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.maydays
+            .iter()
+            .filter(|(_, m)| m.state != "cleared")
+            .map(|(n, _)| *n)
+    }
+}
+
 /// Unix ms of `t`, a monotonic instant, given `now` of both clocks.
 fn unix_of(t: Instant, now: Instant, now_ms: u64) -> u64 {
     if t <= now {
@@ -248,6 +258,7 @@ impl Engine {
                     node: holder,
                     names,
                 });
+                self.cot_mayday(now, holder);
             }
             Some(false) => {
                 // Back to normal: the next emergency is a new mayday.
