@@ -7,6 +7,9 @@
 //!   engine-5 keeps ringing (and the ring tone, 440 + 480 Hz, reaches the
 //!   speaker, here a WAV) until the caller gives up; a call from command
 //!   is answered with no `answer`.
+//! - The PAR alert: a roll call started at command sounds three 1050 Hz
+//!   beeps every 4 s on medic-12's speaker (a WAV) until medic-12 reports
+//!   with `par ack`, and nothing after.
 //! - The speaker: a talkgroup joined at start plays a PTT burst (a 1 kHz
 //!   tone sent by command) into medic-12's `--audio-out-wav`, with nobody
 //!   running `listen`.
@@ -199,6 +202,88 @@ fn auto_answer_by_role_and_the_ring_tone() {
 }
 
 /// Wait until `node` sees `who` talking on TG (or nobody, for `None`).
+/// Issue 14, point 2: a PAR alerts the member's device with a tone on its
+/// sound card (here the speaker's WAV) until the member acknowledges.
+#[test]
+fn par_alert_tone_until_acknowledged() {
+    if !enabled() {
+        return;
+    }
+    let _g = serial();
+    let mut net = Net::build(&Scenario::load("roles3"));
+    let speaker = net.tmp.join("medic-12-par.wav");
+    let sp = speaker.display().to_string();
+    net.start(0, &["--audio-out", "none"]);
+    net.start(1, &["--audio-out", "none"]);
+    let m = net.index("medic-12");
+    net.start(m, &["--audio-out", "none", "--audio-out-wav", &sp]);
+    assert!(
+        wait_for(Duration::from_secs(15), || converged(&net)).is_some(),
+        "the three roles do not resolve"
+    );
+    let (ok, out) = net.run(Some("command"), &["par", "start", "--window", "30"]);
+    assert!(ok, "par start: {out}");
+    let asked = std::time::Instant::now();
+    let waiting = |net: &Net| {
+        net.cli("medic-12", &["par", "status", "--json"])
+            .and_then(|out| serde_json::from_str::<serde_json::Value>(&out).ok())
+            .is_some_and(|v| v["pending"].as_array().is_some_and(|a| !a.is_empty()))
+    };
+    let reached = wait_for(Duration::from_secs(3), || waiting(&net));
+    assert!(reached.is_some(), "the PAR did not reach medic-12");
+    // Two whole alert periods, then the member reports.
+    std::thread::sleep(Duration::from_millis(8_500).saturating_sub(asked.elapsed()));
+    let (ok, out) = net.run(Some("medic-12"), &["par", "ack"]);
+    assert!(ok, "par ack: {out}");
+    let acked_after = asked.elapsed();
+    // Anything after the acknowledgement would be in the WAV now.
+    std::thread::sleep(Duration::from_secs(3));
+    stop(&mut net, "medic-12");
+    let pcm = callsign::audio::wav::read(&speaker).expect("speaker WAV");
+    let secs = pcm.len() as f64 / 16_000.0;
+    figure("par_tone_played_s", format!("{secs:.2}"));
+    figure(
+        "par_acked_after_s",
+        format!("{:.2}", acked_after.as_secs_f64()),
+    );
+    // The speaker writes only while it sounds: from the request to the
+    // acknowledgement, not after.
+    assert!(
+        secs > 7.0 && secs <= acked_after.as_secs_f64() + 0.2,
+        "PAR tone played {secs:.2} s; acknowledged {acked_after:?} after the request"
+    );
+    // Three 150 ms beeps of 1050 Hz every 4 s: blocks of 10 ms with sound.
+    let blocks: Vec<bool> = pcm
+        .chunks(160)
+        .map(|b| b.iter().any(|&v| v.unsigned_abs() > 100))
+        .collect();
+    let beeps = (0..blocks.len())
+        .filter(|&i| blocks[i] && (i == 0 || !blocks[i - 1]))
+        .count();
+    figure("par_tone_beeps", beeps);
+    let periods = (secs / 4.0).ceil() as usize;
+    assert!(
+        (3 * periods - 3..=3 * periods).contains(&beeps),
+        "{beeps} beeps in {secs:.2} s"
+    );
+    let first = &pcm[..2_400];
+    let (tone, ring, off) = (
+        power(first, 1_050.0),
+        power(first, 440.0),
+        power(first, 2_000.0),
+    );
+    figure(
+        "par_tone_1050_to_440_db",
+        format!("{:.0}", 10.0 * (tone / ring.max(1e-9)).log10()),
+    );
+    assert!(tone > 1e5, "no 1050 Hz beep: {tone}");
+    assert!(
+        tone > 100.0 * ring && tone > 100.0 * off,
+        "{tone} vs {ring}, {off}"
+    );
+    assert!(net.log("medic-12").contains("PAR alert tone"));
+}
+
 fn talker_is(net: &Net, node: &str, who: Option<&str>) -> Option<Duration> {
     wait_for(Duration::from_secs(3), || {
         ptt::talker_at(net, node, TG).as_deref() == who

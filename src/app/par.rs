@@ -297,6 +297,12 @@ impl App {
         self.pars.pending.iter().cloned().collect()
     }
 
+    /// Whether a roll call waits for our acknowledgement (the alert tone
+    /// plays while one does).
+    pub fn par_waiting(&self) -> bool {
+        !self.pars.pending.is_empty()
+    }
+
     /// Roll calls this device started, oldest first.
     pub fn pars(&self) -> Vec<ParView> {
         self.pars.rolls.iter().map(Roll::view).collect()

@@ -295,6 +295,7 @@ impl Engine {
                 }
             }
             let now = clock::now();
+            self.par_tone(now);
             self.speaker.pump(now);
             self.cot_pump(now);
         }

@@ -1,13 +1,13 @@
 //! The daemon's speaker: where talkgroups joined without a sink of their
-//! own, calls answered without one, and the ring tone of an incoming call
-//! play, on the sound card named by `up --audio-out` (the system default
+//! own, calls answered without one, the ring tone of an incoming call and
+//! the alert of a PAR roll call waiting for this member play, on the sound card named by `up --audio-out` (the system default
 //! unless `none`) and/or into a WAV file (`--audio-out-wav`).
 //!
 //! Streams hand it decoded 20 ms frames when the application plays them;
 //! the speaker keeps a short queue per stream and, on its own 20 ms clock
 //! (the caller's `now`), takes one frame from each, mixes them by
 //! [`crate::audio::mix`] and writes the result. It runs only while
-//! something is queued or a call rings, so an idle daemon does not wake
+//! something is queued or a tone sounds, so an idle daemon does not wake
 //! for it. A WAV sink gets exactly the frames played, idle time left out.
 //!
 //! No sound card is not an error: the daemon says so once and carries on.
@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::app::Stream;
 use crate::audio::FRAME_SAMPLES as FRAME;
 use crate::audio::mix::{Input, mix};
-use crate::audio::tone::RingTone;
+use crate::audio::tone::{ParTone, RingTone};
 use crate::audio::wav::WavWriter;
 use crate::daemon::sound;
 use crate::time::Instant;
@@ -44,6 +44,7 @@ pub struct Speaker {
     wav: Option<(PathBuf, Wav)>,
     queues: BTreeMap<Stream, Queue>,
     ring: Option<RingTone>,
+    par: Option<ParTone>,
     /// When the next slot is due; `None` while idle.
     next: Option<Instant>,
     /// Frames written (for the status and tests).
@@ -80,6 +81,7 @@ impl Speaker {
             wav,
             queues: BTreeMap::new(),
             ring: None,
+            par: None,
             next: None,
             played: 0,
         })
@@ -129,6 +131,22 @@ impl Speaker {
         self.ring.is_some()
     }
 
+    /// Sound the PAR alert (a roll call waits for this member) or stop it.
+    pub fn par_alert(&mut self, now: Instant, on: bool) {
+        match (on, self.par.is_some()) {
+            (true, false) if self.present() => {
+                self.par = Some(ParTone::new());
+                self.next.get_or_insert(now);
+            }
+            (false, true) => self.par = None,
+            _ => {}
+        }
+    }
+
+    pub fn par_alerting(&self) -> bool {
+        self.par.is_some()
+    }
+
     /// When the speaker needs the next [`Speaker::pump`].
     pub fn next_due(&self) -> Option<Instant> {
         self.next
@@ -149,7 +167,9 @@ impl Speaker {
             }
             n += 1;
             self.play_slot();
-            let busy = self.ring.is_some() || self.queues.values().any(|q| !q.is_empty());
+            let busy = self.ring.is_some()
+                || self.par.is_some()
+                || self.queues.values().any(|q| !q.is_empty());
             self.next = busy.then(|| at + TICK);
             self.queues.retain(|_, q| !q.is_empty());
         }
@@ -157,6 +177,7 @@ impl Speaker {
 
     fn play_slot(&mut self) {
         let ring = self.ring.as_mut().map(RingTone::next_frame);
+        let par = self.par.as_mut().map(ParTone::next_frame);
         let fronts: Vec<([i16; FRAME], bool)> = self
             .queues
             .values_mut()
@@ -169,9 +190,9 @@ impl Speaker {
                 emergency: *emergency,
             })
             .collect();
-        if let Some(r) = &ring {
+        for t in ring.iter().chain(par.iter()) {
             inputs.push(Input {
-                pcm: r,
+                pcm: t,
                 emergency: false,
             });
         }
@@ -255,6 +276,31 @@ mod tests {
         s.finish();
         let pcm = crate::audio::wav::read(&p).expect("wav");
         assert!(pcm.iter().any(|&v| v.unsigned_abs() > 5_000), "tone");
+        let _ = std::fs::remove_file(&p);
+    }
+
+    #[test]
+    fn par_alert_sounds_until_stopped() {
+        let (mut s, p) = wav_speaker("par");
+        s.par_alert(ms(0), true);
+        assert!(s.par_alerting());
+        for k in 0..50u64 {
+            s.pump(ms(20 * k));
+        }
+        assert_eq!(s.played, 50);
+        s.par_alert(ms(1000), false);
+        s.pump(ms(1000));
+        assert_eq!(s.next_due(), None, "idle once the alert stops");
+        s.pump(ms(5000));
+        // The slot already due when it stopped plays (silent), no more.
+        assert_eq!(s.played, 51);
+        s.finish();
+        let pcm = crate::audio::wav::read(&p).expect("wav");
+        assert_eq!(pcm.len(), 51 * FRAME);
+        assert!(pcm[50 * FRAME..].iter().all(|&v| v == 0));
+        let tone = crate::audio::tone::power_at(&pcm[..2400], crate::audio::tone::PAR_FREQ);
+        let ring = crate::audio::tone::power_at(&pcm[..2400], 440.0);
+        assert!(tone > 1_000.0 * ring, "1050 Hz: {tone}, 440 Hz: {ring}");
         let _ = std::fs::remove_file(&p);
     }
 

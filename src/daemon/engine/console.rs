@@ -193,6 +193,17 @@ impl Engine {
         }
     }
 
+    /// The PAR alert sounds while a roll call waits for this member: from
+    /// the request until it is acknowledged (`par ack`, the API, the
+    /// handset page, a press) or the roll call closes or runs out.
+    pub(super) fn par_tone(&mut self, now: Instant) {
+        let on = self.app.par_waiting();
+        if on != self.speaker.par_alerting() && self.speaker.present() {
+            tracing::info!(on, "PAR alert tone");
+            self.speaker.par_alert(now, on);
+        }
+    }
+
     /// A route appeared or went: remember when a node became unreachable.
     pub(super) fn note_route(&mut self, now: Instant, dest: NodeId, up: bool) {
         let lost = &mut self.console.lost;
