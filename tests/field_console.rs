@@ -15,7 +15,9 @@
 //! - a PAR started on the console is acknowledged from a handset page,
 //!   from the CLI and by a push-to-talk press, and the console shows "all
 //!   accounted" within 2 s of the last acknowledgement; a second one that
-//!   medic-12 never answers closes "incomplete: medic-12";
+//!   medic-12 never answers closes "incomplete: medic-12"; the incident
+//!   log shows members by name and the PAR by its short code, with no
+//!   full node or PAR id on the page, and the CSV keeps the full ids;
 //! - holding the handset's talk button shows the talker on the console
 //!   and on the other handset page;
 //! - a call placed from the CLI rings on the callee's handset page and is
@@ -309,7 +311,6 @@ fn console_and_handset_pages_in_chromium() {
     let close_ms = last_ack.elapsed().as_millis() as u64;
     figure("par_all_accounted_after_last_ack_ms", close_ms);
     assert!(par_text.contains("ALL ACCOUNTED"), "{par_text}");
-    save(&console.screenshot(), &out, "console-par.png");
     // The CLI agrees.
     let status = net
         .cli(CONSOLE, &["par", "status", "--json"])
@@ -317,6 +318,49 @@ fn console_and_handset_pages_in_chromium() {
     let v: serde_json::Value = serde_json::from_str(&status).expect("json");
     assert_eq!(v["rolls"][0]["state"], "all accounted", "{v}");
     assert_eq!(v["rolls"][0]["members"].as_array().map(Vec::len), Some(4));
+    // The incident log reads in names and the PAR's short code; the full
+    // ids stay in the CSV's detail for machines.
+    let par_id = v["rolls"][0]["par"].as_str().expect("par id").to_string();
+    let code = v["rolls"][0]["code"]
+        .as_str()
+        .expect("par code")
+        .to_string();
+    assert_eq!(code.len(), 4, "{v}");
+    assert!(par_text.contains(&format!("PAR {code}")), "{par_text}");
+    console
+        .wait(
+            Duration::from_secs(5),
+            &format!(
+                "return document.getElementById('log').innerText\
+                 .includes('PAR {code} · outcome: all accounted')"
+            ),
+        )
+        .expect("the console's log shows the PAR by its code");
+    let log_text = js_str(&console, "return document.getElementById('log').innerText");
+    for n in &net.nodes {
+        let id = n.id.to_string();
+        assert!(
+            !log_text.contains(&id),
+            "full id of {} in the log panel:\n{log_text}",
+            n.name
+        );
+    }
+    assert!(
+        !log_text.contains(&par_id),
+        "full PAR id in the log panel:\n{log_text}"
+    );
+    assert!(
+        log_text.contains(&format!("PAR {code} · name: {NEAR}")),
+        "{log_text}"
+    );
+    let csv = net.cli(CONSOLE, &["log", "--csv"]).expect("log csv");
+    let row = csv
+        .lines()
+        .find(|l| l.contains(",par_accounted,") && l.contains(&format!("name: {NEAR}")))
+        .unwrap_or_else(|| panic!("no par_accounted row for {NEAR}:\n{csv}"));
+    assert!(row.contains(&par_id), "{row}");
+    assert!(row.contains(&net.node(NEAR).id.to_string()), "{row}");
+    save(&console.screenshot(), &out, "console-par.png");
 
     // A second PAR that medic-12 never answers: incomplete with its name.
     let (ok, text) = net.run(Some(CONSOLE), &["par", "start", "--window", "6", "--json"]);

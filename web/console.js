@@ -149,7 +149,7 @@ function renderPar() {
   const cls = r.state === "all accounted" ? "ok" : r.state === "incomplete" ? "bad" : "open";
   const acc = r.members.filter((m) => m.accounted), un = r.members.filter((m) => !m.accounted);
   $("par-current").replaceChildren(
-    el("div", {}, `Started ${clock(r.started_ms)} for ${r.talkgroup || "everyone"}`),
+    el("div", {}, `PAR ${r.code} started ${clock(r.started_ms)} for ${r.talkgroup || "everyone"}`),
     el("div", { class: `par-outcome ${cls}`, id: "par-outcome", "data-state": r.state },
       r.state === "open" ? `OPEN: ${acc.length} of ${r.members.length} accounted`
         : r.state === "incomplete" ? `INCOMPLETE: ${un.map((m) => m.name).join(", ")}` : "ALL ACCOUNTED"),
@@ -204,13 +204,14 @@ async function refreshLog() {
     renderTalkgroups();
     const f = $("log-filter").value.trim().toLowerCase();
     const shown = rows.filter((r) => r.kind !== "ptt_frame")
-      .map((r) => ({ r, text: summary(r) }))
+      .map((r) => ({ r, text: r.summary || summary(r) }))
       .filter((x) => !f || x.text.toLowerCase().includes(f) || x.r.kind.includes(f))
       .slice(-300).reverse();
     $("log").tBodies[0].replaceChildren(...shown.map(({ r, text }) =>
       el("tr", {}, el("td", {}, clock(r.at_ms)), el("td", {}, el("b", {}, r.kind)), el("td", {}, text))));
   } catch (_) { }
 }
+// Rows from a daemon that does not put them in words.
 function summary(r) {
   const d = Object.assign({}, r.detail); delete d.type;
   return Object.entries(d).filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && v.length === 0)).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ");

@@ -65,7 +65,7 @@ function renderPar() {
   const p = state.par && state.par.pending[0];
   $("par-alert").classList.toggle("hidden", !p);
   if (p) {
-    $("par-text").textContent = `${p.from} asks ${p.talkgroup ? p.talkgroup : "everyone"} to report`;
+    $("par-text").textContent = `PAR ${p.code}: ${p.from} asks ${p.talkgroup ? p.talkgroup : "everyone"} to report`;
     parTone.start();
   } else parTone.stop();
 }

@@ -43,7 +43,7 @@ pub struct ParStartArgs {
 fn print_roll(r: &ParRoll) {
     println!(
         "PAR {}{}: {}",
-        r.par,
+        if r.code.is_empty() { &r.par } else { &r.code },
         r.talkgroup
             .as_ref()
             .map(|t| format!(" ({t})"))
@@ -170,7 +170,8 @@ fn status(a: &ClientArgs) -> Result<ExitCode, Error> {
     for p in &s.pending {
         println!(
             "PAR {} from {} is waiting for this node: `callsign par ack`",
-            p.par, p.from
+            if p.code.is_empty() { &p.par } else { &p.code },
+            p.from
         );
     }
     match s.next_due_ms {

@@ -29,6 +29,9 @@ pub struct ParMemberDto {
 pub struct ParRoll {
     /// Decimal string: JavaScript numbers lose the low bits of a u64.
     pub par: String,
+    /// Its short code for people, "3KX9" (`app::par::short_code`).
+    #[serde(default)]
+    pub code: String,
     pub talkgroup: Option<String>,
     pub started_ms: u64,
     pub deadline_ms: u64,
@@ -45,6 +48,8 @@ pub struct ParRoll {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ParPendingDto {
     pub par: String,
+    #[serde(default)]
+    pub code: String,
     pub from: String,
     pub commander: NodeId,
     pub talkgroup: Option<String>,

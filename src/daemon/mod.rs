@@ -55,6 +55,7 @@ pub mod gpsd;
 mod health;
 mod hold;
 mod ifaces;
+mod log_text;
 mod msg_api;
 mod msg_client;
 pub mod msg_dto;

@@ -96,7 +96,11 @@ pub fn csv(rows: &[LogRow]) -> String {
             iso_utc(r.at_ms),
             r.at_ms.to_string(),
             r.kind.clone(),
-            summary(&r.detail),
+            if r.summary.is_empty() {
+                summary(&r.detail)
+            } else {
+                r.summary.clone()
+            },
             r.detail.to_string(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
@@ -171,6 +175,7 @@ mod tests {
             at_ms: 0,
             kind: "message_received".into(),
             detail: serde_json::json!({"type": "message_received", "text": "a, \"b\"\nc"}),
+            summary: String::new(),
         }];
         let c = csv(&rows);
         let mut lines = c.split("\r\n");

@@ -189,7 +189,14 @@ pub fn log(a: &LogArgs) -> Result<ExitCode, Error> {
     } else {
         let rows: Vec<Vec<String>> = rows
             .iter()
-            .map(|r| vec![time(r.at_ms as u64), r.kind.clone(), summary(&r.detail)])
+            .map(|r| {
+                let text = if r.summary.is_empty() {
+                    summary(&r.detail)
+                } else {
+                    r.summary.clone()
+                };
+                vec![time(r.at_ms as u64), r.kind.clone(), text]
+            })
             .collect();
         table(&["TIME (UTC)", "EVENT", "DETAIL"], &rows);
     }

@@ -62,6 +62,10 @@ pub struct LogRow {
     pub at_ms: i64,
     pub kind: String,
     pub detail: serde_json::Value,
+    /// The event in words, members by name (`daemon::log_text`); filled
+    /// in when the log is read, not stored.
+    #[serde(default)]
+    pub summary: String,
 }
 
 fn node(s: &str) -> Option<NodeId> {
@@ -369,6 +373,7 @@ impl Db {
                     at_ms: r.get(1)?,
                     kind: r.get(2)?,
                     detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                    summary: String::new(),
                 })
             })?
             .collect::<Result<_, _>>()?;

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 
 use super::messages::unix_ms;
 use super::{Engine, calls::api_err, clock};
+use crate::app::par::short_code;
 use crate::app::{ParOutcome, ParView};
 use crate::daemon::console_dto::{
     MaydayAction, MaydayDto, ParAcked, ParMemberDto, ParPendingDto, ParRoll, ParStartRequest,
@@ -89,6 +90,7 @@ fn roll_dto(v: &ParView, now: Instant, now_ms: u64) -> ParRoll {
     };
     ParRoll {
         par: v.par.to_string(),
+        code: short_code(v.par),
         talkgroup: v.talkgroup.clone(),
         started_ms: unix_of(v.started, now, now_ms),
         deadline_ms: unix_of(v.deadline, now, now_ms),
@@ -168,6 +170,7 @@ impl Engine {
                 .into_iter()
                 .map(|p| ParPendingDto {
                     par: p.par.to_string(),
+                    code: short_code(p.par),
                     from: p.from,
                     commander: p.commander,
                     talkgroup: p.talkgroup,

@@ -3,12 +3,15 @@
 //! core's changes committed before every transmit, its events published
 //! and logged, and the inbox, outbox and log read back from the store.
 
+use std::collections::BTreeMap;
+
 use tokio::sync::oneshot;
 
 use super::Engine;
 use crate::daemon::dto::ApiEvent;
 use crate::daemon::msg_dto::{InboxMessage, OutboxMessage, RecipientDto, SendRequest};
 use crate::daemon::msgstore::LogRow;
+use crate::identity::NodeId;
 use crate::msg::{InMsg, MsgError, MsgEvent, OutMsg, RecipientState, id_hex};
 use crate::node::MsgTo;
 use crate::time::Instant;
@@ -113,6 +116,10 @@ impl Engine {
                 let r = self
                     .db
                     .log_since(since_ms, limit.min(MAX_LOG_ANSWER))
+                    .map(|mut rows| {
+                        crate::daemon::log_text::fill(&mut rows, &self.known_names(now));
+                        rows
+                    })
                     .map_err(|e| e.to_string());
                 let _ = reply.send(r);
             }
@@ -281,6 +288,22 @@ impl Engine {
             }
         };
         self.publish(api);
+    }
+
+    /// Names of every node this daemon knows: the directory's, else those
+    /// heard in hellos or configured.
+    fn known_names(&self, now: Instant) -> BTreeMap<NodeId, Vec<String>> {
+        let mut out = self.names.clone();
+        let mut dir: BTreeMap<NodeId, Vec<String>> = BTreeMap::new();
+        for e in self.app.node().directory().store().entries() {
+            if e.claims(now) {
+                dir.entry(e.rec.holder)
+                    .or_default()
+                    .push(e.rec.name.clone());
+            }
+        }
+        out.extend(dir);
+        out
     }
 
     /// Append an event to the incident log (route changes are left out:
