@@ -172,7 +172,11 @@ pub fn describe(ev: &Sse, color: bool) -> (String, bool) {
             ),
             true,
         ),
-        k if k.starts_with("par_") => (paint(BOLD, format!("PAR {}: {}", &k[4..], ev.data)), true),
+        // In words, the roll call by its short code (`PAR 3KX9 · ...`).
+        k if k.starts_with("par_") => {
+            let words = super::log_text::summary(&v, &std::collections::BTreeMap::new());
+            (paint(BOLD, format!("PAR {}: {words}", &k[4..])), true)
+        }
         "call_answered" => (
             format!("call {} answered by {}", s("call"), short("by")),
             false,
@@ -343,10 +347,15 @@ mod tests {
         assert!(ring);
         assert_eq!(l, "message from medic-12 to engine-3: hydrant dry");
         let (l, ring) = describe(
-            &ev("par_request", r#"{"type":"par_request","by":"command"}"#),
+            &ev(
+                "par_request",
+                r#"{"type":"par_request","par":"12345678901234567890","from":"command","talkgroup":null}"#,
+            ),
             false,
         );
-        assert!(ring && l.starts_with("PAR request: "), "{l}");
+        let code = crate::app::par::short_code(12_345_678_901_234_567_890);
+        assert!(ring, "{l}");
+        assert_eq!(l, format!("PAR request: PAR {code} · from: command"));
         let (l, ring) = describe(&ev("rain_alert", r#"{"type":"rain_alert","mm":3}"#), false);
         assert!(!ring);
         assert_eq!(l, r#"rain_alert: {"type":"rain_alert","mm":3}"#);
