@@ -324,6 +324,33 @@ mod tests {
     }
 
     #[test]
+    fn cot_is_off_by_default_and_checked() {
+        assert_eq!(up(|_| {}).expect("defaults").cot, None);
+        let c = up(|a| a.cot = true).expect("cot").cot.expect("on");
+        assert_eq!(c.addr.to_string(), "239.2.3.1:6969");
+        assert_eq!(c.interval, std::time::Duration::from_secs(10));
+        assert_eq!(c.iface, None);
+        assert!(
+            up(|a| {
+                a.cot = true;
+                a.cot_interval = Some(0);
+            })
+            .is_err()
+        );
+        // From the config file, as every flag.
+        let f: FileConfig = toml::from_str(
+            "cot = true\ncot_addr = \"239.2.3.1:7000\"\ncot_interval = 5\ncot_iface = \"eth0\"\n",
+        )
+        .expect("toml");
+        let c = cot_settings(&UpArgs::default(), &f)
+            .expect("ok")
+            .expect("on");
+        assert_eq!(c.addr.to_string(), "239.2.3.1:7000");
+        assert_eq!(c.interval, std::time::Duration::from_secs(5));
+        assert_eq!(c.iface.as_deref(), Some("eth0"));
+    }
+
+    #[test]
     fn sound_defaults_and_none() {
         let s = up(|_| {}).expect("defaults");
         assert_eq!(s.audio_out.as_deref(), Some("default"));
