@@ -12,7 +12,8 @@
 //!   stale three intervals after the time) and none for the member
 //!   without one;
 //! - a mayday raised at the far end (engine-5, two hops out) arrives as a
-//!   `b-a-o-tbl` alert with its callsign and position within 1 s.
+//!   `b-a-o-tbl` alert with its callsign and position within 1 s, and its
+//!   end (engine-5 back to available) as a `b-a-o-can` of the same uid.
 //!
 //! Needs root; runs with CALLSIGN_FIELD_TESTS=1. Figures are printed as
 //! `FIGURE` lines.
@@ -352,4 +353,30 @@ fn cot_reports_and_mayday_alert() {
     );
     assert!((alert.lat - mlat).abs() < 1e-6, "{}", alert.xml);
     assert!((alert.lon - mlon).abs() < 1e-6, "{}", alert.xml);
+
+    // Back to normal at the far end: the alert is cancelled by its uid.
+    // An ordinary presence change waits out the directory's reissue hold
+    // (5 s after the mayday's record), which bounds how soon it can come.
+    let t_end = Instant::now();
+    let (ok, out) = net.run(Some(FAR), &["presence", "available"]);
+    assert!(ok, "presence: {out}");
+    let evs = listen(&listener, Duration::from_secs(10), |e| {
+        e.kind == "b-a-o-can"
+    });
+    let cancel = evs
+        .iter()
+        .find(|e| e.kind == "b-a-o-can")
+        .unwrap_or_else(|| panic!("no cancel in 10 s\n{}", net.log(CONSOLE)));
+    let cancel_ms = cancel.at.duration_since(t_end).as_millis();
+    figure("cot_mayday_cancel_ms", cancel_ms);
+    assert!(
+        cancel.at.duration_since(t_raise) < Duration::from_secs(7),
+        "cancel {cancel_ms} ms after back to available"
+    );
+    assert_eq!(cancel.uid, alert.uid, "{}", cancel.xml);
+    assert!(
+        cancel
+            .xml
+            .contains(&format!("<emergency cancel=\"true\">{FAR}</emergency>"))
+    );
 }

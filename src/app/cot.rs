@@ -13,6 +13,8 @@ use crate::names::record::Position;
 pub const POSITION_TYPE: &str = "a-f-G-U-C";
 /// ATAK's "911 Alert".
 pub const ALERT_TYPE: &str = "b-a-o-tbl";
+/// The end of an alert: the same uid, cancelled.
+pub const CANCEL_TYPE: &str = "b-a-o-can";
 /// CoT's "not known" for height, circular and linear error.
 const UNKNOWN: &str = "9999999.0";
 
@@ -72,6 +74,24 @@ pub fn mayday_alert(now_ms: u64, stale_ms: u64, m: &Member) -> Vec<u8> {
         } else {
             ""
         }
+    );
+    x.into_bytes()
+}
+
+/// The end of `m`'s mayday (cleared, or the member back to normal): the
+/// alert's uid with `b-a-o-can`, so the maps drop it at once rather than
+/// when it goes stale.
+pub fn mayday_cancel(now_ms: u64, stale_ms: u64, m: &Member) -> Vec<u8> {
+    let member = uid(&m.node);
+    let mut x = head(&format!("{member}-9-1-1"), CANCEL_TYPE, now_ms, stale_ms);
+    point(&mut x, m.position);
+    let call = escape(&m.callsign);
+    let _ = write!(
+        x,
+        "<detail><link uid=\"{member}\" type=\"{POSITION_TYPE}\" relation=\"p-p\"/>\
+         <contact callsign=\"{call}-Alert\"/>\
+         <emergency cancel=\"true\">{call}</emergency>\
+         <remarks>MAYDAY {call} ended</remarks></detail></event>"
     );
     x.into_bytes()
 }
@@ -257,6 +277,12 @@ mod tests {
         )));
         assert!(x.contains("<contact callsign=\"engine-3-Alert\"/>"));
         assert!(x.contains("<emergency type=\"911 Alert\">engine-3</emergency>"));
+        let c = String::from_utf8(mayday_cancel(now, 30_000, &member(Some(POS)))).expect("utf-8");
+        assert!(
+            c.contains(&format!("uid=\"{uid}-9-1-1\" type=\"b-a-o-can\"")),
+            "{c}"
+        );
+        assert!(c.contains("<emergency cancel=\"true\">engine-3</emergency>"));
         let x = String::from_utf8(mayday_alert(now, 30_000, &member(None))).expect("utf-8");
         assert!(x.contains("<point lat=\"0.0\" lon=\"0.0\" hae=\"9999999.0\" ce=\"9999999.0\""));
         assert!(x.contains("position not known"));

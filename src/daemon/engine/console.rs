@@ -272,11 +272,15 @@ impl Engine {
                     node: holder,
                     names,
                 });
-                self.cot_mayday(now, holder);
+                self.cot_mayday(now, holder, true);
             }
             Some(false) => {
                 // Back to normal: the next emergency is a new mayday.
-                self.console.maydays.remove(&holder);
+                if let Some(m) = self.console.maydays.remove(&holder)
+                    && m.state != "cleared"
+                {
+                    self.cot_mayday(now, holder, false);
+                }
             }
             _ => {}
         }
@@ -340,6 +344,9 @@ impl Engine {
         m.state = state;
         m.reason = Some(reason.clone());
         let m = m.clone();
+        if state == "cleared" {
+            self.cot_mayday(now, a.node, false);
+        }
         let names = self.app.node().names_of(now, &a.node);
         tracing::info!(node = %a.node.short(), ?names, %reason, "mayday {state}");
         self.publish(if state == "cleared" {

@@ -1,7 +1,7 @@
 //! The engine's side of the Cursor-on-Target output (`up --cot`): every
 //! interval, one position report per directory member with a known
-//! position (active maydays first, as 911 alerts), and a mayday seen in
-//! the directory as an alert at once. The XML is `app::cot`'s, the socket
+//! position (active maydays first, as 911 alerts), a mayday seen in the
+//! directory as an alert at once, and its end as the alert's cancel. The XML is `app::cot`'s, the socket
 //! and the pacing `daemon::cot`'s.
 
 use std::collections::BTreeMap;
@@ -87,13 +87,19 @@ impl Engine {
         }
     }
 
-    /// A mayday raised: its alert goes before anything else.
-    pub(super) fn cot_mayday(&mut self, now: Instant, node: NodeId) {
+    /// A mayday raised (`raised`) or ended: its alert, or the alert's
+    /// cancel, goes before anything else.
+    pub(super) fn cot_mayday(&mut self, now: Instant, node: NodeId, raised: bool) {
         let Some(out) = &self.cot else {
             return;
         };
         let stale = out.schedule.stale().as_millis() as u64;
-        let alert = cot::mayday_alert(unix_ms(), stale, &self.cot_member(now, node));
+        let m = self.cot_member(now, node);
+        let alert = if raised {
+            cot::mayday_alert(unix_ms(), stale, &m)
+        } else {
+            cot::mayday_cancel(unix_ms(), stale, &m)
+        };
         if let Some(out) = &mut self.cot {
             out.schedule.urgent(alert);
             out.pump(now);
