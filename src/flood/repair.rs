@@ -15,10 +15,13 @@
 //! Nothing is asked for while nothing is lost. One addition: a voice
 //! flood goes out a second time a few ms later ([`Repair::repeat_at`]) if
 //! a relay of the sender's was not heard passing the first on (the node
-//! decides: always for the talker's own frames, which all cross its first
-//! hop; for a relay's, only toward a relay that hears it badly and that
-//! nothing else reaches). On a clean mesh the relays' copies are heard and
-//! nothing is repeated. Every table is bounded: [`MAX_ORIGINS`] origins
+//! decides, by [`RepeatWhy`]: always for the talker's own frames, which
+//! all cross its first hop; for a relayed flood that brought earlier frames
+//! we had missed, toward a relay that nothing heard so far reaches well
+//! (without it each lossy hop thins the packets out further down a long
+//! chain, and the frames they carry arrive in late batches); otherwise
+//! only toward a relay that hears us badly and that nothing else reaches).
+//! On a clean mesh the relays' copies are heard and nothing is repeated. Every table is bounded: [`MAX_ORIGINS`] origins
 //! (the one heard least recently is forgotten), [`MAX_MISSING`] missing
 //! frames per origin, [`CACHE`] cached packets (oldest first out),
 //! [`MAX_REPEATS`] second sendings, and a NACK gets at most
@@ -97,6 +100,19 @@ pub struct RepairStats {
     pub repeats_saved: u64,
 }
 
+/// Why a voice flood is kept for a second sending: the node decides at
+/// the time whether it is still needed, by a rule that depends on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepeatWhy {
+    /// Our own frame: it crosses our first hop or nothing.
+    Own,
+    /// A relayed flood that carried earlier frames we had missed: our
+    /// upstream lost some, so the packets downstream of us thin out too.
+    Recovered,
+    /// A relayed flood, and some relay of ours hears us badly.
+    LossyRelay,
+}
+
 /// One NACK to send: to neighbour `to`, for `src`'s frames `seqs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nack<K> {
@@ -116,8 +132,8 @@ pub struct Repair<K> {
     /// Neighbours that asked for a frame we are missing too: they get it
     /// when it comes (unless we relay it to everyone anyway).
     owed: BTreeMap<(NodeId, u32), Vec<K>>,
-    /// Our own voice floods to send once more, and when.
-    repeats: VecDeque<(Instant, Vec<u8>)>,
+    /// Voice floods to send once more, when, and why.
+    repeats: VecDeque<(Instant, Vec<u8>, RepeatWhy)>,
     pub stats: RepairStats,
 }
 
@@ -273,26 +289,26 @@ impl<K: Copy + PartialEq + Ord> Repair<K> {
         self.origins
             .values()
             .flat_map(|o| o.missing.values().map(|m| m.next))
-            .chain(self.repeats.front().map(|(at, _)| *at))
+            .chain(self.repeats.front().map(|(at, _, _)| *at))
             .min()
     }
 
-    /// Send our own flood `pkt` once more at `at` (times only grow: one
-    /// origin's floods are scheduled in order).
-    pub fn repeat_at(&mut self, at: Instant, pkt: Vec<u8>) {
+    /// Send the voice flood `pkt` once more at `at`, for `why` (times only
+    /// grow: every repeat waits the same delay).
+    pub fn repeat_at(&mut self, at: Instant, pkt: Vec<u8>, why: RepeatWhy) {
         if self.repeats.len() >= MAX_REPEATS {
             self.repeats.pop_front();
         }
-        self.repeats.push_back((at, pkt));
+        self.repeats.push_back((at, pkt, why));
     }
 
     /// Floods whose second sending is due; the node decides whether each
     /// is still needed, and counts it.
-    pub fn poll_repeats(&mut self, now: Instant) -> Vec<Vec<u8>> {
+    pub fn poll_repeats(&mut self, now: Instant) -> Vec<(Vec<u8>, RepeatWhy)> {
         let mut out = Vec::new();
-        while self.repeats.front().is_some_and(|(at, _)| *at <= now) {
-            if let Some((_, p)) = self.repeats.pop_front() {
-                out.push(p);
+        while self.repeats.front().is_some_and(|(at, _, _)| *at <= now) {
+            if let Some((_, p, why)) = self.repeats.pop_front() {
+                out.push((p, why));
             }
         }
         out
@@ -348,15 +364,19 @@ mod tests {
     fn repeats_go_out_once_when_due_and_are_bounded() {
         let mut r: Repair<u8> = Repair::default();
         let t = Instant::from_millis(1000);
-        r.repeat_at(t + ms(7), vec![1]);
-        r.repeat_at(t + ms(27), vec![2]);
+        r.repeat_at(t + ms(7), vec![1], RepeatWhy::Own);
+        r.repeat_at(t + ms(27), vec![2], RepeatWhy::Recovered);
         assert_eq!(r.next_deadline(), Some(t + ms(7)));
         assert!(r.poll_repeats(t + ms(6)).is_empty());
-        assert_eq!(r.poll_repeats(t + ms(7)), vec![vec![1]]);
+        assert_eq!(r.poll_repeats(t + ms(7)), vec![(vec![1], RepeatWhy::Own)]);
         assert!(r.poll_repeats(t + ms(8)).is_empty(), "sent once");
         assert_eq!(r.next_deadline(), Some(t + ms(27)));
+        assert_eq!(
+            r.poll_repeats(t + ms(27)),
+            vec![(vec![2], RepeatWhy::Recovered)]
+        );
         for k in 0..2 * MAX_REPEATS as u8 {
-            r.repeat_at(t + ms(30), vec![k]);
+            r.repeat_at(t + ms(30), vec![k], RepeatWhy::LossyRelay);
         }
         assert_eq!(r.poll_repeats(t + ms(30)).len(), MAX_REPEATS);
         assert_eq!(r.next_deadline(), None);

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::{Class, Event, LinkDst, MAX_PAYLOAD, Node, NodeError, Stats, Timers, Transmit};
 use crate::flood::DupCache;
+use crate::flood::repair::RepeatWhy;
 use crate::identity::NodeId;
 use crate::link::{LinkKey, Liveness};
 use crate::time::Instant;
@@ -218,6 +219,11 @@ const REPEAT_AFTER: std::time::Duration = std::time::Duration::from_millis(7);
 /// A relay repeats what it relayed only for a relay of its own that hears
 /// less than this share of its packets.
 const REPEAT_BELOW: f64 = 0.85;
+/// After a recovery (see [`RepeatWhy::Recovered`]) a relay of ours counts
+/// as reached by a neighbour heard transmitting the flood only if that
+/// neighbour hears it at least this well (in twentieths, as IHUs carry
+/// it): a weak two-hop link is where the packets thinned out.
+const REACHED_WELL: u8 = 18;
 /// Floods whose transmitters we remember (a flood's copies all arrive
 /// within tens of milliseconds), and transmitters per flood.
 const FLOOD_HEARD: usize = 64;
@@ -329,7 +335,8 @@ impl Node {
             self.voice_seen.insert(self.id, seq);
             if protection.repairs() {
                 self.repair.keep(now, self.id, seq, &pkt);
-                self.repair.repeat_at(now + REPEAT_AFTER, pkt.clone());
+                self.repair
+                    .repeat_at(now + REPEAT_AFTER, pkt.clone(), RepeatWhy::Own);
             }
         } else {
             self.flood_seen.insert(self.id, seq);
@@ -535,6 +542,9 @@ impl Node {
         let protection = self.config.timers.flood_protection;
         let repair = voice && protection.repairs();
         let mut payload = &raw[hdr.len()..];
+        // Some earlier frame this packet carries was new to us: the packets
+        // that should have brought it were lost on the way here.
+        let mut recovered = false;
         if voice && hdr.flags & flags::REDUNDANT != 0 {
             let (prevs, cur) = wire::split_redundant(payload)
                 .ok_or_else(|| WireError::Body("redundant flood".into()))?;
@@ -544,6 +554,7 @@ impl Node {
             for (k, prev) in prevs.into_iter().enumerate().rev() {
                 let pseq = hdr.seq.wrapping_sub(k as u32 + 1);
                 if self.voice_seen.insert(hdr.src, pseq) {
+                    recovered = true;
                     if repair {
                         self.repair.received(now, from, hdr.src, pseq);
                         let mut h = *hdr;
@@ -603,8 +614,13 @@ impl Node {
             let mut pkt = raw.to_vec();
             if wire::decrement_hop_limit(&mut pkt).is_some() {
                 self.stats.flood_relayed += 1;
-                if repair && self.lossy_relay(now) {
-                    self.repair.repeat_at(now + REPEAT_AFTER, pkt.clone());
+                let why = if recovered {
+                    Some(RepeatWhy::Recovered)
+                } else {
+                    self.lossy_relay(now).then_some(RepeatWhy::LossyRelay)
+                };
+                if let Some(why) = why.filter(|_| repair) {
+                    self.repair.repeat_at(now + REPEAT_AFTER, pkt.clone(), why);
                 }
                 self.multicast_all(now, pkt, class);
                 relayed = true;
@@ -704,11 +720,11 @@ impl Node {
         if self.repair.next_deadline().is_none_or(|t| t > now) {
             return;
         }
-        for pkt in self.repair.poll_repeats(now) {
+        for (pkt, why) in self.repair.poll_repeats(now) {
             let Ok((h, _)) = Header::parse(&pkt) else {
                 continue;
             };
-            if !self.repeat_needed(now, (h.src, h.seq ^ (1 << 31)), h.src == self.id) {
+            if !self.repeat_needed(now, (h.src, h.seq ^ (1 << 31)), why) {
                 self.repair.stats.repeats_saved += 1;
                 continue;
             }
@@ -741,13 +757,19 @@ impl Node {
     /// Everything a talker says crosses its first hop, where no other path
     /// makes up a loss run longer than the redundant copies (a talker whose
     /// one relay lost 40 % of its frames cost every member late, batched
-    /// repairs): the talker (`own`) sends each frame again unless it heard
-    /// every relay pass the first on, the relays' own copies serving as the
-    /// acknowledgement. Further on, paths mostly overlap, and a relay
-    /// repeats only for a relay of its own that hears it badly and that no
-    /// transmitter of the flood heard so far reaches: a chain of lossy
-    /// links on the edge of the mesh, where nothing else makes up a loss.
-    fn repeat_needed(&self, now: Instant, key: (NodeId, u32), own: bool) -> bool {
+    /// repairs): the talker ([`RepeatWhy::Own`]) sends each frame again
+    /// unless it heard every relay pass the first on, the relays' own
+    /// copies serving as the acknowledgement. Further on, paths mostly
+    /// overlap. A relay whose flood brought back frames it had missed
+    /// ([`RepeatWhy::Recovered`]) sits below a lossy stretch, where each hop
+    /// passes on only the packets it got and a chain of ten hops delivers a
+    /// quarter of them, each carrying four frames late: it repeats for a
+    /// relay of its own that no transmitter heard so far reaches well.
+    /// Otherwise ([`RepeatWhy::LossyRelay`]) a relay repeats only for a
+    /// relay of its own that hears it badly and that no transmitter heard
+    /// so far reaches at all: a chain of lossy links on the edge of the
+    /// mesh, where nothing else makes up a loss.
+    fn repeat_needed(&self, now: Instant, key: (NodeId, u32), why: RepeatWhy) -> bool {
         let heard = self
             .flood_heard
             .iter()
@@ -756,18 +778,22 @@ impl Node {
             .map(|(_, v)| v.as_slice())
             .unwrap_or(&[]);
         // Someone we heard transmit it is a neighbour of `id` (its IHU list
-        // says so): `id` most likely has it from there.
-        let reached = |id: NodeId| {
+        // says so, at least `well`): `id` most likely has it from there.
+        let reached = |id: NodeId, well: u8| {
             self.nbrs
                 .iter()
                 .filter(|t| heard.contains(&t.key.id))
-                .any(|t| t.two_hop.iter().any(|(x, _)| *x == id))
+                .any(|t| t.two_hop.iter().any(|(x, q)| *x == id && *q >= well))
         };
         self.nbrs.iter().any(|n| {
             n.mpr
                 && n.usable(now, self.iface_weight(n.key.iface))
                 && !heard.contains(&n.key.id)
-                && (own || (n.tx_ratio() < REPEAT_BELOW && !reached(n.key.id)))
+                && match why {
+                    RepeatWhy::Own => true,
+                    RepeatWhy::Recovered => !reached(n.key.id, REACHED_WELL),
+                    RepeatWhy::LossyRelay => n.tx_ratio() < REPEAT_BELOW && !reached(n.key.id, 0),
+                }
         })
     }
 
