@@ -9,7 +9,7 @@ const state = {
   me: null, names: [], maydays: [], par: null, tgs: [], sort: "role",
   amber: Number(q.get("amber") || localStorage.getItem("amber") || 10),
   red: Number(q.get("red") || localStorage.getItem("red") || 30),
-  shownMayday: null, namesAt: Date.now(), bursts: [],
+  shownMayday: null, namesAt: Date.now(), bursts: [], audio: new Map(),
 };
 const alarm = new Alarm([[880, 300], [660, 300]]);
 
@@ -165,11 +165,31 @@ function renderTalkgroups() {
       t.talker ? el("span", { class: "tag amber" }, `${t.talker.name} TALKING`)
         : t.transmitting ? el("span", { class: "tag amber" }, "this console TALKING") : "clear",
       ` · ${t.bursts_heard} bursts heard`)) : [el("li", {}, "This console is in no talkgroup.")]));
-  // The latest bursts (from the incident log): when, who, how long.
+  // The latest bursts (from the incident log): when, who, how long, and
+  // the audio log's file of it (play here, or save it).
   $("bursts").replaceChildren(...(state.bursts.length ? state.bursts.map((b) =>
-    el("tr", {}, el("td", {}, clock(b.start_ms)), el("td", {}, b.talkgroup),
-      el("td", {}, el("b", {}, b.talker || "unknown")), el("td", {}, `${(b.length_ms / 1000).toFixed(1)} s`)))
+    el("tr", { "data-file": b.recording || "" }, el("td", {}, clock(b.start_ms)), el("td", {}, b.talkgroup),
+      el("td", {}, el("b", {}, b.talker || "unknown")), el("td", {}, `${(b.length_ms / 1000).toFixed(1)} s`),
+      el("td", { class: "audio" }, recordingCell(b))))
     : [el("tr", {}, el("td", {}, "No bursts yet."))]));
+}
+
+// What the audio log holds of a burst, in words, with a player and a
+// download when the file is complete. The <audio> element is kept across
+// re-renders so a burst being played is not cut off by the next event.
+const players = new Map();
+function recordingCell(b) {
+  if (!b.recording) return el("span", { class: "muted" }, "not recorded here (sent from this node)");
+  const f = state.audio.get(b.recording);
+  if (!f) return el("span", { class: "muted" }, "no longer kept (audio log quota)");
+  if (f.recording) { setTimeout(log, 1500); return el("span", { class: "tag amber" }, "RECORDING…"); }
+  const url = `/v1/audio/${f.file.split("/").map(encodeURIComponent).join("/")}`;
+  let a = players.get(f.file);
+  if (!a) {
+    a = el("audio", { controls: true, preload: "none", src: url, "aria-label": `burst by ${f.talker}` });
+    players.set(f.file, a);
+  }
+  return [a, " ", el("a", { class: "save", href: `${url}?download=1`, download: "" }, `SAVE (${(f.length_ms / 1000).toFixed(1)} s WAV)`)];
 }
 
 async function refreshNames() {
@@ -201,6 +221,7 @@ async function refreshLog() {
   try {
     const rows = await api("/v1/log?ago_s=86400");
     state.bursts = rows.filter((r) => r.kind === "ptt_burst").slice(-8).reverse().map((r) => r.detail);
+    try { state.audio = new Map((await api("/v1/audio?limit=200")).map((f) => [f.file, f])); } catch (_) { }
     renderTalkgroups();
     const f = $("log-filter").value.trim().toLowerCase();
     const shown = rows.filter((r) => r.kind !== "ptt_frame")

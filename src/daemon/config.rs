@@ -128,6 +128,8 @@ pub struct FileConfig {
     pub ptt_time_limit: Option<u64>,
     /// Minutes between PAR roll calls (1..=240).
     pub par_interval: Option<u64>,
+    /// Disk quota of the audio log in MB (0: none).
+    pub audio_log_mb: Option<u64>,
     /// The SIP front's address (UDP and TCP), e.g. "127.0.0.1:5060".
     pub sip: Option<SocketAddr>,
     /// No SIP front.
@@ -254,6 +256,8 @@ pub struct Settings {
     pub ptt_time_limit: std::time::Duration,
     /// Interval of the recurring PAR timer.
     pub par_interval: std::time::Duration,
+    /// Disk quota of the audio log in MB (0: none).
+    pub audio_log_mb: u64,
     /// The SIP front (None: off).
     pub sip: Option<SocketAddr>,
     /// The address was asked for: failing to bind it stops the daemon

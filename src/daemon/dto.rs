@@ -317,6 +317,10 @@ pub enum ApiEvent {
         talker: Option<String>,
         start_ms: u64,
         length_ms: u64,
+        /// Its file in the audio log (`GET /v1/audio/<file>`), when it
+        /// was heard here and recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording: Option<String>,
     },
     /// This node sent a message (stored; `recipients` are node ids).
     MessageSent {

@@ -135,6 +135,8 @@ pub struct Engine {
     ringing: BTreeSet<crate::session::CallId>,
     /// When a sure clock reading was last recorded (`daemon::boot`).
     good_time_at: Instant,
+    /// Every talkgroup burst heard, on disk (`daemon::audio_log`).
+    audio_log: super::audio_log::AudioLog,
 }
 
 enum Wake {
@@ -187,7 +189,6 @@ impl Engine {
         }
         Ok(Engine {
             app: App::new(node, cfg, clock::now(), seed),
-            settings,
             socks: BTreeMap::new(),
             started: clock::now(),
             names,
@@ -210,6 +211,12 @@ impl Engine {
             speaker,
             ringing: BTreeSet::new(),
             good_time_at: clock::now(),
+            audio_log: super::audio_log::AudioLog::open(
+                &settings.data_dir,
+                settings.audio_log_mb.saturating_mul(1_000_000),
+                settings.ptt_time_limit,
+            ),
+            settings,
         })
     }
 
@@ -271,6 +278,7 @@ impl Engine {
                     self.stats.timer_wakeups += 1;
                     self.rescan();
                     let now = clock::now();
+                    self.audio_log.close_idle(now);
                     if now.saturating_since(self.good_time_at) >= super::boot::LAST_GOOD_EVERY {
                         self.good_time_at = now;
                         let dir = &self.settings.data_dir;
@@ -281,6 +289,9 @@ impl Engine {
             self.speaker.pump(clock::now());
         }
         self.speaker.finish();
+        for t in self.app.talkgroups() {
+            self.audio_log.close(t.group);
+        }
         tracing::info!("stopped");
     }
 

@@ -36,6 +36,7 @@
 
 mod api;
 mod api_body;
+mod audio_log;
 mod auth;
 mod boot;
 pub mod cli;

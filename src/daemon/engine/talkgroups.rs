@@ -12,6 +12,7 @@ use super::media::{Rx, Source, Tx, rx_dto};
 use super::{Engine, clock};
 use crate::app::talkgroups::priority;
 use crate::app::{Stream, TalkgroupView};
+use crate::daemon::audio_log::Entry as AudioEntry;
 use crate::daemon::dto::{self, ApiEvent};
 use crate::floor::Priority;
 use crate::identity::NodeId;
@@ -32,6 +33,10 @@ pub enum TalkgroupCommand {
     Release(String, Reply<dto::Talkgroup>),
     List(tokio::sync::oneshot::Sender<Vec<dto::Talkgroup>>),
     Mayday(dto::MaydayRequest, Reply<Vec<dto::Talkgroup>>),
+    /// The audio log's bursts, newest first (at most this many).
+    AudioList(usize, tokio::sync::oneshot::Sender<Vec<AudioEntry>>),
+    /// The file of one closed burst of the audio log, if it is one.
+    AudioFile(String, tokio::sync::oneshot::Sender<Option<PathBuf>>),
 }
 
 /// One talkgroup's codec ends.
@@ -57,6 +62,7 @@ impl Engine {
             TalkgroupCommand::Leave(name, tx) => {
                 let r = self.app.leave(now, &name).map_err(api_err).map(|v| {
                     let gm = self.groups.groups.remove(&v.group);
+                    self.audio_log.close(v.group);
                     self.speaker.forget(Stream::Group(v.group));
                     if let Some(mut g) = gm {
                         g.rx.finish();
@@ -93,6 +99,12 @@ impl Engine {
             TalkgroupCommand::Mayday(req, tx) => {
                 let r = self.mayday(now, req);
                 let _ = tx.send(r);
+            }
+            TalkgroupCommand::AudioList(limit, tx) => {
+                let _ = tx.send(self.audio_log.list(limit));
+            }
+            TalkgroupCommand::AudioFile(rel, tx) => {
+                let _ = tx.send(self.audio_log.path_of(&rel));
             }
         }
         self.drain(now);
@@ -242,12 +254,21 @@ impl Engine {
             let emergency = self.app.burst_priority(g) == Some(Priority::Emergency);
             self.speaker.push(now, Stream::Group(g), &pcm, emergency);
         }
+        if self.audio_log.enabled()
+            && let Some(name) = self.app.talkgroup_name(g)
+        {
+            let talker = self.bursts.get(name).and_then(|(t, _)| t.as_deref());
+            let unix = super::messages::unix_ms();
+            self.audio_log.write(now, unix, g, name, talker, &pcm);
+        }
     }
 
     pub(super) fn group_reset(&mut self, g: NodeId) {
         if let Some(m) = self.groups.groups.get_mut(&g) {
             m.rx.reset();
         }
+        // A new talker or burst: a file of its own.
+        self.audio_log.close(g);
     }
 
     pub(super) fn group_expected_loss(&mut self, g: NodeId, pct: u8) {
