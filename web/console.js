@@ -2,6 +2,7 @@
 // alarm, PAR roll calls, talkgroups, messages and the incident log, all
 // from the daemon's API and kept live by its event stream.
 import { api, follow, el, clock, age, soon, Alarm } from "/assets/common.js";
+import { MicTalker, Listener } from "/assets/audio.js";
 
 const $ = (id) => document.getElementById(id);
 const q = new URLSearchParams(location.search);
@@ -159,7 +160,56 @@ function renderPar() {
       el("span", { id: "par-unaccounted" }, un.map((m) => m.name).join(", ") || "none")));
 }
 
+// Listen live and talk from this browser (audio.js): one talkgroup at a
+// time, chosen in #audio-tg.
+const mic = new MicTalker();
+const listener = new Listener((words) => { state.listenWords = words; renderAudio(); });
+// For scripts and the field test: what this page played, as a WAV blob.
+window.callsign = { listener };
+const audioTg = () => $("audio-tg").value;
+
+function renderAudio() {
+  const sel = $("audio-tg"), names = state.tgs.map((t) => t.name);
+  if (names.join() !== [...sel.options].map((o) => o.value).join()) {
+    const v = sel.value;
+    sel.replaceChildren(...names.map((n) => el("option", { value: n }, n)));
+    if (names.includes(v)) sel.value = v;
+  }
+  const t = state.tgs.find((x) => x.name === audioTg());
+  $("listen").textContent = listener.tg ? "STOP LISTENING" : "LISTEN HERE";
+  $("listen").classList.toggle("on", !!listener.tg);
+  const b = $("talk");
+  b.classList.toggle("on", !!(t && t.transmitting));
+  b.textContent = t && t.transmitting ? "TALKING" : state.talking ? "WAITING…" : "HOLD TO TALK (or space)";
+  $("audio-state").textContent = `${state.listenWords || "not listening"} · ${state.micWords || "microphone off"}`;
+}
+
+async function press() {
+  const tg = audioTg();
+  if (!tg || state.talking) return;
+  state.talking = true; renderAudio();
+  try {
+    await api(`/v1/talkgroups/${encodeURIComponent(tg)}/ptt`, { browser: true });
+    await mic.open();
+    if (!state.talking) { mic.stop(); return; }
+    mic.start(tg);
+    state.micWords = "microphone ON (this browser)";
+  } catch (e) {
+    mic.stop();
+    state.micWords = `microphone: ${e.message}`;
+    try { await api(`/v1/talkgroups/${encodeURIComponent(tg)}/release`, {}); } catch (_) { }
+  }
+  tgs();
+}
+async function release() {
+  if (!state.talking) return;
+  state.talking = false; mic.stop(); state.micWords = "microphone off";
+  try { await api(`/v1/talkgroups/${encodeURIComponent(audioTg())}/release`, {}); } catch (_) { }
+  tgs();
+}
+
 function renderTalkgroups() {
+  renderAudio();
   $("talkgroups").replaceChildren(...(state.tgs.length ? state.tgs.map((t) =>
     el("li", { "data-tg": t.name }, el("b", {}, t.name), ": ",
       t.talker ? el("span", { class: "tag amber" }, `${t.talker.name} TALKING`)
@@ -280,6 +330,19 @@ async function start() {
   document.querySelectorAll("th button[data-sort]").forEach((b) =>
     b.addEventListener("click", () => { state.sort = b.dataset.sort; renderRoster(); }));
   $("sound").addEventListener("click", () => { alarm.ensure(); setTimeout(renderMayday, 100); });
+  $("listen").addEventListener("click", async () => {
+    if (listener.tg) listener.stop(); else if (audioTg()) await listener.start(audioTg());
+    renderAudio();
+  });
+  $("audio-tg").addEventListener("change", () => { if (listener.tg) listener.start(audioTg()); renderAudio(); });
+  const tb = $("talk");
+  tb.addEventListener("pointerdown", (e) => { e.preventDefault(); tb.setPointerCapture(e.pointerId); press(); });
+  for (const ev of ["pointerup", "pointercancel"]) tb.addEventListener(ev, release);
+  tb.addEventListener("contextmenu", (e) => e.preventDefault());
+  // The space bar talks too, unless typing.
+  const typing = (e) => ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName);
+  document.addEventListener("keydown", (e) => { if (e.code === "Space" && !typing(e) && !e.repeat) { e.preventDefault(); press(); } });
+  document.addEventListener("keyup", (e) => { if (e.code === "Space" && !typing(e)) { e.preventDefault(); release(); } });
   $("mayday-ack").addEventListener("click", async () => {
     const reason = $("mayday-reason").value.trim();
     if (!reason) { $("mayday-error").textContent = "Type a reason first."; return; }

@@ -672,6 +672,10 @@ pub struct PttRequest {
     /// normal, command or emergency.
     #[serde(default)]
     pub priority: Option<String>,
+    /// Talk what the page posts to `/v1/talkgroups/{name}/audio` (a
+    /// browser's microphone) instead of a file or sound card.
+    #[serde(default)]
+    pub browser: bool,
 }
 
 /// Body of `POST /v1/mayday`.

@@ -28,7 +28,7 @@ pub use calls::CallCommand;
 pub use console::ConsoleCommand;
 pub use directory::NamesCommand;
 pub use messages::{MAX_LOG_ANSWER, MsgCommand, unix_ms};
-pub use talkgroups::TalkgroupCommand;
+pub use talkgroups::{GroupPcm, TalkgroupCommand};
 
 use super::clock;
 use super::config::Settings;
@@ -137,6 +137,8 @@ pub struct Engine {
     good_time_at: Instant,
     /// Every talkgroup burst heard, on disk (`daemon::audio_log`).
     audio_log: super::audio_log::AudioLog,
+    /// Decoded talkgroup audio for pages listening live.
+    pcm_tap: broadcast::Sender<talkgroups::GroupPcm>,
 }
 
 enum Wake {
@@ -155,6 +157,7 @@ impl Engine {
         node: Node,
         settings: Settings,
         events: broadcast::Sender<ApiEvent>,
+        pcm_tap: broadcast::Sender<talkgroups::GroupPcm>,
         db: super::msgstore::Db,
     ) -> Result<Self, String> {
         let seed = super::store::os_random::<32>().map_err(|e| format!("no randomness: {e}"))?;
@@ -217,6 +220,7 @@ impl Engine {
                 settings.ptt_time_limit,
             ),
             settings,
+            pcm_tap,
         })
     }
 

@@ -37,7 +37,15 @@ pub enum TalkgroupCommand {
     AudioList(usize, tokio::sync::oneshot::Sender<Vec<AudioEntry>>),
     /// The file of one closed burst of the audio log, if it is one.
     AudioFile(String, tokio::sync::oneshot::Sender<Option<PathBuf>>),
+    /// A browser's post of microphone audio for the press it made:
+    /// (talkgroup, the post's sequence number, 16 kHz PCM).
+    Audio(String, u64, Vec<i16>, Reply<()>),
+    /// Whether we are in this talkgroup (a page may listen to it).
+    Member(String, tokio::sync::oneshot::Sender<Option<NodeId>>),
 }
+
+/// One decoded 20 ms slot of a talkgroup, for pages listening live.
+pub type GroupPcm = (NodeId, std::sync::Arc<[i16]>);
 
 /// One talkgroup's codec ends.
 struct GroupMedia {
@@ -106,6 +114,26 @@ impl Engine {
             TalkgroupCommand::AudioFile(rel, tx) => {
                 let _ = tx.send(self.audio_log.path_of(&rel));
             }
+            TalkgroupCommand::Audio(name, seq, pcm, tx) => {
+                let g = crate::app::group_wire::group_of(&name);
+                let src = self
+                    .groups
+                    .groups
+                    .get_mut(&g)
+                    .and_then(|m| m.tx.as_mut())
+                    .map(|t| &mut t.src);
+                let r = match src {
+                    Some(Source::Pushed(p)) => {
+                        p.push(seq, &pcm);
+                        Ok(())
+                    }
+                    _ => Err((409, format!("not talking from a browser on {name}"))),
+                };
+                let _ = tx.send(r);
+            }
+            TalkgroupCommand::Member(name, tx) => {
+                let _ = tx.send(self.app.talkgroup(&name).map(|v| v.group));
+            }
         }
         self.drain(now);
     }
@@ -162,7 +190,11 @@ impl Engine {
         let prio = priority(req.priority.as_deref().unwrap_or("normal")).map_err(api_err)?;
         // Neither a WAV nor a device: the daemon's microphone, if it has one.
         let device = req.audio_in.or_else(|| self.settings.audio_in.clone());
-        let src = Source::open(req.wav.as_deref(), device.as_deref()).map_err(|e| (400, e))?;
+        let src = if req.browser {
+            Source::Pushed(super::media::Pushed::default())
+        } else {
+            Source::open(req.wav.as_deref(), device.as_deref()).map_err(|e| (400, e))?
+        };
         self.join(now, name, None, None)?;
         self.start_tx(name, src)?;
         self.app.press(now, name, prio).map_err(api_err)?;
@@ -250,6 +282,9 @@ impl Engine {
             return;
         };
         let pcm = m.rx.play(p);
+        if self.pcm_tap.receiver_count() > 0 {
+            let _ = self.pcm_tap.send((g, pcm.as_slice().into()));
+        }
         if m.rx.to_speaker() {
             let emergency = self.app.burst_priority(g) == Some(Priority::Emergency);
             self.speaker.push(now, Stream::Group(g), &pcm, emergency);
