@@ -7,6 +7,15 @@
 //!   `GET /v1/audio`, fetched through the API with the same length as the
 //!   speech sent, and shown on the console with a player and a download.
 //!
+//! - Browser audio across 4 hops: the handset page on rescue-2, in
+//!   Chromium with a fake microphone playing espeak-ng speech, holds to
+//!   talk; the command post records it with `callsign listen --record`
+//!   while its console shows the talker and listens live in the browser
+//!   (the page keeps what it played). The same speech is then sent by
+//!   `callsign ptt --wav` from rescue-2 and recorded the same way. All
+//!   three are scored with PESQ-WB; the browser's talk must reach 0.95 of
+//!   the CLI's, and so must what the console's browser heard.
+//!
 //! Needs root, espeak-ng, sox, Python's `pesq` and (for the page)
 //! `chromium` with `chromedriver`; runs with CALLSIGN_FIELD_TESTS=1.
 //! Figures are printed as `FIGURE` lines.
@@ -20,9 +29,9 @@ mod harness;
 #[path = "../field-tests/voice.rs"]
 mod voice;
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use browser::Browser;
 use harness::{Net, Scenario, enabled, figure, serial, wait_for};
@@ -30,6 +39,8 @@ use harness::{Net, Scenario, enabled, figure, serial, wait_for};
 const TG: &str = "fireground-1";
 const CONSOLE: &str = "command";
 const FAR: &str = "rescue-2";
+/// Issue 14, point 4: the browser's talk against `ptt --wav`'s.
+const RATIO_MIN: f64 = 0.95;
 /// A recorded burst is the speech sent, give or take the playout's start
 /// and the DTX tail after it (one 400 ms keep-alive frame at most).
 const LENGTH_SLACK_MS: i64 = 500;
@@ -182,7 +193,7 @@ fn audio_log_records_a_burst_and_serves_it() {
         )
         .expect("the console lists the burst with a player");
     let text = console
-        .js(&format!("return document.querySelector('{row}').innerText"))
+        .js("return document.getElementById('bursts').innerText")
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -209,4 +220,241 @@ fn audio_log_records_a_burst_and_serves_it() {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/console-audio-log.png");
         std::fs::write(&docs, &png).expect("docs png");
     }
+}
+
+/// The PCM samples of a 16-bit mono WAV (the `data` chunk).
+fn wav_samples(p: &Path) -> Vec<i16> {
+    let b = std::fs::read(p).expect("wav");
+    let at = b
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("a data chunk")
+        + 8;
+    b[at..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+fn write_wav(p: &Path, pcm: &[i16]) {
+    let mut b = Vec::with_capacity(44 + 2 * pcm.len());
+    let n = (2 * pcm.len()) as u32;
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&16_000u32.to_le_bytes());
+    b.extend_from_slice(&32_000u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&n.to_le_bytes());
+    for s in pcm {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(p, b).expect("write wav");
+}
+
+/// PESQ-WB of a recording against the reference, each path treated
+/// alike: the silence before its first sound is cut (a page plays
+/// silence until the burst arrives, a recording starts at its first
+/// slot), and 1 s of silence put in front so that `pesq_wb.py`, which
+/// searches forward delays only, finds the reference's 0.5 s lead.
+fn score(reference: &Path, rec: &Path) -> (f64, f64) {
+    let pcm = wav_samples(rec);
+    let first = pcm.iter().position(|s| s.unsigned_abs() > 64).unwrap_or(0);
+    let mut padded = vec![0i16; 16_000];
+    padded.extend_from_slice(&pcm[first..]);
+    let out = rec.with_extension("scored.wav");
+    write_wav(&out, &padded);
+    voice::pesq_wb_delay(reference, &out).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn listen(net: &Net, node: &str, out: &Path, secs: u64) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", &net.node(node).ns, harness::bin()])
+        .args(["listen", TG, "--duration", &secs.to_string(), "--record"])
+        .arg(out)
+        .env("CALLSIGN_CONFIG", "/dev/null")
+        .env("CALLSIGN_DATA_DIR", &net.node(node).dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("callsign listen")
+}
+
+fn page_url(net: &Net, node: &str, what: &str) -> String {
+    net.cli(node, &["console"])
+        .and_then(|o| {
+            o.lines()
+                .find_map(|l| l.strip_prefix(&format!("{what}: ")).map(str::to_string))
+        })
+        .unwrap_or_else(|| panic!("no {what} address on {node}"))
+}
+
+#[test]
+fn browser_talks_and_listens_across_four_hops() {
+    if !enabled() {
+        return;
+    }
+    if !browser::available() {
+        eprintln!("SKIPPED browser_talks_and_listens_across_four_hops: no chromium/chromedriver");
+        assert!(std::env::var_os("CALLSIGN_REQUIRE_CHROMIUM").is_none());
+        return;
+    }
+    let _guard = serial();
+    let (net, _) = start_line();
+    let out = net.tmp.clone();
+    // The speech with 0.5 s of silence before and 1 s after: the browser
+    // opens its microphone at the press, so the lead is what a press
+    // takes to open it, and the tail what the hold runs past the file.
+    let speech = voice::speech(&out);
+    let talk: PathBuf = out.join("talk.wav");
+    harness::sh(&[
+        "sox",
+        speech.to_str().expect("utf-8"),
+        talk.to_str().expect("utf-8"),
+        "pad",
+        "0.5",
+        "1.0",
+    ]);
+    let talk_ms = wav_ms(&std::fs::read(&talk).expect("talk.wav")) as u64;
+    let hold_ms = talk_ms + 300;
+    let listen_s = hold_ms / 1000 + 5;
+
+    let console = Browser::start(&net.node(CONSOLE).ns, &out, "console", 1600, 1000, &[]);
+    console.goto(&page_url(&net, CONSOLE, "console"));
+    let fake_mic = format!(
+        "--use-file-for-fake-audio-capture={}%noloop",
+        talk.display()
+    );
+    let far = Browser::start(
+        &net.node(FAR).ns,
+        &out,
+        "far",
+        480,
+        1000,
+        &[
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            &fake_mic,
+        ],
+    );
+    far.goto(&format!("{}&mic=browser", page_url(&net, FAR, "handset")));
+    far.wait(
+        Duration::from_secs(10),
+        &format!("return document.getElementById('tg').value === '{TG}'"),
+    )
+    .expect("the handset lists its talkgroup");
+    console
+        .wait(
+            Duration::from_secs(10),
+            &format!("return document.getElementById('audio-tg').value === '{TG}'"),
+        )
+        .expect("the console lists its talkgroup");
+    console.click("#listen");
+    console
+        .wait(
+            Duration::from_secs(5),
+            "return document.getElementById('audio-state').textContent.startsWith('LISTENING')",
+        )
+        .expect("the console listens live");
+
+    // --- The browser talks; the far end records and shows the talker.
+    let rec_browser = out.join("rec-browser.wav");
+    let mut l = listen(&net, CONSOLE, &rec_browser, listen_s);
+    std::thread::sleep(Duration::from_millis(800));
+    console.js("window.callsign.listener.resetHeard(); return true;");
+    let t0 = Instant::now();
+    far.press("#talk");
+    let shown = console.wait(
+        Duration::from_secs(3),
+        &format!(
+            "const li = document.querySelector('#talkgroups li[data-tg=\"{TG}\"]');\
+             return !!li && li.textContent.includes('{FAR} TALKING');"
+        ),
+    );
+    let mic_words = far.js("return document.getElementById('mic').textContent");
+    if let Some(left) = Duration::from_millis(hold_ms).checked_sub(t0.elapsed()) {
+        std::thread::sleep(left);
+    }
+    let far_png = far.screenshot();
+    let console_png = console.screenshot();
+    far.release("#talk");
+    assert!(
+        shown.is_some(),
+        "the console did not show {FAR} talking (handset: {mic_words})"
+    );
+    figure(
+        "browser_talker_shown_on_console_ms",
+        shown.map_or(0, |d| d.as_millis()),
+    );
+    let status = l.wait().expect("listen ends");
+    assert!(status.success(), "listen --record failed");
+    // What the console's browser played, as the page keeps it.
+    std::thread::sleep(Duration::from_millis(500));
+    let b64 = console.js(
+        "const l = window.callsign.listener;\
+         const b = new Uint8Array(l.heard.buffer, 0, l.heardLen * 2);\
+         let s = ''; for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, b.subarray(i, i + 8192));\
+         return btoa(s);",
+    );
+    let heard_bytes = browser::base64(b64.as_str().expect("heard"));
+    let heard: Vec<i16> = heard_bytes
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let heard_path = out.join("heard-console.wav");
+    write_wav(&heard_path, &heard);
+    let underruns = console.js("return window.callsign.listener.underruns");
+    figure("console_page_underruns", &underruns);
+
+    // --- The same speech from the CLI of the same node.
+    let rec_cli = out.join("rec-cli.wav");
+    let mut l = listen(&net, CONSOLE, &rec_cli, listen_s);
+    std::thread::sleep(Duration::from_millis(800));
+    let (ok, text) = net.run(
+        Some(FAR),
+        &["ptt", TG, "--wav", talk.to_str().expect("utf-8"), "--json"],
+    );
+    assert!(ok, "ptt --wav: {text}");
+    assert!(l.wait().expect("listen ends").success());
+
+    let (cli, cli_d) = score(&talk, &rec_cli);
+    let (web, web_d) = score(&talk, &rec_browser);
+    let (heard_s, heard_d) = score(&talk, &heard_path);
+    figure("cli_ptt_4hops_pesq_wb", format!("{cli:.2}"));
+    figure("browser_ptt_4hops_pesq_wb", format!("{web:.2}"));
+    figure("browser_heard_4hops_pesq_wb", format!("{heard_s:.2}"));
+    figure("browser_over_cli", format!("{:.3}", web / cli));
+    figure("heard_over_cli", format!("{:.3}", heard_s / cli));
+    eprintln!(
+        "aligned delays: cli {cli_d:.0} ms, browser {web_d:.0} ms, heard {heard_d:.0} ms \
+         (of the 1000 ms put in front); recorded {} / {} / {} ms of {talk_ms} ms",
+        wav_samples(&rec_cli).len() / 16,
+        wav_samples(&rec_browser).len() / 16,
+        heard.len() / 16
+    );
+    if std::env::var_os("CALLSIGN_UPDATE_DOCS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::write(docs.join("handset-browser-talking.png"), &far_png).expect("png");
+        std::fs::write(docs.join("console-listening.png"), &console_png).expect("png");
+    }
+    std::fs::write(out.join("handset-browser-talking.png"), &far_png).expect("png");
+    std::fs::write(out.join("console-listening.png"), &console_png).expect("png");
+    if std::env::var_os("CALLSIGN_KEEP").is_some() {
+        for f in [&rec_cli, &rec_browser, &heard_path] {
+            let _ = std::fs::copy(f, std::env::temp_dir().join(f.file_name().expect("name")));
+        }
+    }
+    assert!(
+        web >= RATIO_MIN * cli,
+        "browser PESQ-WB {web:.2} < {RATIO_MIN} x CLI {cli:.2}"
+    );
+    assert!(
+        heard_s >= RATIO_MIN * cli,
+        "heard in the browser PESQ-WB {heard_s:.2} < {RATIO_MIN} x CLI {cli:.2}"
+    );
 }
