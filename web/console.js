@@ -217,11 +217,12 @@ function renderTalkgroups() {
       ` · ${t.bursts_heard} bursts heard`)) : [el("li", {}, "This console is in no talkgroup.")]));
   // The latest bursts (from the incident log): when, who, how long, and
   // the audio log's file of it (play here, or save it).
-  $("bursts").replaceChildren(...(state.bursts.length ? state.bursts.map((b) =>
-    el("tr", { "data-file": b.recording || "" }, el("td", {}, clock(b.start_ms)), el("td", {}, b.talkgroup),
-      el("td", {}, el("b", {}, b.talker || "unknown")), el("td", {}, `${(b.length_ms / 1000).toFixed(1)} s`),
-      el("td", { class: "audio" }, recordingCell(b))))
-    : [el("tr", {}, el("td", {}, "No bursts yet."))]));
+  // Two rows a burst: what it was, then its recording across the table.
+  $("bursts").replaceChildren(...(state.bursts.length ? state.bursts.flatMap((b) => [
+    el("tr", { class: "burst" }, el("td", {}, clock(b.start_ms)), el("td", {}, b.talkgroup),
+      el("td", {}, el("b", {}, b.talker || "unknown")), el("td", {}, `${(b.length_ms / 1000).toFixed(1)} s`)),
+    el("tr", { "data-file": b.recording || "" }, el("td", { colspan: 4 }, el("div", { class: "audio" }, recordingCell(b))))])
+    : [el("tr", {}, el("td", { colspan: 4 }, "No bursts yet."))]));
 }
 
 // What the audio log holds of a burst, in words, with a player and a
@@ -239,7 +240,7 @@ function recordingCell(b) {
     a = el("audio", { controls: true, preload: "none", src: url, "aria-label": `burst by ${f.talker}` });
     players.set(f.file, a);
   }
-  return [a, " ", el("a", { class: "save", href: `${url}?download=1`, download: "" }, `SAVE (${(f.length_ms / 1000).toFixed(1)} s WAV)`)];
+  return [a, " ", el("a", { class: "save", href: `${url}?download=1`, download: "" }, "SAVE WAV")];
 }
 
 async function refreshNames() {
