@@ -273,6 +273,20 @@ impl Engine {
 
     pub(super) fn group_tx_stopped(&mut self, g: NodeId) {
         if let Some(m) = self.groups.groups.get_mut(&g) {
+            if let Some(Tx {
+                src: Source::Pushed(p),
+                sent,
+                ..
+            }) = &m.tx
+            {
+                // How the browser's posts kept up, for whoever hears gaps.
+                tracing::info!(
+                    frames = sent,
+                    underruns = p.underruns,
+                    late_posts = p.late,
+                    "browser talk ended"
+                );
+            }
             m.tx = None;
         }
     }
