@@ -291,7 +291,7 @@ fn dechunk(s: &str) -> String {
     out
 }
 
-fn base64(s: &str) -> Vec<u8> {
+pub fn base64(s: &str) -> Vec<u8> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',

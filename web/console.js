@@ -2,6 +2,7 @@
 // alarm, PAR roll calls, talkgroups, messages and the incident log, all
 // from the daemon's API and kept live by its event stream.
 import { api, follow, el, clock, age, soon, Alarm } from "/assets/common.js";
+import { MicTalker, Listener } from "/assets/audio.js";
 
 const $ = (id) => document.getElementById(id);
 const q = new URLSearchParams(location.search);
@@ -9,7 +10,7 @@ const state = {
   me: null, names: [], maydays: [], par: null, tgs: [], sort: "role",
   amber: Number(q.get("amber") || localStorage.getItem("amber") || 10),
   red: Number(q.get("red") || localStorage.getItem("red") || 30),
-  shownMayday: null, namesAt: Date.now(), bursts: [],
+  shownMayday: null, namesAt: Date.now(), bursts: [], audio: new Map(),
 };
 const alarm = new Alarm([[880, 300], [660, 300]]);
 
@@ -159,17 +160,87 @@ function renderPar() {
       el("span", { id: "par-unaccounted" }, un.map((m) => m.name).join(", ") || "none")));
 }
 
+// Listen live and talk from this browser (audio.js): one talkgroup at a
+// time, chosen in #audio-tg.
+const mic = new MicTalker();
+const listener = new Listener((words) => { state.listenWords = words; renderAudio(); });
+// For scripts and the field test: what this page played, as a WAV blob.
+window.callsign = { listener };
+const audioTg = () => $("audio-tg").value;
+
+function renderAudio() {
+  const sel = $("audio-tg"), names = state.tgs.map((t) => t.name);
+  if (names.join() !== [...sel.options].map((o) => o.value).join()) {
+    const v = sel.value;
+    sel.replaceChildren(...names.map((n) => el("option", { value: n }, n)));
+    if (names.includes(v)) sel.value = v;
+  }
+  const t = state.tgs.find((x) => x.name === audioTg());
+  $("listen").textContent = listener.tg ? "STOP LISTENING" : "LISTEN HERE";
+  $("listen").classList.toggle("on", !!listener.tg);
+  const b = $("talk");
+  b.classList.toggle("on", !!(t && t.transmitting));
+  b.textContent = t && t.transmitting ? "TALKING" : state.talking ? "WAITING…" : "HOLD TO TALK (or space)";
+  $("audio-state").textContent = `${state.listenWords || "not listening"} · ${state.micWords || "microphone off"}`;
+}
+
+async function press() {
+  const tg = audioTg();
+  if (!tg || state.talking) return;
+  state.talking = true; renderAudio();
+  try {
+    await api(`/v1/talkgroups/${encodeURIComponent(tg)}/ptt`, { browser: true });
+    await mic.open();
+    if (!state.talking) { mic.stop(); return; }
+    mic.start(tg);
+    state.micWords = "microphone ON (this browser)";
+  } catch (e) {
+    mic.stop();
+    state.micWords = `microphone: ${e.message}`;
+    try { await api(`/v1/talkgroups/${encodeURIComponent(tg)}/release`, {}); } catch (_) { }
+  }
+  tgs();
+}
+async function release() {
+  if (!state.talking) return;
+  state.talking = false; mic.stop(); state.micWords = "microphone off";
+  try { await api(`/v1/talkgroups/${encodeURIComponent(audioTg())}/release`, {}); } catch (_) { }
+  tgs();
+}
+
 function renderTalkgroups() {
+  renderAudio();
   $("talkgroups").replaceChildren(...(state.tgs.length ? state.tgs.map((t) =>
     el("li", { "data-tg": t.name }, el("b", {}, t.name), ": ",
       t.talker ? el("span", { class: "tag amber" }, `${t.talker.name} TALKING`)
         : t.transmitting ? el("span", { class: "tag amber" }, "this console TALKING") : "clear",
       ` · ${t.bursts_heard} bursts heard`)) : [el("li", {}, "This console is in no talkgroup.")]));
-  // The latest bursts (from the incident log): when, who, how long.
-  $("bursts").replaceChildren(...(state.bursts.length ? state.bursts.map((b) =>
-    el("tr", {}, el("td", {}, clock(b.start_ms)), el("td", {}, b.talkgroup),
-      el("td", {}, el("b", {}, b.talker || "unknown")), el("td", {}, `${(b.length_ms / 1000).toFixed(1)} s`)))
-    : [el("tr", {}, el("td", {}, "No bursts yet."))]));
+  // The latest bursts (from the incident log): when, who, how long, and
+  // the audio log's file of it (play here, or save it).
+  // Two rows a burst: what it was, then its recording across the table.
+  $("bursts").replaceChildren(...(state.bursts.length ? state.bursts.flatMap((b) => [
+    el("tr", { class: "burst" }, el("td", {}, clock(b.start_ms)), el("td", {}, b.talkgroup),
+      el("td", {}, el("b", {}, b.talker || "unknown")), el("td", {}, `${(b.length_ms / 1000).toFixed(1)} s`)),
+    el("tr", { "data-file": b.recording || "" }, el("td", { colspan: 4 }, el("div", { class: "audio" }, recordingCell(b))))])
+    : [el("tr", {}, el("td", { colspan: 4 }, "No bursts yet."))]));
+}
+
+// What the audio log holds of a burst, in words, with a player and a
+// download when the file is complete. The <audio> element is kept across
+// re-renders so a burst being played is not cut off by the next event.
+const players = new Map();
+function recordingCell(b) {
+  if (!b.recording) return el("span", { class: "muted" }, "not recorded here (sent from this node)");
+  const f = state.audio.get(b.recording);
+  if (!f) return el("span", { class: "muted" }, "no longer kept (audio log quota)");
+  if (f.recording) { setTimeout(log, 1500); return el("span", { class: "tag amber" }, "RECORDING…"); }
+  const url = `/v1/audio/${f.file.split("/").map(encodeURIComponent).join("/")}`;
+  let a = players.get(f.file);
+  if (!a) {
+    a = el("audio", { controls: true, preload: "none", src: url, "aria-label": `burst by ${f.talker}` });
+    players.set(f.file, a);
+  }
+  return [a, " ", el("a", { class: "save", href: `${url}?download=1`, download: "" }, "SAVE WAV")];
 }
 
 async function refreshNames() {
@@ -201,6 +272,7 @@ async function refreshLog() {
   try {
     const rows = await api("/v1/log?ago_s=86400");
     state.bursts = rows.filter((r) => r.kind === "ptt_burst").slice(-8).reverse().map((r) => r.detail);
+    try { state.audio = new Map((await api("/v1/audio?limit=200")).map((f) => [f.file, f])); } catch (_) { }
     renderTalkgroups();
     const f = $("log-filter").value.trim().toLowerCase();
     const shown = rows.filter((r) => r.kind !== "ptt_frame")
@@ -260,6 +332,19 @@ async function start() {
   document.querySelectorAll("th button[data-sort]").forEach((b) =>
     b.addEventListener("click", () => { state.sort = b.dataset.sort; renderRoster(); }));
   $("sound").addEventListener("click", () => { alarm.ensure(); setTimeout(renderMayday, 100); });
+  $("listen").addEventListener("click", async () => {
+    if (listener.tg) listener.stop(); else if (audioTg()) await listener.start(audioTg());
+    renderAudio();
+  });
+  $("audio-tg").addEventListener("change", () => { if (listener.tg) listener.start(audioTg()); renderAudio(); });
+  const tb = $("talk");
+  tb.addEventListener("pointerdown", (e) => { e.preventDefault(); tb.setPointerCapture(e.pointerId); press(); });
+  for (const ev of ["pointerup", "pointercancel"]) tb.addEventListener(ev, release);
+  tb.addEventListener("contextmenu", (e) => e.preventDefault());
+  // The space bar talks too, unless typing.
+  const typing = (e) => ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName);
+  document.addEventListener("keydown", (e) => { if (e.code === "Space" && !typing(e) && !e.repeat) { e.preventDefault(); press(); } });
+  document.addEventListener("keyup", (e) => { if (e.code === "Space" && !typing(e)) { e.preventDefault(); release(); } });
   $("mayday-ack").addEventListener("click", async () => {
     const reason = $("mayday-reason").value.trim();
     if (!reason) { $("mayday-error").textContent = "Type a reason first."; return; }

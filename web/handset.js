@@ -3,6 +3,7 @@
 // it runs on), the current talker, incoming calls, a mayday that must be
 // held for 2 s, PAR acknowledgement and messages. Large targets, no hover.
 import { api, follow, el, clock, soon, Alarm } from "/assets/common.js";
+import { MicTalker, Listener } from "/assets/audio.js";
 
 const $ = (id) => document.getElementById(id);
 const MAYDAY_HOLD_MS = 2000;
@@ -95,11 +96,33 @@ function onLink(up) {
   if (up) { refreshTgs(); refreshCalls(); refreshPar(); refreshInbox(); }
 }
 
+// Talk from this browser's microphone (PCM posted to the daemon), or
+// from the daemon's own sound card (`?mic=browser` picks the first).
+const mic = new MicTalker();
+const listener = new Listener((words) => { $("listen-state").textContent = words; });
+// For scripts and the field test: what this page played, as a WAV blob.
+window.callsign = { listener };
+
+async function pressBrowser(tg, path) {
+  try {
+    await api(path, { browser: true });
+    await mic.open();
+    if (!state.talking) { mic.stop(); return; }
+    mic.start(tg);
+    $("mic").textContent = "Talking from this browser's microphone.";
+  } catch (e) {
+    mic.stop();
+    $("mic").textContent = `Browser microphone: ${e.message}`;
+    try { await api(`/v1/talkgroups/${encodeURIComponent(tg)}/release`, {}); } catch (_) { }
+  }
+}
+
 async function press() {
   const tg = currentTg();
   if (!tg || state.talking) return;
   state.talking = true;
   const path = `/v1/talkgroups/${encodeURIComponent(tg)}/ptt`;
+  if ($("mic-src").value === "browser") { await pressBrowser(tg, path); refreshTgs(); return; }
   try {
     await api(path, audioIn ? { audio_in: audioIn } : {});
   } catch (e) {
@@ -116,6 +139,7 @@ async function press() {
 async function release() {
   if (!state.talking) return;
   state.talking = false;
+  mic.stop();
   try { await api(`/v1/talkgroups/${encodeURIComponent(currentTg())}/release`, {}); } catch (_) { }
   refreshTgs();
 }
@@ -129,7 +153,14 @@ function holdButton(btn, onDown, onUp) {
 function start() {
   api("/v1/status").then((s) => { state.me = s; $("me").textContent = s.names.join(", ") || s.id.slice(0, 8); })
     .catch(() => { });
-  $("tg").addEventListener("change", renderTalkgroups);
+  $("tg").addEventListener("change", () => { renderTalkgroups(); if (listener.tg) listener.start(currentTg()); });
+  if (new URLSearchParams(location.search).get("mic") === "browser") $("mic-src").value = "browser";
+  $("listen").addEventListener("click", async () => {
+    const on = !listener.tg && currentTg();
+    if (on) await listener.start(currentTg()); else listener.stop();
+    $("listen").textContent = on ? "STOP LISTENING HERE" : "LISTEN ON THIS PHONE";
+    $("listen").classList.toggle("on", !!on);
+  });
   holdButton($("talk"), press, release);
   // The space bar talks too (on a laptop).
   document.addEventListener("keydown", (e) => { if (e.code === "Space" && e.target === document.body && !e.repeat) { e.preventDefault(); press(); } });

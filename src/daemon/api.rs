@@ -41,6 +41,8 @@ pub struct ApiState {
     pub subscribers: std::sync::Arc<tokio::sync::Semaphore>,
     /// At most [`MAX_SUBSCRIBERS`], fewer under a low file limit (`serve`).
     pub max_subscribers: usize,
+    /// Decoded talkgroup audio, for pages listening live (`browser_audio`).
+    pub pcm: broadcast::Sender<super::engine::GroupPcm>,
 }
 
 /// Event streams open at once. Every console, handset page, terminal and
@@ -69,6 +71,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/position", get(position));
     r = super::voice_api::routes(r);
+    r = super::browser_audio::routes(r);
     r = super::msg_api::routes(r);
     r = super::console_api::routes(r);
     r = super::web::routes(r);

@@ -192,6 +192,11 @@ pub struct UpArgs {
     /// table sends the group].
     #[arg(long, value_name = "IF")]
     pub cot_iface: Option<String>,
+    /// Disk quota of the audio log (every talkgroup burst heard, as WAV
+    /// under the data dir's audio/), in MB; the oldest bursts go first;
+    /// 0 records nothing [default: 512].
+    #[arg(long, value_name = "MB")]
+    pub audio_log_mb: Option<u64>,
     /// A talkgroup to join at start (repeatable), e.g. fireground-1.
     #[arg(long = "talkgroup", value_name = "TG")]
     pub talkgroups: Vec<String>,

@@ -136,6 +136,8 @@ pub struct FileConfig {
     pub cot_interval: Option<u64>,
     /// The interface it goes out of, e.g. "eth0".
     pub cot_iface: Option<String>,
+    /// Disk quota of the audio log in MB (0: none).
+    pub audio_log_mb: Option<u64>,
     /// The SIP front's address (UDP and TCP), e.g. "127.0.0.1:5060".
     pub sip: Option<SocketAddr>,
     /// No SIP front.
@@ -264,6 +266,8 @@ pub struct Settings {
     pub par_interval: std::time::Duration,
     /// The Cursor-on-Target output (None: off).
     pub cot: Option<super::cot::CotSettings>,
+    /// Disk quota of the audio log in MB (0: none).
+    pub audio_log_mb: u64,
     /// The SIP front (None: off).
     pub sip: Option<SocketAddr>,
     /// The address was asked for: failing to bind it stops the daemon

@@ -317,6 +317,10 @@ pub enum ApiEvent {
         talker: Option<String>,
         start_ms: u64,
         length_ms: u64,
+        /// Its file in the audio log (`GET /v1/audio/<file>`), when it
+        /// was heard here and recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording: Option<String>,
     },
     /// This node sent a message (stored; `recipients` are node ids).
     MessageSent {
@@ -668,6 +672,10 @@ pub struct PttRequest {
     /// normal, command or emergency.
     #[serde(default)]
     pub priority: Option<String>,
+    /// Talk what the page posts to `/v1/talkgroups/{name}/audio` (a
+    /// browser's microphone) instead of a file or sound card.
+    #[serde(default)]
+    pub browser: bool,
 }
 
 /// Body of `POST /v1/mayday`.

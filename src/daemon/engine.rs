@@ -29,7 +29,7 @@ pub use calls::CallCommand;
 pub use console::ConsoleCommand;
 pub use directory::NamesCommand;
 pub use messages::{MAX_LOG_ANSWER, MsgCommand, unix_ms};
-pub use talkgroups::TalkgroupCommand;
+pub use talkgroups::{GroupPcm, TalkgroupCommand};
 
 use super::clock;
 use super::config::Settings;
@@ -138,6 +138,10 @@ pub struct Engine {
     good_time_at: Instant,
     /// The Cursor-on-Target output (`up --cot`).
     cot: Option<super::cot::CotOut>,
+    /// Every talkgroup burst heard, on disk (`daemon::audio_log`).
+    audio_log: super::audio_log::AudioLog,
+    /// Decoded talkgroup audio for pages listening live.
+    pcm_tap: broadcast::Sender<talkgroups::GroupPcm>,
 }
 
 enum Wake {
@@ -156,6 +160,7 @@ impl Engine {
         node: Node,
         settings: Settings,
         events: broadcast::Sender<ApiEvent>,
+        pcm_tap: broadcast::Sender<talkgroups::GroupPcm>,
         db: super::msgstore::Db,
     ) -> Result<Self, String> {
         let seed = super::store::os_random::<32>().map_err(|e| format!("no randomness: {e}"))?;
@@ -198,7 +203,6 @@ impl Engine {
         }
         Ok(Engine {
             app: App::new(node, cfg, clock::now(), seed),
-            settings,
             socks: BTreeMap::new(),
             started: clock::now(),
             names,
@@ -222,6 +226,13 @@ impl Engine {
             ringing: BTreeSet::new(),
             good_time_at: clock::now(),
             cot,
+            audio_log: super::audio_log::AudioLog::open(
+                &settings.data_dir,
+                settings.audio_log_mb.saturating_mul(1_000_000),
+                settings.ptt_time_limit,
+            ),
+            settings,
+            pcm_tap,
         })
     }
 
@@ -287,6 +298,7 @@ impl Engine {
                     self.stats.timer_wakeups += 1;
                     self.rescan();
                     let now = clock::now();
+                    self.audio_log.close_idle(now);
                     if now.saturating_since(self.good_time_at) >= super::boot::LAST_GOOD_EVERY {
                         self.good_time_at = now;
                         let dir = &self.settings.data_dir;
@@ -300,6 +312,9 @@ impl Engine {
             self.cot_pump(now);
         }
         self.speaker.finish();
+        for t in self.app.talkgroups() {
+            self.audio_log.close(t.group);
+        }
         tracing::info!("stopped");
     }
 

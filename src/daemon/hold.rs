@@ -264,6 +264,7 @@ fn edge(a: &PttArgs, e: Edge) -> Result<(), Error> {
                 wav: None,
                 audio_in: a.audio_in.audio_in.clone(),
                 priority: Some(a.priority.clone()),
+                browser: false,
             };
             let t: dto::Talkgroup = post(
                 &a.client,

@@ -36,8 +36,10 @@
 
 mod api;
 mod api_body;
+mod audio_log;
 mod auth;
 mod boot;
+mod browser_audio;
 pub mod cli;
 mod client;
 mod clock;
@@ -142,6 +144,7 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
             }
         }
         let (events, _) = broadcast::channel(1024);
+        let (pcm_tap, _) = broadcast::channel(browser_audio::TAP_SLOTS);
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
         let position = Arc::new(std::sync::Mutex::new(dto::PositionStatus::default()));
         let limits = serve::Limits::raise();
@@ -156,6 +159,7 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
             token,
             subscribers: Arc::new(tokio::sync::Semaphore::new(limits.subscribers)),
             max_subscribers: limits.subscribers,
+            pcm: pcm_tap.clone(),
         };
         if !state.bound.ip().is_loopback() {
             tracing::warn!(api = %state.bound, "THE API LISTENS BEYOND LOOPBACK on {}: anyone who reaches it and holds the token in {} can drive this daemon, and it travels unencrypted (plain HTTP); keep it on 127.0.0.1 unless a trusted LAN needs it", state.bound, settings.data_dir.join(auth::TOKEN_FILE).display());
@@ -181,7 +185,7 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
             limits.connections,
             api_stop,
         ));
-        let engine = engine::Engine::new(node, settings, events, db)?;
+        let engine = engine::Engine::new(node, settings, events, pcm_tap, db)?;
         // The API listens and the engine is built: dependants may start.
         notify::notify("READY=1\nSTATUS=joined the mesh");
         engine.run(cmd_rx, engine_stop).await;

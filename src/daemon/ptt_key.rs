@@ -246,6 +246,7 @@ fn act(a: Action, tg: &str, cmds: &mpsc::Sender<Command>) {
                 wav: None,
                 audio_in: None,
                 priority: Some("normal".into()),
+                browser: false,
             },
             tx,
         ),

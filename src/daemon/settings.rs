@@ -147,6 +147,7 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
                 .unwrap_or(20)
                 .clamp(1, 240),
         ),
+        audio_log_mb: a.audio_log_mb.or(f.audio_log_mb).unwrap_or(512),
         msg_config,
         audio_out: match a.audio_out.or(f.audio_out) {
             Some(d) if d == "none" => None,

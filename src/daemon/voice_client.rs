@@ -259,6 +259,7 @@ pub fn ptt(a: &PttArgs) -> Result<ExitCode, Error> {
         wav: abs(&a.wav)?,
         audio_in: a.audio_in.audio_in.clone(),
         priority: Some(a.priority.clone()),
+        browser: false,
     };
     let path = format!("/v1/talkgroups/{}/ptt", a.talkgroup);
     let _: dto::Talkgroup = post(&a.client, &path, &req)?;

@@ -47,6 +47,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../web/handset.js"),
     ),
+    (
+        "/assets/audio.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/audio.js"),
+    ),
+    (
+        "/assets/audio-worklet.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/audio-worklet.js"),
+    ),
 ];
 
 pub fn routes(r: Router<ApiState>) -> Router<ApiState> {

@@ -29,7 +29,61 @@ pub enum Source {
     },
     /// A capture device, 16 kHz mono (resampled if the card cannot).
     Device(sound::Capture),
+    /// 16 kHz PCM a browser posts (`POST /v1/talkgroups/{name}/audio`).
+    Pushed(Pushed),
     Silence,
+}
+
+/// A browser's microphone as it arrives in posts of 20-80 ms: a short
+/// queue that starts playing out once [`PUSH_PRIME`] is there (the posts
+/// arrive with the page's timer jitter) and starts over after running dry.
+#[derive(Default)]
+pub struct Pushed {
+    q: std::collections::VecDeque<i16>,
+    primed: bool,
+    /// The next post's sequence number: an older one came too late.
+    next_seq: u64,
+    pub late: u64,
+    pub underruns: u64,
+}
+
+/// Queued before the first frame goes: 120 ms (a page's posts arrive
+/// with its main thread's stalls on top of the network's jitter).
+const PUSH_PRIME: usize = 6 * FRAME;
+/// At most this much is kept (the oldest goes): 240 ms. Before the talk
+/// permit it is the onset kept; after it, the most delay the queue adds.
+const PUSH_MAX: usize = 12 * FRAME;
+
+impl Pushed {
+    /// One post: `seq` counts the page's posts of this press from 0.
+    pub fn push(&mut self, seq: u64, pcm: &[i16]) -> bool {
+        if seq < self.next_seq {
+            self.late += 1;
+            return false;
+        }
+        self.next_seq = seq + 1;
+        self.q.extend(pcm.iter().copied());
+        let over = self.q.len().saturating_sub(PUSH_MAX);
+        self.q.drain(..over);
+        true
+    }
+
+    fn next(&mut self, f: &mut [i16; FRAME]) {
+        if !self.primed {
+            if self.q.len() < PUSH_PRIME {
+                return;
+            }
+            self.primed = true;
+        }
+        let n = self.q.len().min(FRAME);
+        for (o, s) in f.iter_mut().zip(self.q.drain(..n)) {
+            *o = s;
+        }
+        if n < FRAME {
+            self.underruns += 1;
+            self.primed = false;
+        }
+    }
 }
 
 /// Check what a source or sink asks for without opening it: the WAV to
@@ -80,6 +134,7 @@ impl Source {
                 *pos = end;
             }
             Source::Device(c) => c.read(&mut f),
+            Source::Pushed(p) => p.next(&mut f),
             Source::Silence => {}
         }
         f
@@ -89,7 +144,7 @@ impl Source {
     pub fn ended(&self) -> bool {
         match self {
             Source::Wav { samples, pos, .. } => *pos >= samples.len(),
-            Source::Device(_) | Source::Silence => false,
+            Source::Device(_) | Source::Pushed(_) | Source::Silence => false,
         }
     }
 
@@ -97,6 +152,7 @@ impl Source {
         match self {
             Source::Wav { path, .. } => Some(path.display().to_string()),
             Source::Device(c) => Some(format!("audio-in {}", c.name())),
+            Source::Pushed(_) => Some("browser".to_string()),
             Source::Silence => None,
         }
     }
@@ -278,5 +334,36 @@ pub fn rx_dto(
         loss_pct: p.loss_pct,
         recording: rx.and_then(Rx::recording),
         playback: rx.and_then(Rx::playback),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushed_audio_primes_keeps_order_and_bounds_its_queue() {
+        let mut p = Pushed::default();
+        let take = |p: &mut Pushed| {
+            let mut f = [0i16; FRAME];
+            p.next(&mut f);
+            f
+        };
+        let prime = PUSH_PRIME / FRAME;
+        assert!(p.push(0, &vec![1; FRAME * (prime - 1)]));
+        assert_eq!(take(&mut p), [0; FRAME], "not primed one frame short");
+        assert!(p.push(1, &[2; FRAME]));
+        assert_eq!(take(&mut p), [1; FRAME], "primed");
+        assert!(!p.push(1, &[9; FRAME]), "a repeated post is late");
+        assert_eq!(p.late, 1);
+        // The rest plays in order, then it runs dry and primes again.
+        for _ in 0..prime - 2 {
+            assert_eq!(take(&mut p), [1; FRAME]);
+        }
+        assert_eq!(take(&mut p), [2; FRAME]);
+        assert_eq!(take(&mut p), [0; FRAME]);
+        assert_eq!(p.underruns, 1);
+        assert!(p.push(2, &vec![3; FRAME * 40]));
+        assert_eq!(p.q.len(), PUSH_MAX, "the oldest go");
     }
 }

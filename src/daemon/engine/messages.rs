@@ -327,11 +327,13 @@ impl Engine {
                 }
                 "idle" | "revoked" | "time_limit" | "released" => {
                     if let Some((talker, start_ms)) = self.bursts.remove(talkgroup) {
+                        let g = crate::app::group_wire::group_of(talkgroup);
                         let b = ApiEvent::PttBurst {
                             talkgroup: talkgroup.clone(),
                             talker,
                             start_ms,
                             length_ms: at.saturating_sub(start_ms),
+                            recording: self.audio_log.current(g),
                         };
                         self.log_row(at, &b);
                         let _ = self.events.send(b);

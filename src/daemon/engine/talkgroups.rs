@@ -12,6 +12,7 @@ use super::media::{Rx, Source, Tx, rx_dto};
 use super::{Engine, clock};
 use crate::app::talkgroups::priority;
 use crate::app::{Stream, TalkgroupView};
+use crate::daemon::audio_log::Entry as AudioEntry;
 use crate::daemon::dto::{self, ApiEvent};
 use crate::floor::Priority;
 use crate::identity::NodeId;
@@ -32,7 +33,19 @@ pub enum TalkgroupCommand {
     Release(String, Reply<dto::Talkgroup>),
     List(tokio::sync::oneshot::Sender<Vec<dto::Talkgroup>>),
     Mayday(dto::MaydayRequest, Reply<Vec<dto::Talkgroup>>),
+    /// The audio log's bursts, newest first (at most this many).
+    AudioList(usize, tokio::sync::oneshot::Sender<Vec<AudioEntry>>),
+    /// The file of one closed burst of the audio log, if it is one.
+    AudioFile(String, tokio::sync::oneshot::Sender<Option<PathBuf>>),
+    /// A browser's post of microphone audio for the press it made:
+    /// (talkgroup, the post's sequence number, 16 kHz PCM).
+    Audio(String, u64, Vec<i16>, Reply<()>),
+    /// Whether we are in this talkgroup (a page may listen to it).
+    Member(String, tokio::sync::oneshot::Sender<Option<NodeId>>),
 }
+
+/// One decoded 20 ms slot of a talkgroup, for pages listening live.
+pub type GroupPcm = (NodeId, std::sync::Arc<[i16]>);
 
 /// One talkgroup's codec ends.
 struct GroupMedia {
@@ -57,6 +70,7 @@ impl Engine {
             TalkgroupCommand::Leave(name, tx) => {
                 let r = self.app.leave(now, &name).map_err(api_err).map(|v| {
                     let gm = self.groups.groups.remove(&v.group);
+                    self.audio_log.close(v.group);
                     self.speaker.forget(Stream::Group(v.group));
                     if let Some(mut g) = gm {
                         g.rx.finish();
@@ -93,6 +107,32 @@ impl Engine {
             TalkgroupCommand::Mayday(req, tx) => {
                 let r = self.mayday(now, req);
                 let _ = tx.send(r);
+            }
+            TalkgroupCommand::AudioList(limit, tx) => {
+                let _ = tx.send(self.audio_log.list(limit));
+            }
+            TalkgroupCommand::AudioFile(rel, tx) => {
+                let _ = tx.send(self.audio_log.path_of(&rel));
+            }
+            TalkgroupCommand::Audio(name, seq, pcm, tx) => {
+                let g = crate::app::group_wire::group_of(&name);
+                let src = self
+                    .groups
+                    .groups
+                    .get_mut(&g)
+                    .and_then(|m| m.tx.as_mut())
+                    .map(|t| &mut t.src);
+                let r = match src {
+                    Some(Source::Pushed(p)) => {
+                        p.push(seq, &pcm);
+                        Ok(())
+                    }
+                    _ => Err((409, format!("not talking from a browser on {name}"))),
+                };
+                let _ = tx.send(r);
+            }
+            TalkgroupCommand::Member(name, tx) => {
+                let _ = tx.send(self.app.talkgroup(&name).map(|v| v.group));
             }
         }
         self.drain(now);
@@ -150,7 +190,11 @@ impl Engine {
         let prio = priority(req.priority.as_deref().unwrap_or("normal")).map_err(api_err)?;
         // Neither a WAV nor a device: the daemon's microphone, if it has one.
         let device = req.audio_in.or_else(|| self.settings.audio_in.clone());
-        let src = Source::open(req.wav.as_deref(), device.as_deref()).map_err(|e| (400, e))?;
+        let src = if req.browser {
+            Source::Pushed(super::media::Pushed::default())
+        } else {
+            Source::open(req.wav.as_deref(), device.as_deref()).map_err(|e| (400, e))?
+        };
         self.join(now, name, None, None)?;
         self.start_tx(name, src)?;
         self.app.press(now, name, prio).map_err(api_err)?;
@@ -229,6 +273,20 @@ impl Engine {
 
     pub(super) fn group_tx_stopped(&mut self, g: NodeId) {
         if let Some(m) = self.groups.groups.get_mut(&g) {
+            if let Some(Tx {
+                src: Source::Pushed(p),
+                sent,
+                ..
+            }) = &m.tx
+            {
+                // How the browser's posts kept up, for whoever hears gaps.
+                tracing::info!(
+                    frames = sent,
+                    underruns = p.underruns,
+                    late_posts = p.late,
+                    "browser talk ended"
+                );
+            }
             m.tx = None;
         }
     }
@@ -238,9 +296,19 @@ impl Engine {
             return;
         };
         let pcm = m.rx.play(p);
+        if self.pcm_tap.receiver_count() > 0 {
+            let _ = self.pcm_tap.send((g, pcm.as_slice().into()));
+        }
         if m.rx.to_speaker() {
             let emergency = self.app.burst_priority(g) == Some(Priority::Emergency);
             self.speaker.push(now, Stream::Group(g), &pcm, emergency);
+        }
+        if self.audio_log.enabled()
+            && let Some(name) = self.app.talkgroup_name(g)
+        {
+            let talker = self.bursts.get(name).and_then(|(t, _)| t.as_deref());
+            let unix = super::messages::unix_ms();
+            self.audio_log.write(now, unix, g, name, talker, &pcm);
         }
     }
 
@@ -248,6 +316,8 @@ impl Engine {
         if let Some(m) = self.groups.groups.get_mut(&g) {
             m.rx.reset();
         }
+        // A new talker or burst: a file of its own.
+        self.audio_log.close(g);
     }
 
     pub(super) fn group_expected_loss(&mut self, g: NodeId, pct: u8) {
