@@ -214,7 +214,7 @@ function renderTalkgroups() {
     el("li", { "data-tg": t.name }, el("b", {}, t.name), ": ",
       t.talker ? el("span", { class: "tag amber" }, `${t.talker.name} TALKING`)
         : t.transmitting ? el("span", { class: "tag amber" }, "this console TALKING") : "clear",
-      ` · ${t.bursts_heard} bursts heard`)) : [el("li", {}, "This console is in no talkgroup.")]));
+      ` · ${t.bursts_heard} ${t.bursts_heard === 1 ? "burst" : "bursts"} heard`)) : [el("li", {}, "This console is in no talkgroup.")]));
   // The latest bursts (from the incident log): when, who, how long, and
   // the audio log's file of it (play here, or save it).
   // Two rows a burst: what it was, then its recording across the table.
