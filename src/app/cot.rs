@@ -59,39 +59,57 @@ pub fn position_report(now_ms: u64, stale_ms: u64, m: &Member) -> Option<Vec<u8>
 /// (else at 0, 0 with the errors "not known", and the remarks say so: an
 /// alert with no place still has to reach the map's alert list).
 pub fn mayday_alert(now_ms: u64, stale_ms: u64, m: &Member) -> Vec<u8> {
-    let member = uid(&m.node);
-    let mut x = head(&format!("{member}-9-1-1"), ALERT_TYPE, now_ms, stale_ms);
-    point(&mut x, m.position);
     let call = escape(&m.callsign);
-    let _ = write!(
-        x,
-        "<detail><link uid=\"{member}\" type=\"{POSITION_TYPE}\" relation=\"p-p\"/>\
-         <contact callsign=\"{call}-Alert\"/>\
-         <emergency type=\"911 Alert\">{call}</emergency>\
-         <remarks>MAYDAY {call}{}</remarks></detail></event>",
-        if m.position.is_none() {
-            ", position not known"
-        } else {
-            ""
-        }
-    );
-    x.into_bytes()
+    let unplaced = if m.position.is_none() {
+        ", position not known"
+    } else {
+        ""
+    };
+    mayday_event(
+        now_ms,
+        stale_ms,
+        m,
+        ALERT_TYPE,
+        &format!("<emergency type=\"911 Alert\">{call}</emergency>"),
+        &format!("MAYDAY {call}{unplaced}"),
+    )
 }
 
 /// The end of `m`'s mayday (cleared, or the member back to normal): the
 /// alert's uid with `b-a-o-can`, so the maps drop it at once rather than
 /// when it goes stale.
 pub fn mayday_cancel(now_ms: u64, stale_ms: u64, m: &Member) -> Vec<u8> {
+    let call = escape(&m.callsign);
+    mayday_event(
+        now_ms,
+        stale_ms,
+        m,
+        CANCEL_TYPE,
+        &format!("<emergency cancel=\"true\">{call}</emergency>"),
+        &format!("MAYDAY {call} ended"),
+    )
+}
+
+/// The alert's event and its end share a uid, a link to the member's
+/// position report and a contact; they differ in type, the emergency
+/// element and the remarks (already escaped).
+fn mayday_event(
+    now_ms: u64,
+    stale_ms: u64,
+    m: &Member,
+    kind: &str,
+    emergency: &str,
+    remarks: &str,
+) -> Vec<u8> {
     let member = uid(&m.node);
-    let mut x = head(&format!("{member}-9-1-1"), CANCEL_TYPE, now_ms, stale_ms);
+    let mut x = head(&format!("{member}-9-1-1"), kind, now_ms, stale_ms);
     point(&mut x, m.position);
     let call = escape(&m.callsign);
     let _ = write!(
         x,
         "<detail><link uid=\"{member}\" type=\"{POSITION_TYPE}\" relation=\"p-p\"/>\
          <contact callsign=\"{call}-Alert\"/>\
-         <emergency cancel=\"true\">{call}</emergency>\
-         <remarks>MAYDAY {call} ended</remarks></detail></event>"
+         {emergency}<remarks>{remarks}</remarks></detail></event>"
     );
     x.into_bytes()
 }
