@@ -21,7 +21,14 @@
 //! (without it each lossy hop thins the packets out further down a long
 //! chain, and the frames they carry arrive in late batches); otherwise
 //! only toward a relay that hears us badly and that nothing else reaches).
-//! On a clean mesh the relays' copies are heard and nothing is repeated. Every table is bounded: [`MAX_ORIGINS`] origins
+//! On a clean mesh the relays' copies are heard and nothing is repeated.
+//! The same queue holds relayings back ([`RepeatWhy::Held`]): a node that
+//! a neighbour chose as its relay, sent a flood it already had from
+//! another, relays it a few ms later only if the transmitters it heard by
+//! then do not reach all its neighbours (on dense meshes this saves about
+//! a tenth of all voice transmissions).
+//!
+//! Every table is bounded: [`MAX_ORIGINS`] origins
 //! (the one heard least recently is forgotten), [`MAX_MISSING`] missing
 //! frames per origin, [`CACHE`] cached packets (oldest first out),
 //! [`MAX_REPEATS`] second sendings, and a NACK gets at most
@@ -111,6 +118,10 @@ pub enum RepeatWhy {
     Recovered,
     /// A relayed flood, and some relay of ours hears us badly.
     LossyRelay,
+    /// Not a repeat but a first relaying, held back: a neighbour that
+    /// chose us as its relay sent a flood we already had from another, and
+    /// the transmitters heard by then may already reach all our neighbours.
+    Held,
 }
 
 /// One NACK to send: to neighbour `to`, for `src`'s frames `seqs`.

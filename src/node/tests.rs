@@ -817,3 +817,54 @@ fn a_request_for_table_parts_gets_those_parts_only() {
         ]
     );
 }
+
+/// A node chosen as relay by a neighbour whose copy of a voice flood came
+/// second holds its relaying back one repeat delay: it sends if a
+/// neighbour of its own is still out of reach of every transmitter heard,
+/// and saves the transmission if one of them covered it meanwhile.
+#[test]
+fn a_relay_holds_back_a_second_copy_until_it_knows_who_is_left() {
+    use crate::wire::PacketType;
+    // 0 - 1 - 2 - 4, and 3 hangs off 1 alone.
+    let run = |three_heard: bool| {
+        let mut w = World::new(5, &[(0, 1), (1, 2), (1, 3), (2, 4)], Timers::callsign(), 9);
+        w.run_for(ms(3000));
+        let group = crate::identity::NodeId::from_public_key(&[7; 32]);
+        let at = w.now();
+        w.nodes[0]
+            .flood(at, group, Class::Voice, &[1; 40])
+            .expect("flood");
+        let mut flood = None;
+        while let Some(t) = w.nodes[0].poll_transmit(at) {
+            if t.data[1] == PacketType::Flood as u8 && flood.is_none() {
+                flood = Some(t.data);
+            }
+        }
+        let flood = flood.expect("the talker's flood");
+        w.kill(0);
+        // Node 0 no longer counts on node 1 to relay (its first copy
+        // obliges nothing); node 2 still does.
+        let key = |w: &World, i: usize| LinkKey {
+            iface: IfaceId(0),
+            id: w.nodes[i].id(),
+        };
+        let (k0, k2) = (key(&w, 0), key(&w, 2));
+        w.nodes[1].nbrs.get_mut(&k0).expect("node 0").mpr_selector = false;
+        assert!(w.nodes[1].nbrs.get(&k2).expect("node 2").mpr_selector);
+        // Node 2's copy, as it would relay it on.
+        let mut relayed = flood.clone();
+        crate::wire::decrement_hop_limit(&mut relayed).expect("hop limit");
+        w.inject(0, 1, flood);
+        w.inject(2, 1, relayed.clone());
+        if three_heard {
+            w.inject(3, 1, relayed);
+        }
+        let before = w.nodes[1].stats();
+        assert_eq!(before.flood_relayed, 0, "nothing relayed at once");
+        w.run_for(ms(50));
+        let s = w.nodes[1].stats();
+        (s.flood_relayed, s.flood_relays_held)
+    };
+    assert_eq!(run(false), (1, 0), "node 3 out of reach: relayed");
+    assert_eq!(run(true), (0, 1), "node 3 heard transmitting: held");
+}
