@@ -83,6 +83,9 @@ pub struct Directory {
     /// When we last opened an exchange with each neighbour on a hello
     /// digest mismatch (bounded by the neighbour set).
     last_sync: BTreeMap<NodeId, Instant>,
+    /// Neighbours whose last hello digest differed from ours (bounded by
+    /// the neighbour set): while any does, our hellos keep carrying ours.
+    disagree: BTreeSet<NodeId>,
 }
 
 impl Directory {
@@ -120,6 +123,7 @@ impl Directory {
             digest_now: ([0; 16], 0),
             digest_changed: now,
             last_sync: BTreeMap::new(),
+            disagree: BTreeSet::new(),
         }
     }
 
@@ -198,6 +202,7 @@ impl Directory {
     pub fn on_neighbour_down(&mut self, now: Instant, id: NodeId) {
         self.neighbours.remove(&id);
         self.last_sync.remove(&id);
+        self.disagree.remove(&id);
         self.echo_settled(&id);
         self.on_timers(now);
     }

@@ -68,6 +68,33 @@ fn hello_digests_repair_a_lost_rumour() {
 }
 
 #[test]
+fn a_failed_exchange_is_retried_after_the_digest_settles() {
+    let mut w = World::line(3, 14);
+    w.run_for(ms(3000));
+    // Node 2 hears no directory message for longer than a digest stays
+    // recent: the rumour and every exchange it opens on hello digests
+    // are lost, and node 1's digest has been stable for seconds.
+    w.drop_type_to = Some((PacketType::Names as u8, 2));
+    at(&mut w, 0, |n, now| n.claim(now, "engine-4", false).unwrap());
+    w.run_for(ms(14_000));
+    assert!(holders(&w, 2, "engine-4").is_empty());
+    w.drop_type_to = None;
+    // The two still disagree, so their hellos still carry digests and the
+    // next one opens an exchange (the periodic digest is a minute away).
+    let start = w.now();
+    let mut took = None;
+    for _ in 0..100 {
+        w.run_for(ms(50));
+        if holders(&w, 2, "engine-4") == vec![0] {
+            took = Some(w.now().saturating_since(start));
+            break;
+        }
+    }
+    let took = took.expect("node 2 never learnt engine-4");
+    assert!(took <= ms(5000), "repair took {took:?}");
+}
+
+#[test]
 fn an_exclusive_role_held_elsewhere_is_refused() {
     let mut w = World::line(4, 13);
     w.run_for(ms(2000));

@@ -4,6 +4,13 @@
 //! change finds out within a hello interval instead of at the next
 //! anti-entropy round, for no extra packet. This replaces most periodic digests: those
 //! stay as a slow backstop (`NamesConfig::digest_interval`).
+//!
+//! A neighbour whose digest still differs keeps both sides' hellos
+//! carrying theirs for up to [`DISAGREE_HOLD`]: an exchange that loses a
+//! message on a lossy link is retried at the next hello, not at the next
+//! change or backstop round. After a partition healed across one lossy
+//! link, the side behind had stopped advertising 10 s after its last
+//! change, and a record re-issued at the heal missed it for a minute.
 
 use std::cmp::Reverse;
 use std::time::Duration;
@@ -22,6 +29,11 @@ const SYNC_GAP: Duration = Duration::from_millis(500);
 /// Records received this recently count as recent: pushed first to a
 /// neighbour that is behind.
 pub const RECENT: Duration = Duration::from_secs(10);
+/// How long after our digest last changed a disagreeing neighbour keeps
+/// our hellos carrying it. Bounded: a neighbour that can never agree
+/// (its table full, or a record its trust policy refuses) must not cost
+/// 9 bytes on every hello for good.
+pub const DISAGREE_HOLD: Duration = Duration::from_secs(60);
 
 /// The short digest carried in hellos: the first 32 bits of the store's
 /// digest and its record count. A 32-bit collision only means this pair
@@ -34,18 +46,17 @@ pub fn short(hash: &[u8; 16], count: u32) -> (u32, u32) {
 }
 
 impl Directory {
-    /// Our short digest now, for the next hello.
-    /// Our short digest now, and whether it changed within [`RECENT`]:
-    /// then every hello carries it (a neighbour that missed the change
-    /// is behind, and it is the side that acts); otherwise only the
+    /// Our short digest now, and whether every hello should carry it:
+    /// when it changed within [`RECENT`] (a neighbour that missed the
+    /// change is behind, and it is the side that acts), or a neighbour's
+    /// still differs (within [`DISAGREE_HOLD`]); otherwise only the
     /// hellos that carry the neighbour list do.
     pub fn hello_digest(&mut self, now: Instant) -> ((u32, u32), bool) {
         self.note_digest(now);
         let (hash, count) = self.digest_now;
-        (
-            short(&hash, count),
-            now.saturating_since(self.digest_changed) < RECENT,
-        )
+        let since = now.saturating_since(self.digest_changed);
+        let every = since < RECENT || (!self.disagree.is_empty() && since < DISAGREE_HOLD);
+        (short(&hash, count), every)
     }
 
     /// A neighbour's hello said its short digest is `(hash, count)`.
@@ -63,9 +74,11 @@ impl Directory {
         let (ours, n) = self.digest_now;
         if short(&ours, n) == (hash, count) {
             self.last_sync.remove(&from);
+            self.disagree.remove(&from);
             self.echo_settled(&from);
             return;
         }
+        self.disagree.insert(from);
         if now.saturating_since(self.digest_changed) < STABLE {
             return;
         }
