@@ -170,6 +170,54 @@ fn audio_log_records_a_burst_and_serves_it() {
     );
     assert_eq!(st, 200);
 
+    // The console's own burst is part of the record too.
+    let (ok, text) = net.run(
+        Some(CONSOLE),
+        &[
+            "ptt",
+            TG,
+            "--wav",
+            speech.to_str().expect("utf-8"),
+            "--json",
+        ],
+    );
+    assert!(ok, "ptt --wav on {CONSOLE}: {text}");
+    let mut own = serde_json::Value::Null;
+    let listed = wait_for(Duration::from_secs(5), || {
+        let (st, body) = http_get(&ns, "/v1/audio", &token, &out.join("list.json"));
+        let list: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        own = list
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|e| e["talker"] == CONSOLE && e["recording"] == false)
+            })
+            .cloned()
+            .unwrap_or_default();
+        st == 200 && !own.is_null()
+    });
+    assert!(
+        listed.is_some(),
+        "the console's own burst is not in its audio log"
+    );
+    let own_file = own["file"].as_str().expect("file").to_string();
+    let (st, wav) = http_get(
+        &ns,
+        &format!("/v1/audio/{own_file}"),
+        &token,
+        &out.join("own.wav"),
+    );
+    assert_eq!(st, 200);
+    let own_ms = wav_ms(&wav);
+    figure("audio_log_own_recorded_ms", own_ms);
+    assert!(
+        (own_ms - speech_ms).abs() <= LENGTH_SLACK_MS,
+        "recorded {own_ms} ms of our own {speech_ms} ms"
+    );
+    let own_score = voice::pesq_wb(&speech, &out.join("own.wav"));
+    figure("audio_log_own_pesq_wb", format!("{own_score:.2}"));
+    assert!(own_score >= 4.0, "our own burst recorded at {own_score:.2}");
+
     // The console lists the burst with a player that loads it, and a
     // download link.
     if !browser::available() {

@@ -167,6 +167,8 @@ pub struct Tx {
     in_dtx: bool,
     /// The loss the encoder plans its FEC for now.
     pub expected_loss_pct: u8,
+    /// The last frame captured, sent or not (DTX), for the audio log.
+    pub last_pcm: [i16; FRAME],
 }
 
 impl Tx {
@@ -182,6 +184,7 @@ impl Tx {
             enc,
             sent: 0,
             in_dtx: false,
+            last_pcm: [0; FRAME],
             expected_loss_pct,
         })
     }
@@ -192,6 +195,7 @@ impl Tx {
     /// silence from loss and that the stream lives).
     pub fn encode(&mut self, index: u64) -> Option<Vec<u8>> {
         let pcm = self.src.next();
+        self.last_pcm = pcm;
         let pkt = match self.enc.encode(&pcm) {
             Ok(p) => p,
             Err(e) => {

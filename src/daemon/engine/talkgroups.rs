@@ -212,6 +212,8 @@ impl Engine {
             .get_mut(&g)
             .ok_or_else(|| (500, "talkgroup vanished".to_string()))?;
         m.tx = Some(tx);
+        // Our burst: a file of its own in the audio log.
+        self.audio_log.close(g);
         Ok(())
     }
 
@@ -260,6 +262,10 @@ impl Engine {
         if let Some(opus) = tx.encode(index) {
             self.app.send_frame(now, Stream::Group(g), index, &opus);
         }
+        // What we say goes into the incident's audio log as what we hear
+        // does: the console's own transmissions are part of the record.
+        let pcm = tx.last_pcm;
+        self.log_audio(now, g, &pcm);
         let done = self
             .groups
             .groups
@@ -287,7 +293,9 @@ impl Engine {
                     "browser talk ended"
                 );
             }
-            m.tx = None;
+            if m.tx.take().is_some() {
+                self.audio_log.close(g);
+            }
         }
     }
 
@@ -303,12 +311,18 @@ impl Engine {
             let emergency = self.app.burst_priority(g) == Some(Priority::Emergency);
             self.speaker.push(now, Stream::Group(g), &pcm, emergency);
         }
+        self.log_audio(now, g, &pcm);
+    }
+
+    /// A 20 ms frame of talkgroup `g`'s current burst, heard or said, for
+    /// the audio log.
+    fn log_audio(&mut self, now: Instant, g: NodeId, pcm: &[i16]) {
         if self.audio_log.enabled()
             && let Some(name) = self.app.talkgroup_name(g)
         {
             let talker = self.bursts.get(name).and_then(|(t, _)| t.as_deref());
             let unix = super::messages::unix_ms();
-            self.audio_log.write(now, unix, g, name, talker, &pcm);
+            self.audio_log.write(now, unix, g, name, talker, pcm);
         }
     }
 
