@@ -165,17 +165,12 @@ fn kill_ns(ns: &str) {
     sh_quiet(&["ip", "netns", "del", ns]);
 }
 
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_callsign")
-}
-
-/// A loopback TCP port free a moment ago, for a daemon's API.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+// The binary and a free port, as the loopback tests have them.
+#[path = "../tests/daemon_common/mod.rs"]
+mod daemon_common;
+// Each test crate uses a part of the harness.
+#[allow(unused_imports)]
+pub use daemon_common::{bin, free_port};
 
 pub struct Node {
     pub name: String,
