@@ -73,12 +73,21 @@ impl Engine {
             let cur = links.entry(key).or_insert(l);
             *cur = (*cur).max(l);
         };
+        // A node we have no route to hears no one we reach: its cached
+        // list, and others' lists naming it (up to 30 s old), would draw
+        // links that are gone.
+        let reachable = |id: &NodeId| {
+            *id == me
+                || routes
+                    .get(id)
+                    .is_some_and(|r| r.metric != crate::link::INFINITY)
+        };
         for (id, k) in &known {
-            if *id == me {
+            if *id == me || !reachable(id) {
                 continue;
             }
             for n in &k.reported {
-                if let Some(b) = ids.iter().find(|b| n.names(b)) {
+                if let Some(b) = ids.iter().find(|b| n.names(b)).filter(|b| reachable(b)) {
                     add(*id, *b, n.level);
                 }
             }
