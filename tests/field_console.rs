@@ -360,6 +360,8 @@ fn console_and_handset_pages_in_chromium() {
         .unwrap_or_else(|| panic!("no par_accounted row for {NEAR}:\n{csv}"));
     assert!(row.contains(&par_id), "{row}");
     assert!(row.contains(&net.node(NEAR).id.to_string()), "{row}");
+    // The map above has a screenshot of its own (field_console_map).
+    console.js("document.getElementById('roster-section').scrollIntoView(); return true;");
     save(&console.screenshot(), &out, "console-par.png");
 
     // A second PAR that medic-12 never answers: incomplete with its name.
@@ -514,6 +516,23 @@ fn console_and_handset_pages_in_chromium() {
     assert!(stale.is_some(), "{FAR} never turned stale: {stale_text}");
     let stale_ms = killed.elapsed().as_millis() as u64;
     figure("roster_stale_after_kill_ms", stale_ms);
+    // Its links leave the map with its route, though the neighbour lists
+    // that named it may be 30 s old.
+    let far_id = net.node(FAR).id.to_string();
+    let unlinked = console.wait(
+        Duration::from_secs(3),
+        &format!(
+            "return !!document.querySelector('#map line.link') && \
+               ![...document.querySelectorAll('#map line.link')].some(l => \
+                 l.dataset.a === '{far_id}' || l.dataset.b === '{far_id}');"
+        ),
+    );
+    assert!(
+        unlinked.is_some(),
+        "the map still draws {FAR}'s links after its route went"
+    );
+    // The map above has a screenshot of its own (field_console_map).
+    console.js("document.getElementById('roster-section').scrollIntoView(); return true;");
     save(&console.screenshot(), &out, "console.png");
     // The route goes within a few seconds; the page then waits the amber
     // threshold on top.

@@ -1,8 +1,10 @@
-// The incident commander's console: roster with last-heard ageing, mayday
-// alarm, PAR roll calls, talkgroups, messages and the incident log, all
+// The incident commander's console: mesh map, roster with last-heard
+// ageing, mayday alarm, PAR roll calls, talkgroups, messages and the
+// incident log, all
 // from the daemon's API and kept live by its event stream.
 import { api, follow, el, clock, age, soon, Alarm } from "/assets/common.js";
 import { MicTalker, Listener } from "/assets/audio.js";
+import { drawMap, routeWords } from "/assets/map.js";
 
 const $ = (id) => document.getElementById(id);
 const q = new URLSearchParams(location.search);
@@ -11,6 +13,7 @@ const state = {
   amber: Number(q.get("amber") || localStorage.getItem("amber") || 10),
   red: Number(q.get("red") || localStorage.getItem("red") || 30),
   shownMayday: null, namesAt: Date.now(), bursts: [], audio: new Map(),
+  mesh: null, selected: null,
 };
 const alarm = new Alarm([[880, 300], [660, 300]]);
 
@@ -79,7 +82,8 @@ function renderRoster() {
     const h = heard(m);
     const emergency = m.presence === "emergency";
     const cls = emergency || h.level === 2 ? "row-red" : h.level === 1 ? "row-amber" : "";
-    return el("tr", { class: cls, "data-node": m.node, "data-role": m.names[0] },
+    const sel = m.node === state.selected ? " selected" : "";
+    return el("tr", { class: cls + sel, "data-node": m.node, "data-role": m.names[0] },
       el("td", {}, el("b", {}, m.names[0])),
       el("td", {}, m.names.slice(1).join(", ")),
       el("td", {}, m.unit || "—"),
@@ -243,6 +247,35 @@ function recordingCell(b) {
   return [a, " ", el("a", { class: "save", href: `${url}?download=1`, download: "" }, "SAVE WAV")];
 }
 
+// Select a member (map or roster): its route is drawn and said in words.
+function select(id) {
+  state.selected = state.selected === id ? null : id;
+  renderMap();
+  renderRoster();
+}
+
+function renderMap() {
+  const m = state.mesh;
+  if (!m) return;
+  drawMap($("map"), m, state.selected, select);
+  $("map-route").textContent = routeWords(m, state.selected);
+  // Lists are fetched from each node while the map is open: say how many
+  // have come and how old the oldest is.
+  const lists = m.nodes.filter((n) => n.list_age_s != null);
+  const oldest = Math.max(0, ...lists.map((n) => n.list_age_s));
+  $("map-count").textContent = `${m.nodes.length} nodes · ${m.links.length} links · ` +
+    `neighbour lists ${lists.length} of ${m.nodes.length}, oldest ${Math.round(oldest)} s`;
+}
+
+async function refreshMesh() {
+  try {
+    state.mesh = await api("/v1/mesh");
+    renderMap();
+    // Lists still coming (the map just opened): look again soon.
+    if (state.mesh.nodes.some((n) => n.list_age_s == null)) setTimeout(mesh, 1000);
+  } catch (_) { }
+}
+
 async function refreshNames() {
   try { state.names = await api("/v1/names"); state.namesAt = Date.now(); renderRoster(); } catch (_) { /* link shows it */ }
 }
@@ -289,23 +322,24 @@ function summary(r) {
   return Object.entries(d).filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && v.length === 0)).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join(" · ");
 }
 
+const mesh = soon(refreshMesh, 500);
 const names = soon(refreshNames), maydays = soon(refreshMaydays), par = soon(refreshPar),
   tgs = soon(refreshTalkgroups), msgs = soon(refreshMessages), log = soon(refreshLog, 400);
 
 function onEvent(type, d) {
-  if (["name_changed", "name_expired", "route_changed", "neighbour_up", "neighbour_down"].includes(type)) names();
+  if (["name_changed", "name_expired", "route_changed", "neighbour_up", "neighbour_down"].includes(type)) { names(); mesh(); }
   if (type === "name_changed" || type.startsWith("mayday")) maydays();
   if (type.startsWith("par_")) par();
   if (type === "floor" || type === "ptt_burst") tgs();
   if (type.startsWith("message_") || type === "text") msgs();
   if (type !== "route_changed") log();
-  if (type === "lagged") { names(); maydays(); par(); tgs(); msgs(); }
+  if (type === "lagged") { mesh(); names(); maydays(); par(); tgs(); msgs(); }
 }
 
 function onLink(up) {
   $("link").className = "link " + (up ? "live" : "down");
   $("link").textContent = up ? "LIVE" : "NO CONNECTION TO DAEMON";
-  if (up) { names(); maydays(); par(); tgs(); msgs(); log(); }
+  if (up) { mesh(); names(); maydays(); par(); tgs(); msgs(); log(); }
 }
 
 async function act(path, errBox, body) {
@@ -372,8 +406,14 @@ async function start() {
     }
   });
   $("log-filter").addEventListener("input", log);
-  // Ages and the PAR timer move on their own.
+  $("roster").tBodies[0].addEventListener("click", (e) => {
+    const row = e.target.closest("tr[data-node]");
+    if (row) select(row.dataset.node);
+  });
+  // Ages and the PAR timer move on their own; link levels change without
+  // an event, so the map is also polled.
   setInterval(() => { renderRoster(); renderPar(); }, 1000);
+  setInterval(mesh, 5000);
   follow(onEvent, onLink);
 }
 

@@ -1,5 +1,6 @@
-//! The API's console endpoints: PAR roll calls (`/v1/par`) and the
-//! maydays the console tracks (`/v1/maydays`), see docs/API.md.
+//! The API's console endpoints: PAR roll calls (`/v1/par`), the maydays
+//! the console tracks (`/v1/maydays`) and the mesh map (`/v1/mesh`), see
+//! docs/API.md.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,14 @@ pub fn routes(r: Router<ApiState>) -> Router<ApiState> {
         .route("/v1/maydays", get(maydays))
         .route("/v1/maydays/ack", post(mayday_ack))
         .route("/v1/maydays/clear", post(mayday_clear))
+        .route("/v1/mesh", get(mesh))
+}
+
+async fn mesh(State(s): State<ApiState>) -> Response {
+    match ask(&s, |tx| Command::Console(ConsoleCommand::Mesh(tx))).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e,
+    }
 }
 
 async fn par_status(State(s): State<ApiState>) -> Response {

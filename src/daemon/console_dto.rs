@@ -94,3 +94,48 @@ pub struct MaydayAction {
     pub node: NodeId,
     pub reason: String,
 }
+
+/// A node on the mesh map: every holder in the directory, every route
+/// destination, and this node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeshNode {
+    pub id: NodeId,
+    /// The names it holds, exclusive roles first (empty if it holds none).
+    pub names: Vec<String>,
+    pub unit: String,
+    pub base_station: bool,
+    pub position: Option<super::dto::PositionDto>,
+    /// Seconds since its neighbour list came (0 for this node, whose list
+    /// is its neighbour table; `None` while none has come).
+    pub list_age_s: Option<f64>,
+    /// This node is the one serving the API.
+    pub local: bool,
+    /// Hops from here by the route table (0 for this node; `None` when
+    /// unreachable).
+    pub hops: Option<u8>,
+    /// From this node to it, both ends included: the route table's next
+    /// hop, then the shortest path over the links below. Empty when
+    /// unreachable; ends at the next hop when the links do not reach it.
+    pub route: Vec<NodeId>,
+}
+
+/// Who hears whom. Each end reports its own neighbours when the map asks
+/// it; a link both ends report takes the worse level.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeshLink {
+    pub a: NodeId,
+    pub b: NodeId,
+    /// "good", "fair" or "poor" (see docs/API.md).
+    pub quality: String,
+}
+
+/// `GET /v1/mesh`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeshDto {
+    pub node: NodeId,
+    /// Seconds a map stays open after the last look: lists are fetched
+    /// while it is.
+    pub open_s: u64,
+    pub nodes: Vec<MeshNode>,
+    pub links: Vec<MeshLink>,
+}

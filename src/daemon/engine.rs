@@ -20,6 +20,7 @@ mod console;
 mod directory;
 mod events;
 mod media;
+mod mesh;
 mod messages;
 mod phones;
 mod tak;

@@ -43,6 +43,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../web/console.js"),
     ),
     (
+        "/assets/map.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/map.js"),
+    ),
+    (
         "/assets/handset.js",
         "text/javascript; charset=utf-8",
         include_str!("../../web/handset.js"),

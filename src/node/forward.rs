@@ -265,12 +265,41 @@ impl Node {
         if dst == self.id {
             return Err(NodeError::SelfAddressed);
         }
-        let seq = self.next_data_seq();
-        let mut fl = 0;
-        match class {
-            Class::Voice => fl |= flags::VOICE,
-            _ => fl |= flags::ACK_REQ,
+        let fl = match class {
+            Class::Voice => flags::VOICE,
+            _ => flags::ACK_REQ,
+        };
+        self.send_data_flags(now, dst, fl, proto_no, payload)
+    }
+
+    /// Background data ([`flags::BACKGROUND`]): control class without
+    /// fast hellos.
+    pub(super) fn send_background(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        proto_no: u8,
+        payload: &[u8],
+    ) -> Result<u32, NodeError> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(NodeError::PayloadTooLarge(payload.len(), MAX_PAYLOAD));
         }
+        if dst == self.id {
+            return Err(NodeError::SelfAddressed);
+        }
+        let fl = flags::ACK_REQ | flags::BACKGROUND;
+        self.send_data_flags(now, dst, fl, proto_no, payload)
+    }
+
+    fn send_data_flags(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        fl: u8,
+        proto_no: u8,
+        payload: &[u8],
+    ) -> Result<u32, NodeError> {
+        let seq = self.next_data_seq();
         let hdr = Header::routed(PacketType::Data, fl, self.id, dst, seq);
         let mut pkt = Vec::with_capacity(hdr.len() + 1 + payload.len());
         hdr.emit(&mut pkt);
@@ -375,8 +404,10 @@ impl Node {
         seq: u32,
         originated: bool,
     ) {
-        let class = data_class(pkt.get(2).copied().unwrap_or(0));
+        let fl = pkt.get(2).copied().unwrap_or(0);
+        let class = data_class(fl);
         let voice = class == Class::Voice;
+        let background = fl & flags::BACKGROUND != 0;
         let timers = &self.config.timers;
         let route = self.routes.selected(&dst).copied();
         let nbr = route.and_then(|r| self.nbrs.get(&r.via));
@@ -402,7 +433,7 @@ impl Node {
         let linger = timers.fast_linger;
         let ack_timeout = timers.ack_timeout;
         let pending_timeout = timers.pending_timeout;
-        if let Some(n) = self.nbrs.get_mut(&key) {
+        if let Some(n) = self.nbrs.get_mut(&key).filter(|_| !background) {
             n.sending_data(now, linger);
         }
         if !voice && self.fwd.unacked.len() < MAX_UNACKED {
@@ -462,8 +493,14 @@ impl Node {
                 return Ok(());
             }
         }
-        // We carry this neighbour's traffic: let it know fast that we live.
-        if let (Some(n), Some(_)) = (self.nbrs.get_mut(&from), self.config.timers.hello_fast) {
+        // We carry this neighbour's traffic: let it know fast that we live
+        // (unless it is background traffic, which does not wait on us).
+        let background = hdr.flags & flags::BACKGROUND != 0;
+        if let (Some(n), Some(_), false) = (
+            self.nbrs.get_mut(&from),
+            self.config.timers.hello_fast,
+            background,
+        ) {
             let was = n.in_fast_mode(now);
             n.fast_until = now + self.config.timers.fast_linger;
             if !was {
@@ -485,6 +522,7 @@ impl Node {
                     let _ = self.send(now, hdr.src, Class::Control, proto::ECHO_REPLY, &reply);
                 }
                 proto::MSG => self.on_msg(now, hdr.src, payload)?,
+                proto::MAP => self.on_map(now, hdr.src, payload)?,
                 proto::ECHO_REPLY => {
                     if payload.len() < 4 {
                         return Err(WireError::Body("short echo reply".into()));

@@ -28,6 +28,9 @@ mod flow;
 mod flow_tests;
 mod forward;
 mod hello;
+mod map;
+#[cfg(test)]
+mod map_tests;
 mod messages;
 #[cfg(test)]
 mod messages_tests;
@@ -47,6 +50,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use api::*;
+pub use map::{MAP_OPEN, MapList, MapStats};
 pub use messages::MsgTo;
 pub use names::{Holder, names_config};
 pub use sizes::TableSize;
@@ -162,6 +166,8 @@ pub struct Node {
     /// was last told.
     msgs: crate::msg::Messages,
     msg_routes_up: BTreeSet<NodeId>,
+    /// The console's map: neighbour lists fetched while a map is open.
+    map: map::MapState,
 }
 
 /// Label of the seed of the texts' ephemeral-key generator.
@@ -211,6 +217,7 @@ impl Node {
             dir,
             msgs,
             msg_routes_up: BTreeSet::new(),
+            map: map::MapState::default(),
             names_nbrs: BTreeSet::new(),
             names_nbrs_dirty: false,
             secure: None,
@@ -363,6 +370,7 @@ impl Node {
         consider(self.repair.next_deadline());
         consider(self.dir.poll_timeout());
         consider(self.msgs.poll_timeout());
+        consider(self.map.next_deadline());
         Some(t)
     }
 
@@ -497,6 +505,7 @@ impl Node {
         self.flood_timers(now);
         self.names_timers(now);
         self.msg_timers(now);
+        self.map_timers(now);
     }
 
     /// Queue a link-local protocol packet.

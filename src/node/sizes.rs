@@ -12,6 +12,8 @@ use crate::identity::NodeId;
 use crate::link::{MAX_NEIGHBOURS, Neighbour};
 use crate::names::record::MAX_RECORD;
 use crate::route::{Candidate, MAX_SOURCES, Source};
+use crate::time::Instant;
+use crate::wire::map::ENTRY_LEN;
 
 /// One table: how many entries, how many it may hold, bytes estimated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -89,6 +91,13 @@ impl Node {
                 store.len(),
                 store.capacity(),
                 store.len() * MAX_RECORD,
+            ),
+            // A list of at most 16 entries per node asked, and the askers.
+            t(
+                "map_lists",
+                self.map_len(),
+                super::map::MAX_LISTS + super::map::MAX_ASKERS,
+                self.map_len() * (size_of::<(NodeId, Instant)>() + 16 * ENTRY_LEN + 64),
             ),
             t(
                 "events",

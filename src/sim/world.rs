@@ -93,6 +93,10 @@ pub struct Air {
     pub packets: [u64; 8],
     pub unparsable: u64,
     pub lost: u64,
+    /// The console map's requests and answers (`wire::map`), every hop:
+    /// part of the data bytes above.
+    pub map_bytes: u64,
+    pub map_packets: u64,
 }
 
 impl Air {
@@ -741,10 +745,14 @@ impl<H> World<H> {
             },
         );
         match Header::parse(&t.data) {
-            Ok((h, _)) => {
+            Ok((h, body)) => {
                 let ti = type_index(h.ty);
                 self.air.bytes[ti] += (t.data.len() + UDP_IPV6_OVERHEAD) as u64;
                 self.air.packets[ti] += 1;
+                if h.ty == PacketType::Data && body.first() == Some(&crate::wire::proto::MAP) {
+                    self.air.map_bytes += (t.data.len() + UDP_IPV6_OVERHEAD) as u64;
+                    self.air.map_packets += 1;
+                }
                 if h.ty == PacketType::Flood {
                     *self.flood_tx.entry((h.src, h.seq)).or_insert(0) += 1;
                 }

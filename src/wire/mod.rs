@@ -37,6 +37,7 @@
 
 pub mod control;
 pub mod flow;
+pub mod map;
 pub mod name;
 pub mod reader;
 
@@ -144,6 +145,13 @@ pub mod flags {
     /// voice floods (sequence one less, two less, ...): their count (u8),
     /// then each one's length (u16) and bytes ([`super::split_redundant`]).
     pub const REDUNDANT: u8 = 0x40;
+    /// Data (control class): background traffic (the map's lists),
+    /// acknowledged hop by hop like the rest, but neither end of a link
+    /// starts fast hellos for it: a request every few hundred
+    /// milliseconds would keep every link on its routes in fast mode
+    /// (six times the mesh's air while a map was open). A relay that dies
+    /// under it is found by the idle timers, and the sender asks again.
+    pub const BACKGROUND: u8 = 0x80;
 }
 
 /// Most earlier floods one redundant voice flood carries.
@@ -374,6 +382,9 @@ pub mod proto {
     pub const GROUP: u8 = 6;
     /// PAR roll calls: request, acknowledgement, close (`app::par_wire`).
     pub const PAR: u8 = 7;
+    /// The console's mesh map: neighbour-list request and answer
+    /// (`wire::map`, `node::map`).
+    pub const MAP: u8 = 8;
 }
 
 #[cfg(test)]

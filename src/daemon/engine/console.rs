@@ -37,6 +37,7 @@ pub enum ConsoleCommand {
     Maydays(oneshot::Sender<Vec<MaydayDto>>),
     MaydayAck(MaydayAction, oneshot::Sender<Result<MaydayDto, Refusal>>),
     MaydayClear(MaydayAction, oneshot::Sender<Result<MaydayDto, Refusal>>),
+    Mesh(oneshot::Sender<crate::daemon::console_dto::MeshDto>),
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +149,11 @@ impl Engine {
             }
             ConsoleCommand::MaydayClear(a, tx) => {
                 let _ = tx.send(self.mayday_action(now, a, "cleared"));
+            }
+            ConsoleCommand::Mesh(tx) => {
+                // A look at the map keeps its lists coming.
+                self.app.with_node(now, |n| n.map_open(now));
+                let _ = tx.send(self.mesh(now));
             }
         }
         self.drain(now);
