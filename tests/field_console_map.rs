@@ -160,10 +160,10 @@ fn the_console_map_shows_the_mesh_and_routes() {
         format!("{:.1}", t0.elapsed().as_secs_f64()),
     );
     // The positions come with the members' directory records: a first
-    // fix waits for the record's next version, at most the directory's
-    // position_interval (120 s).
+    // fix goes out within the directory's min_reissue (5 s), not its
+    // position_interval (120 s), and then has a few hops to travel.
     let ready = console.wait(
-        Duration::from_secs(150),
+        Duration::from_secs(20),
         &format!(
             "const g = [...document.querySelectorAll('#map g.node')];\
              return g.filter(x => x.dataset.placed === 'yes').length === {placed} && \

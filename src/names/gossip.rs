@@ -426,11 +426,20 @@ impl Directory {
     }
 
     /// Positions change all the time: they ride the next version, or go
-    /// out on their own after `position_interval`.
+    /// out on their own after `position_interval`. A first fix (or one
+    /// regained) goes out as any other change does: until then the
+    /// console's map and ATAK had no place for the member at all, for two
+    /// minutes after start-up.
     pub fn set_position(&mut self, now: Instant, position: Option<Position>) {
         if self.profile.position != position {
+            let first_fix = self.profile.position.is_none() && position.is_some();
             self.profile.position = position;
-            self.mark_dirty(now, self.config.position_interval);
+            let within = if first_fix {
+                self.config.min_reissue
+            } else {
+                self.config.position_interval
+            };
+            self.mark_dirty(now, within);
         }
     }
 

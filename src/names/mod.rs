@@ -96,8 +96,9 @@
 //! node's hellos (9 bytes each). The lease is therefore long, and it is
 //! a backstop: the fast signal that a responder left is the route to its
 //! node going away, which the caller of [`Directory::resolve`] checks.
-//! Positions ride the next version or wait `position_interval`; presence
-//! goes out within `min_reissue`, an emergency at once.
+//! Positions ride the next version or wait `position_interval` (a first
+//! fix goes out within `min_reissue`); presence goes out within
+//! `min_reissue`, an emergency at once.
 
 mod gossip;
 pub mod record;

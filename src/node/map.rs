@@ -26,13 +26,14 @@ use crate::wire::{WireError, proto};
 /// A map counts as open this long after the driver last said it is looked
 /// at (a console polls every few seconds).
 pub const MAP_OPEN: Duration = Duration::from_secs(30);
-/// Shortest gap between two requests: at most 10 a second, so a 100-node
-/// mesh's first round takes 10 s.
-pub const ASK_GAP: Duration = Duration::from_millis(100);
+/// Shortest gap between two requests: at most 6.7 a second, so a
+/// 100-node mesh's first round takes 15 s.
+pub const ASK_GAP: Duration = Duration::from_millis(150);
 /// A node's list is asked for again this long after its last answer: a
-/// map a commander glances at, not a link monitor (100 nodes: 3.3
-/// requests a second once the first round is in).
-pub const REFRESH: Duration = Duration::from_secs(30);
+/// map a commander glances at, not a link monitor (100 nodes: 1.7
+/// requests a second once the first round is in; at 30 s and 100 ms
+/// pacing the open map doubled the idle mesh's control traffic).
+pub const REFRESH: Duration = Duration::from_secs(60);
 /// A request without an answer is repeated after this long (every hop
 /// already retransmits; this covers a route that broke under it).
 pub const RETRY: Duration = Duration::from_secs(4);

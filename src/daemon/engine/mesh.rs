@@ -74,7 +74,7 @@ impl Engine {
             *cur = (*cur).max(l);
         };
         // A node we have no route to hears no one we reach: its cached
-        // list, and others' lists naming it (up to 30 s old), would draw
+        // list, and others' lists naming it (up to a minute old), would draw
         // links that are gone.
         let reachable = |id: &NodeId| {
             *id == me

@@ -264,16 +264,28 @@ fn presence_goes_out_soon_positions_wait() {
         accuracy_m: 5,
         time_s: 3,
     };
+    // A first fix goes out as soon as min_reissue allows: until then no
+    // one could place the member at all.
     d.set_position(t(1_000), Some(pos));
+    d.handle_timeout(t(5_000));
+    let first = d.resolve(t(5_000), "engine-3")[0].rec.clone();
+    assert!(first.version > v0);
+    assert_eq!(first.position, Some(pos));
+    // A move waits for the next version or position_interval.
+    let moved = Position { lat_e7: 9, ..pos };
+    d.set_position(t(10_000), Some(moved));
     d.handle_timeout(t(60_000));
-    assert_eq!(d.resolve(t(60_000), "engine-3")[0].rec.version, v0);
+    assert_eq!(
+        d.resolve(t(60_000), "engine-3")[0].rec.version,
+        first.version
+    );
     // Presence is sent at once (the last version is older than min_reissue).
     d.set_presence(t(60_000), Presence::Emergency);
     let e = d.resolve(t(60_000), "engine-3")[0];
-    assert!(e.rec.version > v0);
+    assert!(e.rec.version > first.version);
     assert_eq!(
         (e.rec.presence, e.rec.position),
-        (Presence::Emergency, Some(pos))
+        (Presence::Emergency, Some(moved))
     );
 }
 
