@@ -184,6 +184,7 @@ impl Engine {
                 interval: settings.par_interval,
             },
             auto_answer: settings.auto_answer.clone(),
+            talkgroup_keys: Vec::new(),
         };
         let speaker = super::speaker::Speaker::open(
             settings.audio_out.as_deref(),
