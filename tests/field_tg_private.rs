@@ -339,6 +339,12 @@ fn private_talkgroup_in_open_mode() {
     for n in all.iter().filter(|n| **n != OUTSIDER) {
         let v = count(&net, n, "tg_refused_voice") - before[n].0;
         let f = count(&net, n, "tg_refused_floor") - before[n].1;
+        // Nothing of the members' own traffic is taken for a replay.
+        let replayed = count(&net, n, "tg_replayed");
+        figure(&format!("tg_private_{n}_replayed"), replayed);
+        if replayed > 0 {
+            failures.push(format!("{n} took {replayed} genuine packets for replays"));
+        }
         figure(&format!("tg_private_{n}_refused_voice"), v);
         figure(&format!("tg_private_{n}_refused_floor"), f);
         // Three seconds of the outsider's frames (150) cross every member.

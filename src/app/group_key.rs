@@ -18,17 +18,13 @@
 //!   and a reboot would have to grant a burst at the very millisecond of
 //!   an earlier one, with the same capture clock, under the same epoch.
 //! - Floor messages and loss reports, sealed whole with ChaCha20-Poly1305
-//!   (a random 12-byte nonce from the node's key generator, the full
+//!   (a 12-byte nonce, the sender's clock and 4 random bytes, the full
 //!   16-byte tag: they are few), the sender's node id as associated data.
 //!
 //! What the key does not give: members are not told apart. Any holder of
 //! the key can speak as another member of the same talkgroup (it can put
-//! any origin on a flood it makes). And there is no replay window yet: an
-//! outsider can send a recorded sealed packet again, verbatim, once the
-//! flood's duplicate cache forgot it (seconds of voice traffic), which the
-//! floor takes as a message of its real sender (a replayed emergency
-//! request pre-empts the talker for that member; it gives the outsider no
-//! voice).
+//! any origin on a flood it makes). Replays of sealed packets are the
+//! business of [`super::group_fresh`].
 
 use std::time::Duration;
 

@@ -37,6 +37,7 @@
 pub mod call_auth;
 pub mod calls;
 pub mod cot;
+pub mod group_fresh;
 pub mod group_key;
 pub mod group_wire;
 pub mod offer;
@@ -275,6 +276,10 @@ pub struct AppStats {
     /// Sealed packets of a talkgroup we hold no key for.
     #[serde(default)]
     pub tg_no_key: u64,
+    /// Sealed packets that opened but were stale: a recording sent
+    /// again ([`group_fresh`]).
+    #[serde(default)]
+    pub tg_replayed: u64,
 }
 
 impl AppStats {
@@ -303,6 +308,7 @@ impl App {
         let front_seed = u64::from_be_bytes(keys.bytes());
         let _ = now;
         let mut groups = talkgroups::Talkgroups::default();
+        groups.fresh = group_fresh::Freshness::new(cfg.floor.max_talk);
         for k in cfg.talkgroup_keys.iter().take(talkgroups::MAX_KEYS) {
             groups.install_key(now, k.clone());
         }

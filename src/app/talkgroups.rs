@@ -25,8 +25,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::group_fresh::{Freshness, clock_ms};
 use super::group_key::{EpochKey, GroupKeys};
-use super::group_wire::{GroupRepr, KIND_SEALED, KIND_SEALED_VOICE, KIND_VOICE, group_of};
+use super::group_wire::{
+    GroupPacket, GroupRepr, KIND_SEALED, KIND_SEALED_VOICE, KIND_VOICE, group_of,
+};
 use super::playout;
 use super::{App, AppError, AppEvent, Stream, capture_ms};
 use crate::floor::{Floor, FloorEvent, Priority};
@@ -113,6 +116,8 @@ pub struct Talkgroups {
     groups: BTreeMap<NodeId, Group>,
     /// Keys of the private talkgroups, joined or not.
     keys: BTreeMap<NodeId, GroupKeys>,
+    /// Senders' clocks on private talkgroups, against replays.
+    pub(super) fresh: Freshness,
 }
 
 /// A talkgroup as tools show it.
@@ -415,16 +420,40 @@ impl App {
 
     /// A floor message or loss report (its plain bytes) as it goes out on
     /// `group`: sealed when the talkgroup has a key.
-    fn seal_control(&mut self, group: NodeId, plain: Vec<u8>) -> Vec<u8> {
+    /// The nonce is our clock (for replays, [`super::group_fresh`]) and
+    /// four random bytes.
+    fn seal_control(&mut self, now: Instant, group: NodeId, plain: Vec<u8>) -> Vec<u8> {
         match self.groups.keys.get(&group) {
             Some(k) => {
-                let nonce: [u8; 32] = self.keys.bytes();
+                let r = self.keys.next_u32();
                 let mut n = [0u8; 12];
-                n.copy_from_slice(&nonce[..12]);
+                n[..8].copy_from_slice(&clock_ms(now).to_be_bytes());
+                n[8..].copy_from_slice(&r.to_be_bytes());
                 k.current().seal_control(self.node.id(), n, &plain)
             }
             None => plain,
         }
+    }
+
+    /// An authenticated sealed packet from `src`: is it fresh? (A replay
+    /// is counted.)
+    fn fresh(&mut self, now: Instant, src: NodeId, sealed: &[u8]) -> bool {
+        let Ok(p) = GroupPacket::new_checked(sealed) else {
+            return false;
+        };
+        let fresh = match p.kind() {
+            KIND_SEALED => {
+                let mut c = [0u8; 8];
+                c.copy_from_slice(&p.nonce()[..8]);
+                self.groups.fresh.control(now, src, u64::from_be_bytes(c))
+            }
+            _ => self.groups.fresh.voice(now, src, p.burst(), p.seq()),
+        };
+        if !fresh {
+            self.stats.tg_replayed += 1;
+            tracing::debug!(from = %src.short(), "talkgroup packet replayed or stale");
+        }
+        fresh
     }
 
     /// Flood a floor message (plain bytes, sealed here when keyed) or an
@@ -432,7 +461,7 @@ impl App {
     fn flood_group(&mut self, now: Instant, group: NodeId, bytes: &[u8]) {
         let sealed;
         let bytes = if bytes.first() == Some(&super::group_wire::KIND_FLOOR) {
-            sealed = self.seal_control(group, bytes.to_vec());
+            sealed = self.seal_control(now, group, bytes.to_vec());
             &sealed[..]
         } else {
             bytes
@@ -567,6 +596,9 @@ impl App {
         let payload = match self.groups.keys.get(&g) {
             Some(k) => match k.open(now, src, payload) {
                 Ok(p) => {
+                    if !self.fresh(now, src, payload) {
+                        return;
+                    }
                     opened = p;
                     &opened[..]
                 }
@@ -643,7 +675,7 @@ impl App {
             loss_pct: loss,
         }
         .emit();
-        let r = self.seal_control(g, r);
+        let r = self.seal_control(now, g, r);
         if let Err(e) = self
             .node
             .send(now, talker, Class::Control, proto::GROUP, &r)
@@ -665,6 +697,7 @@ impl App {
                 k.open(now, src, payload).ok().map(|p| (*g, p))
             });
             match opened {
+                Some((_, _)) if !self.fresh(now, src, payload) => return,
                 Some((g, p)) => (Some(g), p),
                 None => {
                     self.stats.tg_refused_report += 1;
@@ -766,3 +799,7 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tg_replay_tests.rs"]
+mod replay_tests;
