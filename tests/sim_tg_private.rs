@@ -199,3 +199,61 @@ fn a_rekey_moves_the_members_and_leaves_the_old_key_out_after_the_overlap() {
     assert_eq!(heard_by(3), 0, "the device on the old key heard the burst");
     assert!(stats(&w, 3).tg_refused_voice > 50, "{:?}", stats(&w, 3));
 }
+
+/// Loss does not cost a private talkgroup more than an open one: the
+/// replay checks refuse nothing genuine when floods are lost, repaired
+/// and overtaken (10 % extra loss on every link of a line of six).
+#[test]
+fn a_private_talkgroup_delivers_as_an_open_one_on_a_lossy_line() {
+    let n = 6;
+    for seed in [5, 6, 7] {
+        let run = |keyed: bool| {
+            let spec = sim_common::world("line", n, seed, 10.0, true);
+            let mut w: World<()> = World::new(spec, &Timers::callsign(), 0.1, seed).expect("world");
+            for i in 0..n {
+                w.schedule_boot(i, Instant::ZERO);
+            }
+            run_to(&mut w, 3000);
+            for i in 0..n {
+                w.on_app(i, |a, now| {
+                    if keyed {
+                        assert!(a.set_talkgroup_key(now, key(0, 1)));
+                    }
+                    a.join(now, TG)
+                })
+                .expect("up")
+                .expect("joined");
+            }
+            run_to(&mut w, 4000);
+            for round in 0..3u64 {
+                let at = 4000 + round * 4000;
+                w.on_app(0, |a, now| a.press(now, TG, Priority::Normal))
+                    .expect("up")
+                    .expect("pressed");
+                run_to(&mut w, at + 3000);
+                w.on_app(0, |a, now| a.release(now, TG, None))
+                    .expect("up")
+                    .expect("released");
+                run_to(&mut w, at + 4000);
+            }
+            let sent = w.voice.sent.iter().filter(|s| s.node == 0).count();
+            let worst = (1..n).map(|i| played_by(&w, i, 0)).min().unwrap_or(0);
+            let replayed: u64 = (0..n).map(|i| stats(&w, i).tg_replayed).sum();
+            let refused: u64 = (0..n).map(|i| stats(&w, i).tg_refused_total()).sum();
+            (sent, worst, replayed, refused)
+        };
+        let (sent_o, worst_o, _, _) = run(false);
+        let (sent_k, worst_k, replayed, refused) = run(true);
+        println!(
+            "seed {seed}: open {worst_o} of {sent_o} at the worst member, private {worst_k} of {sent_k}, \
+             {replayed} taken for replays, {refused} refused"
+        );
+        assert!(sent_k > 300, "seed {seed}: {sent_k} sent");
+        assert_eq!(refused, 0, "seed {seed}");
+        let ratio = |w: usize, s: usize| w as f64 / s as f64;
+        assert!(
+            ratio(worst_k, sent_k) >= ratio(worst_o, sent_o) - 0.01,
+            "seed {seed}: private {worst_k}/{sent_k} vs open {worst_o}/{sent_o}"
+        );
+    }
+}
