@@ -47,6 +47,7 @@ pub mod phones;
 pub mod playout;
 pub mod talkgroups;
 pub mod texts;
+mod tg_private;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -307,8 +308,10 @@ impl App {
         let mut keys = KeyRng::new(seed);
         let front_seed = u64::from_be_bytes(keys.bytes());
         let _ = now;
-        let mut groups = talkgroups::Talkgroups::default();
-        groups.fresh = group_fresh::Freshness::new(cfg.floor.max_talk);
+        let mut groups = talkgroups::Talkgroups {
+            fresh: group_fresh::Freshness::new(cfg.floor.max_talk),
+            ..Default::default()
+        };
         for k in cfg.talkgroup_keys.iter().take(talkgroups::MAX_KEYS) {
             groups.install_key(now, k.clone());
         }

@@ -16,20 +16,16 @@
 //! On a mesh whose repair covers the loss, nobody reports and the FEC copy
 //! (which costs 0.8 PESQ on a clean path) stays off.
 //!
-//! A talkgroup with a key ([`group_key`]) is private: everything it sends
-//! is sealed, and what it receives is opened before anything else looks
-//! at it. A packet that does not open (or comes plain) is counted in
-//! [`super::AppStats`] and dropped: never played, never shown to the
-//! floor, never planned for. A talkgroup without a key is open, as before.
+//! A talkgroup with a key is private (`tg_private.rs`): everything it
+//! sends is sealed, and what it receives is opened before anything else
+//! here looks at it. A talkgroup without a key is open, as before.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::group_fresh::{Freshness, clock_ms};
+use super::group_fresh::Freshness;
 use super::group_key::{EpochKey, GroupKeys};
-use super::group_wire::{
-    GroupPacket, GroupRepr, KIND_SEALED, KIND_SEALED_VOICE, KIND_VOICE, group_of,
-};
+use super::group_wire::{GroupRepr, group_of};
 use super::playout;
 use super::{App, AppError, AppEvent, Stream, capture_ms};
 use crate::floor::{Floor, FloorEvent, Priority};
@@ -113,9 +109,9 @@ pub struct Group {
 
 #[derive(Debug, Default)]
 pub struct Talkgroups {
-    groups: BTreeMap<NodeId, Group>,
+    pub(super) groups: BTreeMap<NodeId, Group>,
     /// Keys of the private talkgroups, joined or not.
-    keys: BTreeMap<NodeId, GroupKeys>,
+    pub(super) keys: BTreeMap<NodeId, GroupKeys>,
     /// Senders' clocks on private talkgroups, against replays.
     pub(super) fresh: Freshness,
 }
@@ -182,6 +178,11 @@ impl Talkgroups {
 }
 
 impl Group {
+    /// The burst we transmit on this group, once granted.
+    pub(super) fn talking_burst(&self) -> Option<u32> {
+        self.tx.as_ref().filter(|x| x.granted).map(|x| x.burst)
+    }
+
     fn playing(&self) -> bool {
         self.rx_burst.is_some() || self.rx.busy()
     }
@@ -385,18 +386,6 @@ impl App {
             .map(|t| t.view(g, self.groups.key_epoch(g)))
     }
 
-    /// Make a talkgroup private under `key`, or move it to a newer epoch
-    /// (the old key stays readable for [`super::group_key::REKEY_OVERLAP`]).
-    /// False if refused: an older epoch, the key it has, or too many keys.
-    pub fn set_talkgroup_key(&mut self, now: Instant, key: EpochKey) -> bool {
-        self.groups.install_key(now, key)
-    }
-
-    /// The key a talkgroup seals with, if it has one.
-    pub fn talkgroup_key(&self, name: &str) -> Option<&EpochKey> {
-        self.groups.keys.get(&group_of(name)).map(|k| k.current())
-    }
-
     /// The priority of the burst `group` plays (also while its tail plays
     /// out after the floor went idle): the speaker lets an emergency one
     /// play alone.
@@ -416,44 +405,6 @@ impl App {
         if let Err(e) = self.node.set_profile(now, p) {
             tracing::warn!("cannot list talkgroups in the directory: {e}");
         }
-    }
-
-    /// A floor message or loss report (its plain bytes) as it goes out on
-    /// `group`: sealed when the talkgroup has a key.
-    /// The nonce is our clock (for replays, [`super::group_fresh`]) and
-    /// four random bytes.
-    fn seal_control(&mut self, now: Instant, group: NodeId, plain: Vec<u8>) -> Vec<u8> {
-        match self.groups.keys.get(&group) {
-            Some(k) => {
-                let r = self.keys.next_u32();
-                let mut n = [0u8; 12];
-                n[..8].copy_from_slice(&clock_ms(now).to_be_bytes());
-                n[8..].copy_from_slice(&r.to_be_bytes());
-                k.current().seal_control(self.node.id(), n, &plain)
-            }
-            None => plain,
-        }
-    }
-
-    /// An authenticated sealed packet from `src`: is it fresh? (A replay
-    /// is counted.)
-    fn fresh(&mut self, now: Instant, src: NodeId, sealed: &[u8]) -> bool {
-        let Ok(p) = GroupPacket::new_checked(sealed) else {
-            return false;
-        };
-        let fresh = match p.kind() {
-            KIND_SEALED => {
-                let mut c = [0u8; 8];
-                c.copy_from_slice(&p.nonce()[..8]);
-                self.groups.fresh.control(now, src, u64::from_be_bytes(c))
-            }
-            _ => self.groups.fresh.voice(now, src, p.burst(), p.seq()),
-        };
-        if !fresh {
-            self.stats.tg_replayed += 1;
-            tracing::debug!(from = %src.short(), "talkgroup packet replayed or stale");
-        }
-        fresh
     }
 
     /// Flood a floor message (plain bytes, sealed here when keyed) or an
@@ -489,10 +440,8 @@ impl App {
             return;
         }
         let (burst, seq, cap) = (tx.burst, index as u16, capture_ms(tx.due_at));
-        let bytes = match self.groups.keys.get(&group) {
-            Some(k) => k
-                .current()
-                .seal_voice(self.node.id(), burst, seq, cap, body),
+        let bytes = match self.seal_voice(group, burst, seq, cap, body) {
+            Some(sealed) => sealed,
             None => GroupRepr::Voice {
                 burst,
                 seq,
@@ -592,36 +541,13 @@ impl App {
         if !self.groups.groups.contains_key(&g) {
             return;
         }
-        let opened;
-        let payload = match self.groups.keys.get(&g) {
-            Some(k) => match k.open(now, src, payload) {
-                Ok(p) => {
-                    if !self.fresh(now, src, payload) {
-                        return;
-                    }
-                    opened = p;
-                    &opened[..]
-                }
-                Err(e) => {
-                    let s = &mut self.stats;
-                    match payload.first() {
-                        Some(&(KIND_VOICE | KIND_SEALED_VOICE)) => s.tg_refused_voice += 1,
-                        _ => s.tg_refused_floor += 1,
-                    }
-                    tracing::debug!(from = %src.short(), "talkgroup packet refused: {e}");
-                    return;
-                }
-            },
-            None if matches!(payload.first(), Some(&(KIND_SEALED | KIND_SEALED_VOICE))) => {
-                self.stats.tg_no_key += 1;
-                return;
-            }
-            None => payload,
+        let Some(payload) = self.open_group_packet(now, src, g, payload) else {
+            return;
         };
         let Some(t) = self.groups.groups.get_mut(&g) else {
             return;
         };
-        match GroupRepr::parse(payload) {
+        match GroupRepr::parse(&payload) {
             Ok(GroupRepr::Floor(m)) => t.floor.handle(now, src, m),
             Ok(GroupRepr::Voice {
                 burst,
@@ -689,23 +615,8 @@ impl App {
     /// must name that talkgroup's burst; a plain one must name a burst of
     /// an open talkgroup.
     pub(super) fn on_group_unicast(&mut self, now: Instant, src: NodeId, payload: &[u8]) {
-        let talking = |t: &Group| t.tx.as_ref().filter(|x| x.granted).map(|x| x.burst);
-        let (keyed, plain) = if payload.first() == Some(&KIND_SEALED) {
-            let opened = self.groups.groups.iter().find_map(|(g, t)| {
-                talking(t)?;
-                let k = self.groups.keys.get(g)?;
-                k.open(now, src, payload).ok().map(|p| (*g, p))
-            });
-            match opened {
-                Some((_, _)) if !self.fresh(now, src, payload) => return,
-                Some((g, p)) => (Some(g), p),
-                None => {
-                    self.stats.tg_refused_report += 1;
-                    return;
-                }
-            }
-        } else {
-            (None, payload.to_vec())
+        let Some((keyed, plain)) = self.open_report(now, src, payload) else {
+            return;
         };
         let Ok(GroupRepr::Report { burst, loss_pct }) = GroupRepr::parse(&plain) else {
             tracing::debug!(from = %src.short(), "bad talkgroup unicast");
@@ -715,7 +626,7 @@ impl App {
             .groups
             .groups
             .iter()
-            .find(|(_, t)| talking(t) == Some(burst))
+            .find(|(_, t)| t.talking_burst() == Some(burst))
             .map(|(g, _)| *g)
         else {
             return;
