@@ -439,6 +439,23 @@ mod tests {
     }
 
     #[test]
+    fn talkgroup_key_settings_parse() {
+        let c: FileConfig = toml::from_str(
+            "talkgroup_key = [\"command-1=four words\"]\n\
+             talkgroup_key_file = \"/etc/callsign/talkgroup-keys.toml\"\n",
+        )
+        .expect("config");
+        assert_eq!(
+            c.talkgroup_key,
+            Some(vec!["command-1=four words".to_string()])
+        );
+        assert_eq!(
+            c.talkgroup_key_file.as_deref(),
+            Some(Path::new("/etc/callsign/talkgroup-keys.toml"))
+        );
+    }
+
+    #[test]
     fn sip_passwords_file() {
         let dir = std::env::temp_dir().join(format!("callsign-sippw-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
