@@ -330,7 +330,8 @@ fn a_relay_cannot_end_a_call_it_carries_the_ends_can() {
         AppStats {
             forged_bye: 2,
             forged_cancel: 2,
-            forged_reinvite: 2
+            forged_reinvite: 2,
+            ..zero
         }
     );
     assert_eq!(

@@ -7,13 +7,22 @@
 //! kind 0x01  floor message   | CBOR (floor::FloorMsg) ...
 //! kind 0x02  voice frame     | burst u32 | seq u16 | capture_ms u16 | Opus ...
 //! kind 0x03  loss report     | burst u32 | loss % u8        (unicast to the talker)
+//! kind 0x04  sealed voice    | burst u32 | seq u16 | capture_ms u16 | sealed Opus | tag (4)
+//! kind 0x05  sealed control  | nonce (12) | sealed kind 0x01 or 0x03 packet | tag (16)
 //! ```
+//!
+//! Kinds 0x04 and 0x05 are the same packets on a talkgroup with a key
+//! ([`super::group_key`] seals and opens them): a sealed voice frame keeps
+//! its header in clear (authenticated) and costs [`VOICE_TAG`] bytes more
+//! than a plain one; floor messages and loss reports travel whole inside a
+//! ChaCha20-Poly1305 box. A member without the key sees kinds it cannot
+//! read, and a plain packet on a keyed talkgroup is refused.
 //!
 //! All integers are big endian. `seq` is the frame's slot in its burst: it
 //! advances once per 20 ms, DTX pauses included, so `seq × 20 ms` is the
 //! talker's media clock. `capture_ms` is the talker's clock (ms mod 2^16)
 //! when the frame's first sample was captured, for mouth-to-ear figures.
-//! A voice frame costs 9 bytes beyond the Opus bytes.
+//! A voice frame costs 9 bytes beyond the Opus bytes (13 sealed).
 //!
 //! [`GroupRepr::parse`] is total: any byte string gives a value or a
 //! [`GroupWireError`], never a panic (fuzzed by `fuzz/fuzz_targets/group.rs`).
@@ -26,6 +35,13 @@ use crate::identity::NodeId;
 pub const KIND_FLOOR: u8 = 1;
 pub const KIND_VOICE: u8 = 2;
 pub const KIND_REPORT: u8 = 3;
+pub const KIND_SEALED_VOICE: u8 = 4;
+pub const KIND_SEALED: u8 = 5;
+/// Tag of a sealed voice frame: its whole cost over a plain one.
+pub const VOICE_TAG: usize = 4;
+/// Nonce and tag of a sealed floor message or loss report.
+pub const SEALED_NONCE: usize = 12;
+pub const SEALED_TAG: usize = 16;
 /// Bytes of a voice frame in front of the Opus bytes.
 pub const VOICE_HEADER: usize = 9;
 /// Length of a loss report.
@@ -46,6 +62,16 @@ pub enum GroupWireError {
     BadLoss(u8),
     #[error("floor message: {0}")]
     Floor(String),
+    /// A sealed packet that opens with none of our keys, or a plain one
+    /// on a talkgroup that has a key.
+    #[error("talkgroup packet not sealed with our key")]
+    Unauthentic,
+    /// A sealed packet on a talkgroup we hold no key for.
+    #[error("sealed talkgroup packet and no key")]
+    NoKey,
+    /// A sealed box holding something other than a floor message or report.
+    #[error("sealed talkgroup packet holds kind {0}")]
+    BadSealedKind(u8),
 }
 
 /// The flood group of a talkgroup name: a hash, so any member computes it
@@ -72,6 +98,8 @@ impl<T: AsRef<[u8]>> GroupPacket<T> {
         let min = match kind {
             KIND_FLOOR => 1,
             KIND_VOICE => VOICE_HEADER,
+            KIND_SEALED_VOICE => VOICE_HEADER + VOICE_TAG,
+            KIND_SEALED => 1 + SEALED_NONCE + SEALED_TAG,
             KIND_REPORT => {
                 if b.len() != REPORT_LEN {
                     return Err(GroupWireError::BadReport(b.len()));
@@ -106,7 +134,7 @@ impl<T: AsRef<[u8]>> GroupPacket<T> {
             .map_or(0, u16::from_be_bytes)
     }
 
-    /// Voice and report: the burst.
+    /// Voice (plain or sealed) and report: the burst.
     pub fn burst(&self) -> u32 {
         self.u32_at(1)
     }
@@ -121,13 +149,27 @@ impl<T: AsRef<[u8]>> GroupPacket<T> {
         self.u16_at(7)
     }
 
-    /// Floor: the CBOR body; voice: the Opus bytes.
+    /// Floor: the CBOR body; voice: the Opus bytes; sealed voice: the
+    /// sealed Opus and its tag; sealed control: the box after the nonce.
     pub fn body(&self) -> &[u8] {
         let b = self.buf.as_ref();
         match self.kind() {
-            KIND_VOICE => b.get(VOICE_HEADER..).unwrap_or(&[]),
+            KIND_VOICE | KIND_SEALED_VOICE => b.get(VOICE_HEADER..).unwrap_or(&[]),
             KIND_FLOOR => b.get(1..).unwrap_or(&[]),
+            KIND_SEALED => b.get(1 + SEALED_NONCE..).unwrap_or(&[]),
             _ => &[],
+        }
+    }
+
+    /// Sealed control: the nonce (zeros on other kinds).
+    pub fn nonce(&self) -> [u8; SEALED_NONCE] {
+        let b = self.buf.as_ref();
+        match self.kind() {
+            KIND_SEALED => b
+                .get(1..1 + SEALED_NONCE)
+                .and_then(|x| x.try_into().ok())
+                .unwrap_or_default(),
+            _ => [0; SEALED_NONCE],
         }
     }
 
@@ -152,6 +194,20 @@ pub enum GroupRepr<'a> {
         burst: u32,
         loss_pct: u8,
     },
+    /// A voice frame of a keyed talkgroup: `sealed` is the encrypted Opus
+    /// and its [`VOICE_TAG`]-byte tag.
+    SealedVoice {
+        burst: u32,
+        seq: u16,
+        capture_ms: u16,
+        sealed: &'a [u8],
+    },
+    /// A floor message or loss report of a keyed talkgroup: `sealed` is
+    /// the box, its [`SEALED_TAG`]-byte tag included.
+    Sealed {
+        nonce: [u8; SEALED_NONCE],
+        sealed: &'a [u8],
+    },
 }
 
 impl<'a> GroupRepr<'a> {
@@ -166,6 +222,16 @@ impl<'a> GroupRepr<'a> {
                 seq: p.seq(),
                 capture_ms: p.capture_ms(),
                 body: &bytes[VOICE_HEADER..],
+            },
+            KIND_SEALED_VOICE => GroupRepr::SealedVoice {
+                burst: p.burst(),
+                seq: p.seq(),
+                capture_ms: p.capture_ms(),
+                sealed: &bytes[VOICE_HEADER..],
+            },
+            KIND_SEALED => GroupRepr::Sealed {
+                nonce: p.nonce(),
+                sealed: &bytes[1 + SEALED_NONCE..],
             },
             _ => {
                 let loss_pct = p.loss_pct();
@@ -193,12 +259,25 @@ impl<'a> GroupRepr<'a> {
                 capture_ms,
                 body,
             } => {
-                let mut v = Vec::with_capacity(VOICE_HEADER + body.len());
-                v.push(KIND_VOICE);
-                v.extend_from_slice(&burst.to_be_bytes());
-                v.extend_from_slice(&seq.to_be_bytes());
-                v.extend_from_slice(&capture_ms.to_be_bytes());
+                let mut v = voice_header(KIND_VOICE, *burst, *seq, *capture_ms).to_vec();
                 v.extend_from_slice(body);
+                v
+            }
+            GroupRepr::SealedVoice {
+                burst,
+                seq,
+                capture_ms,
+                sealed,
+            } => {
+                let mut v = voice_header(KIND_SEALED_VOICE, *burst, *seq, *capture_ms).to_vec();
+                v.extend_from_slice(sealed);
+                v
+            }
+            GroupRepr::Sealed { nonce, sealed } => {
+                let mut v = Vec::with_capacity(1 + SEALED_NONCE + sealed.len());
+                v.push(KIND_SEALED);
+                v.extend_from_slice(nonce);
+                v.extend_from_slice(sealed);
                 v
             }
             GroupRepr::Report { burst, loss_pct } => {
@@ -209,6 +288,17 @@ impl<'a> GroupRepr<'a> {
             }
         }
     }
+}
+
+/// The header of a voice frame, plain or sealed (the sealed frame's
+/// authenticated data).
+pub fn voice_header(kind: u8, burst: u32, seq: u16, capture_ms: u16) -> [u8; VOICE_HEADER] {
+    let mut h = [0u8; VOICE_HEADER];
+    h[0] = kind;
+    h[1..5].copy_from_slice(&burst.to_be_bytes());
+    h[5..7].copy_from_slice(&seq.to_be_bytes());
+    h[7..9].copy_from_slice(&capture_ms.to_be_bytes());
+    h
 }
 
 #[cfg(test)]
@@ -248,6 +338,18 @@ mod tests {
         }
 
         #[test]
+        fn sealed_forms_round_trip(burst: u32, seq: u16, cap: u16, nonce: [u8; 12],
+                                   body in proptest::collection::vec(any::<u8>(), 16..200)) {
+            let v = GroupRepr::SealedVoice { burst, seq, capture_ms: cap, sealed: &body };
+            let b = v.emit();
+            prop_assert_eq!(b.len(), VOICE_HEADER + body.len());
+            prop_assert_eq!(GroupRepr::parse(&b).unwrap(), v);
+            let c = GroupRepr::Sealed { nonce, sealed: &body };
+            let b = c.emit();
+            prop_assert_eq!(GroupRepr::parse(&b).unwrap(), c);
+        }
+
+        #[test]
         fn any_bytes_parse_or_fail_cleanly(b in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = GroupRepr::parse(&b);
         }
@@ -264,6 +366,19 @@ mod tests {
         assert!(GroupRepr::parse(&[KIND_REPORT, 0, 0, 0, 1, 101]).is_err());
         assert!(GroupRepr::parse(&[KIND_REPORT, 0, 0, 0, 1, 5, 0]).is_err());
         assert!(GroupRepr::parse(&[KIND_FLOOR, 0xff]).is_err());
+        // A sealed voice frame has room for its tag; a sealed box for its
+        // nonce and tag.
+        let mut v = vec![KIND_SEALED_VOICE];
+        v.extend_from_slice(&[0; VOICE_HEADER - 1 + VOICE_TAG - 1]);
+        assert!(matches!(
+            GroupRepr::parse(&v),
+            Err(GroupWireError::Truncated { .. })
+        ));
+        let c = [KIND_SEALED; SEALED_NONCE + SEALED_TAG];
+        assert!(matches!(
+            GroupRepr::parse(&c),
+            Err(GroupWireError::Truncated { .. })
+        ));
     }
 
     #[test]

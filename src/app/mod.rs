@@ -37,6 +37,8 @@
 pub mod call_auth;
 pub mod calls;
 pub mod cot;
+pub mod group_fresh;
+pub mod group_key;
 pub mod group_wire;
 pub mod offer;
 pub mod par;
@@ -45,6 +47,7 @@ pub mod phones;
 pub mod playout;
 pub mod talkgroups;
 pub mod texts;
+mod tg_private;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -118,6 +121,9 @@ pub struct AppConfig {
     /// Role patterns (`command`, `engine-*`; [`crate::trust::roles`]) whose
     /// calls this device answers by itself ([`calls::auto_answers`]).
     pub auto_answer: Vec<String>,
+    /// Keys of talkgroups private to their members ([`group_key`]): at
+    /// most [`talkgroups::MAX_KEYS`]. A talkgroup without one is open.
+    pub talkgroup_keys: Vec<group_key::EpochKey>,
 }
 
 /// What the application tells its driver.
@@ -259,11 +265,32 @@ pub struct AppStats {
     pub forged_bye: u64,
     pub forged_cancel: u64,
     pub forged_reinvite: u64,
+    /// Packets of a talkgroup with a key that did not open with it (or
+    /// came plain): voice frames never played, floor messages never let
+    /// near the floor, loss reports never planned for.
+    #[serde(default)]
+    pub tg_refused_voice: u64,
+    #[serde(default)]
+    pub tg_refused_floor: u64,
+    #[serde(default)]
+    pub tg_refused_report: u64,
+    /// Sealed packets of a talkgroup we hold no key for.
+    #[serde(default)]
+    pub tg_no_key: u64,
+    /// Sealed packets that opened but were stale: a recording sent
+    /// again ([`group_fresh`]).
+    #[serde(default)]
+    pub tg_replayed: u64,
 }
 
 impl AppStats {
     pub fn forged_total(&self) -> u64 {
         self.forged_bye + self.forged_cancel + self.forged_reinvite
+    }
+
+    /// Talkgroup packets refused for want of the group's key.
+    pub fn tg_refused_total(&self) -> u64 {
+        self.tg_refused_voice + self.tg_refused_floor + self.tg_refused_report
     }
 }
 
@@ -281,9 +308,16 @@ impl App {
         let mut keys = KeyRng::new(seed);
         let front_seed = u64::from_be_bytes(keys.bytes());
         let _ = now;
+        let mut groups = talkgroups::Talkgroups {
+            fresh: group_fresh::Freshness::new(cfg.floor.max_talk),
+            ..Default::default()
+        };
+        for k in cfg.talkgroup_keys.iter().take(talkgroups::MAX_KEYS) {
+            groups.install_key(now, k.clone());
+        }
         App {
             calls: calls::CallTable::new(me, my_name, cfg.call.clone()),
-            groups: talkgroups::Talkgroups::default(),
+            groups,
             texts: texts::Texts::default(),
             pars: par::Pars::new(cfg.par.clone()),
             phones: phones::Phones::new(cfg.front.clone(), front_seed),

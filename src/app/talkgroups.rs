@@ -15,10 +15,16 @@
 //! report of the last [`REPORT_HOLD`], and for none when nobody reports.
 //! On a mesh whose repair covers the loss, nobody reports and the FEC copy
 //! (which costs 0.8 PESQ on a clean path) stays off.
+//!
+//! A talkgroup with a key is private (`tg_private.rs`): everything it
+//! sends is sealed, and what it receives is opened before anything else
+//! here looks at it. A talkgroup without a key is open, as before.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::group_fresh::Freshness;
+use super::group_key::{EpochKey, GroupKeys};
 use super::group_wire::{GroupRepr, group_of};
 use super::playout;
 use super::{App, AppError, AppEvent, Stream, capture_ms};
@@ -32,6 +38,9 @@ use crate::wire::proto;
 
 /// Talkgroups one device joins (the directory record lists at most 16).
 pub const MAX_TALKGROUPS: usize = crate::names::record::MAX_TALKGROUPS;
+/// Talkgroup keys held (more than the talkgroups joined: keys may be
+/// configured for talkgroups joined later).
+pub const MAX_KEYS: usize = 64;
 /// Access times remembered per talkgroup (the first ones are kept).
 const MAX_ACCESS_SAMPLES: usize = 1000;
 /// Listeners' reports a talker keeps (one per listener; new ones are
@@ -100,7 +109,11 @@ pub struct Group {
 
 #[derive(Debug, Default)]
 pub struct Talkgroups {
-    groups: BTreeMap<NodeId, Group>,
+    pub(super) groups: BTreeMap<NodeId, Group>,
+    /// Keys of the private talkgroups, joined or not.
+    pub(super) keys: BTreeMap<NodeId, GroupKeys>,
+    /// Senders' clocks on private talkgroups, against replays.
+    pub(super) fresh: Freshness,
 }
 
 /// A talkgroup as tools show it.
@@ -118,6 +131,8 @@ pub struct TalkgroupView {
     pub access_p95_ms: Option<u64>,
     pub bursts_heard: u64,
     pub frames_sent: u64,
+    /// The epoch of the key the talkgroup is private under (None: open).
+    pub key_epoch: Option<u32>,
     /// The loss our encoder plans FEC for on our bursts.
     pub expected_loss_pct: u8,
     pub rx: playout::PlayoutStats,
@@ -142,14 +157,37 @@ impl Talkgroups {
         v.sort();
         v
     }
+
+    /// Take `key` for its talkgroup (see [`GroupKeys::install`]); a new
+    /// talkgroup's key only below [`MAX_KEYS`].
+    pub(super) fn install_key(&mut self, now: Instant, key: EpochKey) -> bool {
+        let room = self.keys.len() < MAX_KEYS;
+        match self.keys.get_mut(&key.group()) {
+            Some(k) => k.install(now, key),
+            None if room => {
+                self.keys.insert(key.group(), GroupKeys::new(key));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn key_epoch(&self, group: NodeId) -> Option<u32> {
+        self.keys.get(&group).map(|k| k.current().epoch())
+    }
 }
 
 impl Group {
+    /// The burst we transmit on this group, once granted.
+    pub(super) fn talking_burst(&self) -> Option<u32> {
+        self.tx.as_ref().filter(|x| x.granted).map(|x| x.burst)
+    }
+
     fn playing(&self) -> bool {
         self.rx_burst.is_some() || self.rx.busy()
     }
 
-    fn view(&self, group: NodeId) -> TalkgroupView {
+    fn view(&self, group: NodeId, key_epoch: Option<u32>) -> TalkgroupView {
         TalkgroupView {
             name: self.name.clone(),
             group,
@@ -162,6 +200,7 @@ impl Group {
             access_p95_ms: percentile_ms(&self.access_ms, 95.0),
             bursts_heard: self.bursts_heard,
             frames_sent: self.frames_sent,
+            key_epoch,
             expected_loss_pct: self.expected_loss,
             rx: self.rx.stats(),
         }
@@ -229,6 +268,7 @@ impl App {
         while let Some(m) = t.floor.poll_msg() {
             self.flood_group(now, g, &GroupRepr::Floor(m).emit());
         }
+        let key_epoch = self.groups.key_epoch(g);
         if t.tx.take().is_some() {
             self.event(AppEvent::TxStopped {
                 stream: Stream::Group(g),
@@ -236,7 +276,7 @@ impl App {
         }
         self.publish_talkgroups(now);
         self.pump(now);
-        Ok(t.view(g))
+        Ok(t.view(g, key_epoch))
     }
 
     /// Push to talk on `name` (joining it first): the floor is requested,
@@ -331,12 +371,19 @@ impl App {
     }
 
     pub fn talkgroups(&self) -> Vec<TalkgroupView> {
-        self.groups.groups.iter().map(|(g, t)| t.view(*g)).collect()
+        self.groups
+            .groups
+            .iter()
+            .map(|(g, t)| t.view(*g, self.groups.key_epoch(*g)))
+            .collect()
     }
 
     pub fn talkgroup(&self, name: &str) -> Option<TalkgroupView> {
         let g = group_of(name);
-        self.groups.groups.get(&g).map(|t| t.view(g))
+        self.groups
+            .groups
+            .get(&g)
+            .map(|t| t.view(g, self.groups.key_epoch(g)))
     }
 
     /// The priority of the burst `group` plays (also while its tail plays
@@ -360,7 +407,16 @@ impl App {
         }
     }
 
+    /// Flood a floor message (plain bytes, sealed here when keyed) or an
+    /// already sealed voice frame to `group`.
     fn flood_group(&mut self, now: Instant, group: NodeId, bytes: &[u8]) {
+        let sealed;
+        let bytes = if bytes.first() == Some(&super::group_wire::KIND_FLOOR) {
+            sealed = self.seal_control(now, group, bytes.to_vec());
+            &sealed[..]
+        } else {
+            bytes
+        };
         if let Err(e) = self.node.flood(now, group, Class::Voice, bytes) {
             tracing::debug!("talkgroup packet not sent: {e}");
         }
@@ -383,13 +439,23 @@ impl App {
         if !t.floor.may_transmit() {
             return;
         }
-        let bytes = GroupRepr::Voice {
-            burst: tx.burst,
-            seq: index as u16,
-            capture_ms: capture_ms(tx.due_at),
-            body,
-        }
-        .emit();
+        let (burst, seq, cap) = (tx.burst, index as u16, capture_ms(tx.due_at));
+        let bytes = match self.seal_voice(group, burst, seq, cap, body) {
+            Some(sealed) => sealed,
+            None => GroupRepr::Voice {
+                burst,
+                seq,
+                capture_ms: cap,
+                body,
+            }
+            .emit(),
+        };
+        let Some(t) = self.groups.groups.get_mut(&group) else {
+            return;
+        };
+        let Some(tx) = t.tx.as_mut() else {
+            return;
+        };
         tx.sent += 1;
         t.frames_sent += 1;
         self.flood_group(now, group, &bytes);
@@ -472,10 +538,16 @@ impl App {
 
     /// A voice-class flood: a floor message or voice of one of our groups.
     pub(super) fn on_group_packet(&mut self, now: Instant, src: NodeId, g: NodeId, payload: &[u8]) {
+        if !self.groups.groups.contains_key(&g) {
+            return;
+        }
+        let Some(payload) = self.open_group_packet(now, src, g, payload) else {
+            return;
+        };
         let Some(t) = self.groups.groups.get_mut(&g) else {
             return;
         };
-        match GroupRepr::parse(payload) {
+        match GroupRepr::parse(&payload) {
             Ok(GroupRepr::Floor(m)) => t.floor.handle(now, src, m),
             Ok(GroupRepr::Voice {
                 burst,
@@ -504,7 +576,10 @@ impl App {
                 t.rx.push(now, u64::from(seq), capture_ms, body);
                 self.maybe_report(now, g, src, burst);
             }
-            Ok(GroupRepr::Report { .. }) => {}
+            // Reports are unicast; sealed forms were opened above.
+            Ok(
+                GroupRepr::Report { .. } | GroupRepr::SealedVoice { .. } | GroupRepr::Sealed { .. },
+            ) => {}
             Err(e) => tracing::debug!(from = %src.short(), "bad talkgroup packet: {e}"),
         }
     }
@@ -526,6 +601,7 @@ impl App {
             loss_pct: loss,
         }
         .emit();
+        let r = self.seal_control(now, g, r);
         if let Err(e) = self
             .node
             .send(now, talker, Class::Control, proto::GROUP, &r)
@@ -535,20 +611,33 @@ impl App {
     }
 
     /// A unicast from a member: a loss report on one of our bursts.
+    /// A sealed one opens with the key of a talkgroup we talk on, and
+    /// must name that talkgroup's burst; a plain one must name a burst of
+    /// an open talkgroup.
     pub(super) fn on_group_unicast(&mut self, now: Instant, src: NodeId, payload: &[u8]) {
-        let Ok(GroupRepr::Report { burst, loss_pct }) = GroupRepr::parse(payload) else {
+        let Some((keyed, plain)) = self.open_report(now, src, payload) else {
+            return;
+        };
+        let Ok(GroupRepr::Report { burst, loss_pct }) = GroupRepr::parse(&plain) else {
             tracing::debug!(from = %src.short(), "bad talkgroup unicast");
             return;
         };
-        let Some((g, t)) = self
+        let Some(g) = self
             .groups
             .groups
-            .iter_mut()
-            .find(|(_, t)| t.tx.as_ref().is_some_and(|x| x.granted && x.burst == burst))
+            .iter()
+            .find(|(_, t)| t.talking_burst() == Some(burst))
+            .map(|(g, _)| *g)
         else {
             return;
         };
-        let g = *g;
+        if keyed.is_some_and(|k| k != g) || (keyed.is_none() && self.groups.keys.contains_key(&g)) {
+            self.stats.tg_refused_report += 1;
+            return;
+        }
+        let Some(t) = self.groups.groups.get_mut(&g) else {
+            return;
+        };
         if t.reports.len() < MAX_REPORTS || t.reports.contains_key(&src) {
             t.reports.insert(src, (loss_pct, now));
         }
@@ -621,3 +710,7 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tg_replay_tests.rs"]
+mod replay_tests;

@@ -200,6 +200,17 @@ pub struct UpArgs {
     /// A talkgroup to join at start (repeatable), e.g. fireground-1.
     #[arg(long = "talkgroup", value_name = "TG")]
     pub talkgroups: Vec<String>,
+    /// Make a talkgroup private to those given its passphrase (repeatable):
+    /// its voice, floor messages and loss reports are encrypted and
+    /// authenticated with a key stretched from it (PBKDF2), and packets
+    /// without that key are refused. Every member must give the same one.
+    /// Visible in `ps`: prefer --talkgroup-key-file.
+    #[arg(long = "talkgroup-key", value_name = "TG=PASSPHRASE")]
+    pub talkgroup_keys: Vec<String>,
+    /// Talkgroup passphrases from a file of `TG = "passphrase"` lines
+    /// (TOML; keep it readable by the daemon only).
+    #[arg(long, value_name = "FILE")]
+    pub talkgroup_key_file: Option<PathBuf>,
     /// SIP phones register here (UDP and TCP) as sip:ROLE@mesh and call
     /// roles by name [default: 127.0.0.1:5060; 0.0.0.0:5060 for desk
     /// phones on the LAN, with --sip-passwords].

@@ -331,6 +331,17 @@ pub fn status(a: &ClientArgs) -> Result<ExitCode, Error> {
             s.app.forged_reinvite
         );
     }
+    if s.app.tg_refused_total() + s.app.tg_no_key + s.app.tg_replayed > 0 {
+        println!(
+            "talkgroups    {} packet(s) refused without the key (voice {}, floor {}, reports {}); {} replayed; {} sealed with a key we lack",
+            s.app.tg_refused_total(),
+            s.app.tg_refused_voice,
+            s.app.tg_refused_floor,
+            s.app.tg_refused_report,
+            s.app.tg_replayed,
+            s.app.tg_no_key
+        );
+    }
     match &s.sip {
         None => println!("SIP           off"),
         Some(sip) => {

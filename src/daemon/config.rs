@@ -122,6 +122,11 @@ pub struct FileConfig {
     /// roots alone, which are public.
     pub incident_secret_file: Option<PathBuf>,
     pub talkgroups: Option<Vec<String>>,
+    /// Open-mode talkgroup passphrases, `["fireground-1=PASSPHRASE"]`
+    /// (keep the file private, or use `talkgroup_key_file`).
+    pub talkgroup_key: Option<Vec<String>>,
+    /// A file of `talkgroup = "passphrase"` lines.
+    pub talkgroup_key_file: Option<PathBuf>,
     /// "arq" or "none" (see `callsign up --help`).
     pub voice_protection: Option<String>,
     /// Seconds (1..=600).
@@ -260,6 +265,8 @@ pub struct Settings {
     pub incident_secret_file: Option<PathBuf>,
     /// Talkgroups joined at start.
     pub talkgroups: Vec<String>,
+    /// Keys of the talkgroups private to their members.
+    pub talkgroup_keys: Vec<crate::app::group_key::EpochKey>,
     /// Push-to-talk transmit time limit.
     pub ptt_time_limit: std::time::Duration,
     /// Interval of the recurring PAR timer.
@@ -429,6 +436,23 @@ mod tests {
         .expect("config");
         assert_eq!(c.auto_answer, Some(vec!["command".to_string()]));
         assert_eq!(c.ptt_key.as_deref(), Some("/dev/input/event3:KEY_F13"));
+    }
+
+    #[test]
+    fn talkgroup_key_settings_parse() {
+        let c: FileConfig = toml::from_str(
+            "talkgroup_key = [\"command-1=four words\"]\n\
+             talkgroup_key_file = \"/etc/callsign/talkgroup-keys.toml\"\n",
+        )
+        .expect("config");
+        assert_eq!(
+            c.talkgroup_key,
+            Some(vec!["command-1=four words".to_string()])
+        );
+        assert_eq!(
+            c.talkgroup_key_file.as_deref(),
+            Some(Path::new("/etc/callsign/talkgroup-keys.toml"))
+        );
     }
 
     #[test]

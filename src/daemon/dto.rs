@@ -719,6 +719,9 @@ pub struct Talkgroup {
     pub bitrate: u32,
     pub expected_loss_pct: u8,
     pub frames_sent: u64,
+    /// The epoch of the key the talkgroup is private under; null: open.
+    #[serde(default)]
+    pub key_epoch: Option<u32>,
     pub rx: RxStats,
 }
 

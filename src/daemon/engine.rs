@@ -185,6 +185,7 @@ impl Engine {
                 interval: settings.par_interval,
             },
             auto_answer: settings.auto_answer.clone(),
+            talkgroup_keys: settings.talkgroup_keys.clone(),
         };
         let speaker = super::speaker::Speaker::open(
             settings.audio_out.as_deref(),

@@ -77,6 +77,7 @@ pub mod sound;
 mod speaker;
 mod store;
 mod store_open;
+mod tg_keys;
 mod voice_api;
 mod voice_client;
 mod web;

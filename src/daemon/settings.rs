@@ -92,6 +92,13 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
         }
     };
     let cot = cot_settings(&a, &f)?;
+    let talkgroup_keys = super::tg_keys::talkgroup_keys(
+        f.talkgroup_key.as_deref().unwrap_or_default(),
+        a.talkgroup_key_file
+            .as_deref()
+            .or(f.talkgroup_key_file.as_deref()),
+        &a.talkgroup_keys,
+    )?;
     Ok(Settings {
         cot,
         names: pick(a.names, f.names),
@@ -121,6 +128,7 @@ pub fn settings(a: &UpArgs) -> Result<Settings, config::Error> {
         cert: a.cert.or(f.cert),
         incident_secret_file: a.incident_secret_file.or(f.incident_secret_file),
         talkgroups,
+        talkgroup_keys,
         sip: if a.no_sip || f.no_sip.unwrap_or(false) {
             None
         } else {

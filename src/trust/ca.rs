@@ -223,6 +223,21 @@ pub fn issue(
     days: u32,
     now_unix_s: u64,
 ) -> Result<String, TrustError> {
+    issue_with_talkgroups(ca, device_public_key, roles, &[], days, now_unix_s)
+}
+
+/// [`issue`], also permitting the talkgroup patterns `talkgroups` (the
+/// role pattern syntax, as DNS names under [`roles::TALKGROUP_DOMAIN`]).
+/// A sub-CA whose name constraints permit only role subtrees cannot issue
+/// these.
+pub fn issue_with_talkgroups(
+    ca: &CaFiles,
+    device_public_key: [u8; 32],
+    roles: &[String],
+    talkgroups: &[String],
+    days: u32,
+    now_unix_s: u64,
+) -> Result<String, TrustError> {
     let ca = load(ca)?;
     if now_unix_s < ca.fields.not_before || now_unix_s >= ca.fields.not_after {
         return Err(TrustError::BadValidity("the CA is not valid now"));
@@ -249,11 +264,23 @@ pub fn issue(
                 .map_err(|_| TrustError::BadRole(role.clone()))?,
         ));
     }
+    if talkgroups.len() > roles::MAX_ROLES {
+        return Err(TrustError::TooManyRoles(talkgroups.len()));
+    }
+    for tg in talkgroups {
+        let dns = roles::to_dns_in(tg, roles::TALKGROUP_DOMAIN)
+            .ok_or_else(|| TrustError::BadRole(tg.clone()))?;
+        params.subject_alt_names.push(SanType::DnsName(
+            dns.try_into()
+                .map_err(|_| TrustError::BadRole(tg.clone()))?,
+        ));
+    }
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.serial_number = Some(serial(&[
         &device_public_key,
         &now_unix_s.to_be_bytes(),
         roles.join(",").as_bytes(),
+        talkgroups.join(",").as_bytes(),
     ]));
     let issuer = rcgen::Issuer::new(ca_params(&ca.agency, 0, 1, None)?, &ca.key);
     let cert = params.signed_by(&DeviceKey(device_public_key), &issuer)?;

@@ -57,6 +57,10 @@ pub enum CaCmd {
         /// `*.engine-7`, `captain.engine-7`.
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
+        /// Comma-separated talkgroup patterns the device may join in
+        /// secured mode, same syntax: `division-*`, `command`.
+        #[arg(long, value_delimiter = ',')]
+        talkgroups: Vec<String>,
         #[arg(long, default_value_t = 365)]
         days: u32,
         /// Where to write the certificate (PEM); stdout when absent.
@@ -105,6 +109,7 @@ pub fn run(cmd: CaCmd) -> Result<(), String> {
             node_pub,
             node_key,
             roles,
+            talkgroups,
             days,
             out,
             json,
@@ -125,7 +130,7 @@ pub fn run(cmd: CaCmd) -> Result<(), String> {
                 }
                 (None, None) => return Err("give --node-pub KEY (from `callsign id`)".into()),
             };
-            issue(&ca, pk, &roles, days, out.as_deref(), json)
+            issue(&ca, pk, &roles, &talkgroups, days, out.as_deref(), json)
         }
         CaCmd::IssueBatch {
             ca,
@@ -261,10 +266,12 @@ fn issue_one(
     files: &ca::CaFiles,
     pk: [u8; 32],
     roles: &[String],
+    talkgroups: &[String],
     days: u32,
     now: u64,
 ) -> Result<(String, NodeId, super::PeerCert), String> {
-    let pem = ca::issue(files, pk, roles, days, now).map_err(|e| e.to_string())?;
+    let pem = ca::issue_with_talkgroups(files, pk, roles, talkgroups, days, now)
+        .map_err(|e| e.to_string())?;
     let mut check = Secured::new();
     check
         .add_root(files.cert_pem.as_bytes())
@@ -354,7 +361,7 @@ fn issue_batch(
             if dry_run {
                 return Ok((c.node_id, c.roles, c.name));
             }
-            let (pem, id, granted) = issue_one(&files, c.public_key, &c.roles, days, now)?;
+            let (pem, id, granted) = issue_one(&files, c.public_key, &c.roles, &[], days, now)?;
             write_new(&out, &pem, 0o644)?;
             Ok((id, granted.roles, c.name))
         })();
@@ -414,6 +421,7 @@ fn issue(
     ca_dir: &Path,
     pk: [u8; 32],
     roles: &[String],
+    talkgroups: &[String],
     days: u32,
     out: Option<&Path>,
     json: bool,
@@ -430,8 +438,18 @@ fn issue(
              may be `*` or end in `*` (command, engine-*, *.engine-7, captain.engine-7)"
         ));
     }
+    let talkgroups: Vec<String> = talkgroups
+        .iter()
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if let Some(bad) = talkgroups.iter().find(|r| !roles::valid_pattern(r)) {
+        return Err(format!(
+            "invalid talkgroup pattern {bad:?}: the role pattern syntax (division-*, command)"
+        ));
+    }
     let now = now_unix_s()?;
-    let (pem, id, granted) = issue_one(&files, pk, &roles, days, now)?;
+    let (pem, id, granted) = issue_one(&files, pk, &roles, &talkgroups, days, now)?;
     match out {
         Some(p) => write_new(p, &pem, 0o644)?,
         None if !json => print!("{pem}"),
@@ -442,6 +460,7 @@ fn issue(
             "node_id": id,
             "agency": granted.agency,
             "roles": granted.roles,
+            "talkgroups": granted.talkgroups,
             "not_before": granted.not_before,
             "not_after": granted.expiry,
             "out": out,
@@ -541,6 +560,7 @@ mod tests {
             node_pub: Some(hex.clone()),
             node_key: None,
             roles: vec!["engine-*".into(), "command".into()],
+            talkgroups: vec!["division-*".into(), " command".into()],
             days: 7,
             out: Some(out.clone()),
             json: false,
@@ -554,17 +574,34 @@ mod tests {
             s.add_peer_cert(&pem, now_unix_s().expect("clock")),
             Ok(ident.id())
         );
+        assert!(s.permits_talkgroup(&ident.id(), "division-4"));
+        assert!(s.permits_talkgroup(&ident.id(), "command"));
 
         let bad = cmd(CaCmd::Issue {
             ca: dir.clone(),
-            node_pub: Some(hex),
+            node_pub: Some(hex.clone()),
             node_key: None,
             roles: vec!["Engine 3".into()],
+            talkgroups: Vec::new(),
             days: 7,
             out: None,
             json: false,
         });
         assert!(bad.expect_err("bad role").contains("invalid role pattern"));
+        let bad = cmd(CaCmd::Issue {
+            ca: dir.clone(),
+            node_pub: Some(hex),
+            node_key: None,
+            roles: vec!["command".into()],
+            talkgroups: vec!["Division 2".into()],
+            days: 7,
+            out: None,
+            json: false,
+        });
+        assert!(
+            bad.expect_err("bad tg")
+                .contains("invalid talkgroup pattern")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

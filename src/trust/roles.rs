@@ -39,6 +39,10 @@ use crate::wire::name::{MAX_NAME_LEN, valid_name};
 
 /// The DNS suffix under which role patterns are written.
 pub const ROLE_DOMAIN: &str = "roles.callsign.mesh";
+/// The DNS suffix under which talkgroup patterns are written: the same
+/// patterns and encoding, naming the talkgroups a device may join (issue
+/// with `callsign ca issue --talkgroups`).
+pub const TALKGROUP_DOMAIN: &str = "talkgroups.callsign.mesh";
 /// Most role patterns one certificate may carry (bounds the certificate
 /// size and the cache).
 pub const MAX_ROLES: usize = 16;
@@ -91,6 +95,17 @@ fn split_first(s: &str) -> (&str, Option<&str>) {
 /// The DNS name that carries `pattern` in a certificate, or `None` for an
 /// invalid pattern.
 pub fn to_dns(pattern: &str) -> Option<String> {
+    to_dns_in(pattern, ROLE_DOMAIN)
+}
+
+/// The pattern a DNS name carries, or `None` when the name is not a role
+/// name (other SANs are ignored) or is malformed (it then permits nothing).
+pub fn from_dns(dns: &str) -> Option<String> {
+    from_dns_in(dns, ROLE_DOMAIN)
+}
+
+/// [`to_dns`] under another suffix ([`TALKGROUP_DOMAIN`]).
+pub fn to_dns_in(pattern: &str, domain: &str) -> Option<String> {
     if !valid_pattern(pattern) {
         return None;
     }
@@ -100,15 +115,14 @@ pub fn to_dns(pattern: &str) -> Option<String> {
         _ => first.to_string(),
     };
     Some(match rest {
-        Some(r) => format!("{first}.{r}.{ROLE_DOMAIN}"),
-        None => format!("{first}.{ROLE_DOMAIN}"),
+        Some(r) => format!("{first}.{r}.{domain}"),
+        None => format!("{first}.{domain}"),
     })
 }
 
-/// The pattern a DNS name carries, or `None` when the name is not a role
-/// name (other SANs are ignored) or is malformed (it then permits nothing).
-pub fn from_dns(dns: &str) -> Option<String> {
-    let body = dns.strip_suffix(ROLE_DOMAIN)?.strip_suffix('.')?;
+/// [`from_dns`] under another suffix ([`TALKGROUP_DOMAIN`]).
+pub fn from_dns_in(dns: &str, domain: &str) -> Option<String> {
+    let body = dns.strip_suffix(domain)?.strip_suffix('.')?;
     let (first, rest) = split_first(body);
     let first = match first.strip_suffix('_') {
         Some(stem) if !stem.is_empty() => format!("{stem}*"),
@@ -188,5 +202,18 @@ mod tests {
         assert_eq!(from_dns("xroles.callsign.mesh"), None);
         assert_eq!(from_dns("a_b.roles.callsign.mesh"), None);
         assert_eq!(from_dns("_.roles.callsign.mesh"), None);
+        // Talkgroup patterns live under their own suffix: neither reads
+        // as the other.
+        let tg = to_dns_in("division-*", TALKGROUP_DOMAIN).expect("valid");
+        assert_eq!(tg, "division-_.talkgroups.callsign.mesh");
+        assert_eq!(
+            from_dns_in(&tg, TALKGROUP_DOMAIN).as_deref(),
+            Some("division-*")
+        );
+        assert_eq!(from_dns(&tg), None);
+        assert_eq!(
+            from_dns_in("command.roles.callsign.mesh", TALKGROUP_DOMAIN),
+            None
+        );
     }
 }

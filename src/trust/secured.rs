@@ -38,6 +38,10 @@ pub struct PeerCert {
     /// Permitted role patterns ([`roles`]); SANs that are not role names
     /// are ignored.
     pub roles: Vec<String>,
+    /// Permitted talkgroup patterns (same syntax, under
+    /// [`roles::TALKGROUP_DOMAIN`]): the talkgroups whose key the device
+    /// may hold.
+    pub talkgroups: Vec<String>,
     /// Unix seconds: start of the device certificate.
     pub not_before: u64,
     /// Unix seconds: the earliest end of any certificate in the chain.
@@ -240,10 +244,18 @@ impl Secured {
         if granted.len() > roles::MAX_ROLES {
             return Err(TrustError::TooManyRoles(granted.len()));
         }
+        let talkgroups: Vec<String> = leaf
+            .valid_dns_names()
+            .filter_map(|d| roles::from_dns_in(d, roles::TALKGROUP_DOMAIN))
+            .collect();
+        if talkgroups.len() > roles::MAX_ROLES {
+            return Err(TrustError::TooManyRoles(talkgroups.len()));
+        }
         let entry = PeerCert {
             agency,
             root_agency: root.agency.clone(),
             roles: granted,
+            talkgroups,
             not_before: fields.not_before,
             expiry,
         };
@@ -332,6 +344,13 @@ impl Secured {
     }
 
     /// What `id`'s certificate grants, while it is valid.
+    /// Whether the verified certificate of `id` permits talkgroup `name`
+    /// (false for a device whose certificate is not cached).
+    pub fn permits_talkgroup(&self, id: &NodeId, name: &str) -> bool {
+        self.peer(id)
+            .is_some_and(|c| c.talkgroups.iter().any(|p| roles::permits(p, name)))
+    }
+
     pub fn peer(&self, id: &NodeId) -> Option<&PeerCert> {
         self.cache
             .get(id)

@@ -123,6 +123,55 @@ fn trust_device_certificate_is_small_and_verifies() {
 }
 
 #[test]
+fn trust_certificates_carry_talkgroup_patterns_apart_from_roles() {
+    let fire = agency_ca("County Fire", 1);
+    let (member, other) = (device(10), device(11));
+    let pem = ca::issue_with_talkgroups(
+        &fire,
+        member.public_key(),
+        &strings(&["engine-3"]),
+        &strings(&["division-*", "command"]),
+        365,
+        T0,
+    )
+    .expect("issue");
+    let plain =
+        ca::issue(&fire, other.public_key(), &strings(&["command"]), 365, T0).expect("issue");
+    let mut s = secured(&[&fire]);
+    assert_eq!(s.add_peer_cert(pem.as_bytes(), T0 + DAY), Ok(member.id()));
+    assert_eq!(s.add_peer_cert(plain.as_bytes(), T0 + DAY), Ok(other.id()));
+    let p = s.peer(&member.id()).expect("cached");
+    assert_eq!(p.roles, strings(&["engine-3"]));
+    assert_eq!(p.talkgroups, strings(&["division-*", "command"]));
+    for (tg, want) in [
+        ("division-2", true),
+        ("command", true),
+        ("division", false),
+        ("engine-3", false),
+        ("command-1", false),
+    ] {
+        assert_eq!(s.permits_talkgroup(&member.id(), tg), want, "{tg}");
+    }
+    // A role is not a talkgroup, nor the other way round.
+    assert!(!s.permits_talkgroup(&other.id(), "command"));
+    assert!(
+        !s.permits_talkgroup(&device(12).id(), "command"),
+        "unknown device"
+    );
+    assert!(
+        ca::issue_with_talkgroups(
+            &fire,
+            member.public_key(),
+            &[],
+            &strings(&["Bad TG"]),
+            30,
+            T0
+        )
+        .is_err()
+    );
+}
+
+#[test]
 fn trust_directory_admits_only_permitted_roles() {
     let fire = agency_ca("County Fire", 1);
     let dev = device(10);

@@ -363,6 +363,7 @@ fn tg_dto(t: &TalkgroupView, m: Option<&GroupMedia>) -> dto::Talkgroup {
         bitrate: GROUP_BITRATE,
         expected_loss_pct: t.expected_loss_pct,
         frames_sent: t.frames_sent,
+        key_epoch: t.key_epoch,
         rx,
     }
 }
