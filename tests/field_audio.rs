@@ -240,6 +240,14 @@ fn audio_log_records_a_burst_and_serves_it() {
             &format!("return !!document.querySelector('{row} audio')"),
         )
         .expect("the console lists the burst with a player");
+    console
+        .wait(
+            Duration::from_secs(10),
+            &format!(
+                "return !!document.querySelector('#bursts tr[data-file=\"{own_file}\"] audio')"
+            ),
+        )
+        .expect("the console lists its own burst with a player");
     let text = console
         .js("return document.getElementById('bursts').innerText")
         .as_str()
@@ -262,6 +270,9 @@ fn audio_log_records_a_burst_and_serves_it() {
     let page_ms = (dur.as_f64().unwrap_or(0.0) * 1000.0) as i64;
     figure("audio_log_player_duration_ms", page_ms);
     assert!((page_ms - rec_ms).abs() <= 20, "{page_ms} vs {rec_ms}");
+    // The map is at the top; the burst history is the picture here.
+    console
+        .js("document.getElementById('bursts').closest('section').scrollIntoView(); return true;");
     let png = console.screenshot();
     std::fs::write(out.join("console-audio-log.png"), &png).expect("png");
     if std::env::var_os("CALLSIGN_UPDATE_DOCS").is_some() {
@@ -429,6 +440,9 @@ fn browser_talks_and_listens_across_four_hops() {
         std::thread::sleep(left);
     }
     let far_png = far.screenshot();
+    console.js(
+        "document.getElementById('talkgroups').closest('section').scrollIntoView(); return true;",
+    );
     let console_png = console.screenshot();
     far.release("#talk");
     assert!(

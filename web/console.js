@@ -234,7 +234,7 @@ function renderTalkgroups() {
 // re-renders so a burst being played is not cut off by the next event.
 const players = new Map();
 function recordingCell(b) {
-  if (!b.recording) return el("span", { class: "muted" }, "not recorded here (sent from this node)");
+  if (!b.recording) return el("span", { class: "muted" }, "not in this node's audio log");
   const f = state.audio.get(b.recording);
   if (!f) return el("span", { class: "muted" }, "no longer kept (audio log quota)");
   if (f.recording) { setTimeout(log, 1500); return el("span", { class: "tag amber" }, "RECORDING…"); }

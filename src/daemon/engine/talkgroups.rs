@@ -293,9 +293,10 @@ impl Engine {
                     "browser talk ended"
                 );
             }
-            if m.tx.take().is_some() {
-                self.audio_log.close(g);
-            }
+            // Our burst's file stays open until the audio log's idle close
+            // (or the next burst): the floor's idle event, which comes
+            // after, names it in the incident log.
+            m.tx = None;
         }
     }
 
