@@ -259,17 +259,11 @@ impl Node {
         proto_no: u8,
         payload: &[u8],
     ) -> Result<u32, NodeError> {
-        if payload.len() > MAX_PAYLOAD {
-            return Err(NodeError::PayloadTooLarge(payload.len(), MAX_PAYLOAD));
-        }
-        if dst == self.id {
-            return Err(NodeError::SelfAddressed);
-        }
         let fl = match class {
             Class::Voice => flags::VOICE,
             _ => flags::ACK_REQ,
         };
-        self.send_data_flags(now, dst, fl, proto_no, payload)
+        self.send_checked(now, dst, fl, proto_no, payload)
     }
 
     /// Background data ([`flags::BACKGROUND`]): control class without
@@ -281,13 +275,25 @@ impl Node {
         proto_no: u8,
         payload: &[u8],
     ) -> Result<u32, NodeError> {
+        let fl = flags::ACK_REQ | flags::BACKGROUND;
+        self.send_checked(now, dst, fl, proto_no, payload)
+    }
+
+    /// The checks every routed send makes, then the send with `fl`.
+    fn send_checked(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        fl: u8,
+        proto_no: u8,
+        payload: &[u8],
+    ) -> Result<u32, NodeError> {
         if payload.len() > MAX_PAYLOAD {
             return Err(NodeError::PayloadTooLarge(payload.len(), MAX_PAYLOAD));
         }
         if dst == self.id {
             return Err(NodeError::SelfAddressed);
         }
-        let fl = flags::ACK_REQ | flags::BACKGROUND;
         self.send_data_flags(now, dst, fl, proto_no, payload)
     }
 
