@@ -41,6 +41,20 @@ pub struct LabConfig {
     /// Extra delay drawn uniformly from `0..=jitter_ms` per frame.
     pub jitter_ms: u64,
     pub jitter: JitterConfig,
+    /// A path outage, if any.
+    pub outage: Option<Outage>,
+}
+
+/// The path stops for a while: frames sent meanwhile are lost (a relay
+/// died) or held and released together at its end (a relay stalled, and
+/// its socket kept what came in).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outage {
+    /// When it starts, ms of media time.
+    pub at_ms: u64,
+    pub len_ms: u64,
+    /// Held and released in a burst, rather than lost.
+    pub held: bool,
 }
 
 impl Default for LabConfig {
@@ -52,6 +66,7 @@ impl Default for LabConfig {
             delay_ms: 30,
             jitter_ms: 20,
             jitter: JitterConfig::default(),
+            outage: None,
         }
     }
 }
@@ -117,7 +132,18 @@ pub fn run(input: &[i16], cfg: &LabConfig) -> Result<(Vec<i16>, LabReport), Audi
             rng.below(cfg.jitter_ms + 1)
         };
         // Sent when the frame is complete, one frame after capture starts.
-        arrivals.push(((i + 1) * FRAME_MS + cfg.delay_ms + jitter, seq, payload));
+        let sent_ms = (i + 1) * FRAME_MS;
+        let mut arrival = sent_ms + cfg.delay_ms + jitter;
+        if let Some(o) = cfg.outage
+            && (o.at_ms..o.at_ms + o.len_ms).contains(&sent_ms)
+        {
+            if !o.held {
+                report.lost += 1;
+                continue;
+            }
+            arrival = arrival.max(o.at_ms + o.len_ms + cfg.delay_ms);
+        }
+        arrivals.push((arrival, seq, payload));
     }
     arrivals.sort_by_key(|a| a.0);
     if report.sent > 0 {
@@ -195,6 +221,17 @@ pub struct LabArgs {
     /// Network jitter: extra delay uniform in 0..=MS per frame.
     #[arg(long, default_value_t = 20)]
     pub jitter_ms: u64,
+    /// A path outage starting this far into the file, ms (with
+    /// `--outage-ms`): how a dead or stalled relay sounds.
+    #[arg(long, requires = "outage_ms")]
+    pub outage_at_ms: Option<u64>,
+    /// How long the outage lasts, ms.
+    #[arg(long, requires = "outage_at_ms")]
+    pub outage_ms: Option<u64>,
+    /// Frames sent during the outage are held and arrive together at its
+    /// end (a stalled relay) instead of being lost (a dead one).
+    #[arg(long, requires = "outage_ms")]
+    pub outage_held: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -212,6 +249,14 @@ pub fn cli_run(args: LabArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         loss_pct: args.loss.clamp(0.0, 100.0),
         seed: args.seed,
         jitter_ms: args.jitter_ms,
+        outage: args
+            .outage_at_ms
+            .zip(args.outage_ms)
+            .map(|(at_ms, len_ms)| Outage {
+                at_ms,
+                len_ms,
+                held: args.outage_held,
+            }),
         ..LabConfig::default()
     };
     let (out, report) = run(&input, &cfg)?;
@@ -221,7 +266,7 @@ pub fn cli_run(args: LabArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     } else {
         let j = &report.jitter;
         println!(
-            "frames {} sent {} lost {} | played {} fec {} concealed {} late {} | target {} ms | payload {:.1} B ({:.1} kbit/s)",
+            "frames {} sent {} lost {} | played {} fec {} concealed {} late {} skipped {} stretched {} | target {} ms | payload {:.1} B ({:.1} kbit/s)",
             report.frames,
             report.sent,
             report.lost,
@@ -229,6 +274,8 @@ pub fn cli_run(args: LabArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             j.fec,
             j.concealed,
             j.late_dropped,
+            j.skipped,
+            j.stretched,
             j.target_ms,
             report.mean_payload_bytes,
             report.payload_kbps

@@ -251,3 +251,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_outage_backlog_released_at_once_is_not_played_late() {
+    // Frames 100..115 (300 ms) are held by a stalled relay and all arrive
+    // at once when it resumes; every other frame takes 30 ms.
+    let held = |i: u64| (100..115).contains(&i);
+    let (played, s) = run(
+        400,
+        |i| Some(if held(i) { 115 * F + 30 - i * F } else { 30 }),
+        JitterConfig::default(),
+    );
+    // Playout goes on from fresh frames at the old delay: no run of skips
+    // to win the backlog's delay back, no stretch, and the target is the
+    // path's, not the outage's.
+    assert_eq!(s.skipped, 0, "{s:?}");
+    assert_eq!(s.stretched, 0, "{s:?}");
+    assert!(s.target_ms <= 40, "{s:?}");
+    assert!(played.contains(&115) && played.contains(&399), "{s:?}");
+    assert!(played.windows(2).all(|w| w[0] < w[1]));
+    // What plays after the outage plays at the delay it had before.
+    assert!(
+        played.len() >= 400 - 15 - 1,
+        "{} played, {s:?}",
+        played.len()
+    );
+}
