@@ -177,7 +177,7 @@ fn lossy_three_hops_call() {
             if let Some(st) = net.json(n, "status") {
                 let s = &st["stats"];
                 eprintln!(
-                    "{protection}: {n}: sent {} relayed {} delivered {} retx {} late {} no_route {} misses {} nbr_losses {}",
+                    "{protection}: {n}: sent {} relayed {} delivered {} retx {} late {} no_route {} misses {} nbr_losses {} own stalls {} (max {} ms)",
                     s["voice_sent"],
                     s["voice_relayed"],
                     s["voice_delivered"],
@@ -186,9 +186,15 @@ fn lossy_three_hops_call() {
                     s["dropped_no_route"],
                     s["voice_label_misses"],
                     s["neighbour_losses"],
+                    st["daemon"]["loop_stalls"],
+                    st["daemon"]["loop_stall_max_ms"],
                 );
             }
-            for l in net.log(n).lines().filter(|l| l.contains("neighbour down")) {
+            for l in net
+                .log(n)
+                .lines()
+                .filter(|l| l.contains("neighbour down") || l.contains("daemon stalled"))
+            {
                 eprintln!("{protection}: {n}: {l}");
             }
         }
@@ -536,4 +542,68 @@ fn ptt_floor_on_line5() {
         );
         let _ = talker.join();
     });
+}
+
+/// A relay stalled mid-call (its daemon stopped for 300 ms, as by a busy
+/// CPU) holds the frames that reach it and lets them go at once when it
+/// runs again. The callee must not play that backlog late and then win
+/// the delay back by skipping frames through the next words (16 skips and
+/// PESQ-WB 2.9 before): it plays on from fresh frames. Offline
+/// (`callsign voice-lab --outage-held`) the jitter buffer now does; here
+/// the caller declares the stalled relay dead after about 130 ms, so only
+/// a few old frames come out of it, and they still start a late spurt.
+#[test]
+#[ignore = "open: 6-7 frames still skipped after a 300 ms relay stall (PESQ-WB 2.8-3.0)"]
+fn lossy_three_hops_call_survives_a_relay_stall() {
+    if !enabled() {
+        return;
+    }
+    let _g = serial();
+    let mut net = Net::build(&Scenario::load("line4loss10"));
+    let speech = voice::speech(&net.tmp);
+    for i in 0..net.nodes.len() {
+        let mut extra = vec![];
+        if net.nodes[i].name == "n4" {
+            extra.extend(["--name", "medic-12"]);
+        }
+        net.start(i, &extra);
+    }
+    converge(&net, &["n1", "n2", "n3", "n4"]);
+    let n4 = net.node("n4").id.to_string();
+    let ok = wait_for(Duration::from_secs(10), || {
+        net.holders("n1", "medic-12") == vec![n4.clone()]
+    });
+    assert!(ok.is_some(), "medic-12 does not resolve at n1");
+    let r = std::thread::scope(|sc| {
+        sc.spawn(|| {
+            // Mid-sentence, well after the call is up.
+            std::thread::sleep(Duration::from_secs(6));
+            net.signal("n2", "STOP");
+            std::thread::sleep(Duration::from_millis(300));
+            net.signal("n2", "CONT");
+        });
+        voice::call(&net, "n1", "n4", "medic-12", &speech, "stall")
+    });
+    let score = voice::pesq_wb(&speech, &r.recording);
+    let rx = &r.callee["media"]["rx"];
+    eprintln!("the callee's media: {}", r.callee["media"]);
+    for n in ["n1", "n2", "n3", "n4"] {
+        for l in net.log(n).lines().filter(|l| l.contains("neighbour down")) {
+            eprintln!("{n}: {l}");
+        }
+    }
+    figure("relay_stall_300ms_pesq_wb", format!("{score:.2}"));
+    figure("relay_stall_300ms_skipped", &rx["skipped"]);
+    figure("relay_stall_300ms_late_dropped", &rx["late_dropped"]);
+    assert_eq!(
+        rx["skipped"].as_u64(),
+        Some(0),
+        "frames skipped after the stall: {rx}"
+    );
+    let sent = r.caller["media"]["frames_sent"].as_u64().unwrap_or(0);
+    let played = rx["played"].as_u64().unwrap_or(0);
+    assert!(
+        played + 40 >= sent,
+        "{played} of {sent} frames played: more than the stall lost"
+    );
 }

@@ -75,6 +75,15 @@ pub struct DaemonStats {
     /// each one costs CPU and battery, so an idle node keeps them few.
     #[serde(default)]
     pub timer_wakeups: u64,
+    /// Times the engine ran its own deadline more than
+    /// 80 ms late (`STALL_WARN_MS`), or spent that long
+    /// on one wake-up: the daemon itself stalled (CPU starvation, a slow
+    /// disk), and its neighbours may have taken it for dead meanwhile.
+    #[serde(default)]
+    pub loop_stalls: u64,
+    /// The longest such stall, in milliseconds.
+    #[serde(default)]
+    pub loop_stall_max_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

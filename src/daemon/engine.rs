@@ -50,6 +50,10 @@ const PING_PAYLOAD: usize = 24;
 const RX_BATCH: usize = 64;
 /// Bound on remembered bench latencies (memory: 4 bytes each).
 const MAX_BENCH_SAMPLES: usize = 2_000_000;
+/// A deadline run this late, or one wake-up's work taking this long, is a
+/// stall of the daemon itself: counted and logged, because neighbours
+/// under traffic suspect a silent node after about 100 ms.
+pub const STALL_WARN_MS: u64 = 80;
 
 pub enum PingReply {
     Reply { seq: u64, hops: u8, rtt_us: u64 },
@@ -152,6 +156,20 @@ enum Wake {
     Timer,
     Rescan,
     Phone(Option<super::sip_net::PhoneIo>),
+}
+
+impl Wake {
+    /// What the engine was doing, for the stall log.
+    fn kind(&self) -> &'static str {
+        match self {
+            Wake::Stop => "stopping",
+            Wake::Rx(..) => "receiving",
+            Wake::Cmd(_) => "an API command",
+            Wake::Timer => "its timers",
+            Wake::Rescan => "the interface rescan",
+            Wake::Phone(_) => "a phone's SIP",
+        }
+    }
 }
 
 impl Engine {
@@ -272,6 +290,7 @@ impl Engine {
             .min();
             let wait = due.map_or(Duration::from_secs(60), |t| t.saturating_since(now));
             let wake_at = tokio::time::Instant::now() + wait.min(Duration::from_secs(60));
+            let due_at = now + wait.min(Duration::from_secs(60));
             let wake = tokio::select! {
                 biased;
                 _ = &mut stop => Wake::Stop,
@@ -281,6 +300,11 @@ impl Engine {
                 _ = rescan.tick() => Wake::Rescan,
                 io = recv_phone(&mut self.sip_net) => Wake::Phone(io),
             };
+            let woke = clock::now();
+            let kind = wake.kind();
+            if matches!(wake, Wake::Timer) {
+                self.note_stall(woke.saturating_since(due_at), "timer late");
+            }
             match wake {
                 Wake::Stop | Wake::Cmd(None) => break,
                 Wake::Rx(i, r) => {
@@ -312,12 +336,25 @@ impl Engine {
             self.par_tone(now);
             self.speaker.pump(now);
             self.cot_pump(now);
+            self.note_stall(clock::now().saturating_since(woke), kind);
         }
         self.speaker.finish();
         for t in self.app.talkgroups() {
             self.audio_log.close(t.group);
         }
         tracing::info!("stopped");
+    }
+
+    /// Count and log a stall of the engine's own loop (see
+    /// [`STALL_WARN_MS`]).
+    fn note_stall(&mut self, d: Duration, what: &'static str) {
+        let ms = d.as_millis() as u64;
+        if ms < STALL_WARN_MS {
+            return;
+        }
+        self.stats.loop_stalls += 1;
+        self.stats.loop_stall_max_ms = self.stats.loop_stall_max_ms.max(ms);
+        tracing::warn!(ms, what, "the daemon stalled: neighbours may suspect it");
     }
 
     fn on_rx(&mut self, iface: u32, r: io::Result<(SocketAddr, Vec<u8>)>) {
