@@ -37,9 +37,7 @@ pub enum MsgCommand {
 
 /// The wall clock in Unix ms (the log's time axis).
 pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    crate::daemon::clock::unix_ms()
 }
 
 fn refusal(e: &MsgError) -> Refusal {
