@@ -575,7 +575,6 @@ fn chaos_soak() {
         fs.free();
     }
     let (call_ok, call_out) = call.join().expect("call thread");
-    let chaos_end_ms = unix_ms();
 
     // Settle: every accepted text delivered, or given up after a bound.
     let accepted: Vec<Text> = ledger
@@ -883,7 +882,14 @@ fn chaos_soak() {
         _ => 0,
     };
     figure("chaos_disk_full_relayed_packets", relayed_full);
-    let _ = chaos_end_ms;
+    // What the full disk did to its incident log (rows held, then written).
+    for l in net
+        .log(FULL_DISK)
+        .lines()
+        .filter(|l| l.contains("incident log"))
+    {
+        println!("{FULL_DISK}: {l}");
+    }
 
     // The list.
     assert!(
