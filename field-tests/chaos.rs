@@ -67,6 +67,18 @@ impl Cli {
         let (ok, out) = self.run(node, args);
         ok.then(|| serde_json::from_str(&out).ok()).flatten()
     }
+
+    /// [`Cli::json`] tried up to three times a second apart: the end
+    /// checks must not take a daemon busy for a moment for an empty one.
+    pub fn json_retry(&self, node: &str, args: &[&str]) -> Option<serde_json::Value> {
+        for _ in 0..2 {
+            if let Some(v) = self.json(node, args) {
+                return Some(v);
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        self.json(node, args)
+    }
 }
 
 /// One text the test asked a daemon to send.
@@ -338,7 +350,7 @@ pub fn ping_loop(
 
 /// The rows of `node`'s incident log since `since_s`, all kinds.
 pub fn log_rows(cli: &Cli, node: &str, since_s: u64) -> Vec<serde_json::Value> {
-    cli.json(node, &["log", "--json", "--since", &since_s.to_string()])
+    cli.json_retry(node, &["log", "--json", "--since", &since_s.to_string()])
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
 }
