@@ -305,9 +305,19 @@ impl Net {
     }
 
     pub fn start(&mut self, i: usize, extra: &[&str]) {
+        self.start_env(i, extra, &[]);
+    }
+
+    /// [`Net::start`] with environment variables for the daemon (the
+    /// test-only wall clock offset). The log is appended to, so a daemon
+    /// restarted after a kill keeps its earlier lines.
+    pub fn start_env(&mut self, i: usize, extra: &[&str], env: &[(&str, &str)]) {
         let n = &self.nodes[i];
-        let log =
-            std::fs::File::create(self.tmp.join(format!("{}.log", n.name))).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.tmp.join(format!("{}.log", n.name)))
+            .expect("log file");
         let mut cmd = Command::new("ip");
         cmd.args([
             "netns",
@@ -331,6 +341,7 @@ impl Net {
         if !extra.contains(&"--config") {
             cmd.env("CALLSIGN_CONFIG", "/dev/null");
         }
+        cmd.envs(env.iter().copied());
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
         let child = cmd.spawn().expect("spawn callsign up");
         self.nodes[i].child = Some(child);

@@ -133,6 +133,12 @@ pub struct Engine {
     /// outage).
     store_failing: bool,
     log_failing: bool,
+    /// Incident log rows not yet written (a full disk): written in order
+    /// once the store takes them again, the oldest dropped past
+    /// [`messages::LOG_BACKLOG_MAX`].
+    log_backlog: std::collections::VecDeque<(u64, &'static str, serde_json::Value)>,
+    /// Rows dropped from a full backlog since start (said when it drains).
+    log_dropped: u64,
     /// Talkgroup -> (talker, start in Unix ms) of the burst on air.
     bursts: BTreeMap<String, (Option<String>, u64)>,
     /// Where joined talkgroups, calls without a sink and the ring tone play.
@@ -237,6 +243,8 @@ impl Engine {
             unsaved: Vec::new(),
             store_failing: false,
             log_failing: false,
+            log_backlog: std::collections::VecDeque::new(),
+            log_dropped: 0,
             bursts: BTreeMap::new(),
             calls: calls::CallsMedia::default(),
             groups: talkgroups::GroupsMedia::default(),
@@ -323,6 +331,9 @@ impl Engine {
                 Wake::Rescan => {
                     self.stats.timer_wakeups += 1;
                     self.rescan();
+                    // Rows held while the disk was full go in as soon as
+                    // it takes them, even if nothing else happens.
+                    self.flush_log();
                     let now = clock::now();
                     self.audio_log.close_idle(now);
                     if now.saturating_since(self.good_time_at) >= super::boot::LAST_GOOD_EVERY {

@@ -136,9 +136,7 @@ impl Throttle {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    super::clock::unix_ms() / 1000
 }
 
 /// One connection: greet, watch, pass on throttled fixes until it ends.

@@ -11,7 +11,7 @@
 //! | `health` | the loud warning when no interface is usable |
 //! | `gpsd` | positions from gpsd |
 //! | `store` | the data dir: device key, OS randomness |
-//! | `clock` | CLOCK_BOOTTIME as the core's `Instant` |
+//! | `clock` | CLOCK_BOOTTIME as the core's `Instant`; the wall clock (with a test-only offset) |
 //! | `ifaces` | which interfaces are usable |
 //! | `net` | the UDP sockets of one interface |
 //! | `sip_net` | the SIP front's sockets: SIP over UDP and TCP, RTP |
@@ -122,9 +122,14 @@ pub fn up(mut settings: Settings, args: cli::UpArgs) -> Result<(), Error> {
                 .and_then(|_| std::net::TcpListener::bind(sip))
                 .map_err(|e| format!("cannot listen on {sip} for SIP (--sip): {e}"))?;
         }
-        let unix_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let unix_ms = clock::unix_ms();
+        if clock::test_wall_offset_ms() != 0 {
+            tracing::warn!(
+                offset_s = clock::test_wall_offset_ms() / 1000,
+                "test-only wall clock offset in effect ({})",
+                clock::TEST_WALL_OFFSET_ENV
+            );
+        }
         settings.version_base = unix_ms.max(1);
         let now = clock::now();
         let mut node = Node::new(ident, settings.node_config(), now, seed);

@@ -19,6 +19,9 @@ use crate::time::Instant;
 /// (HTTP status, reason) of a refusal.
 pub type Refusal = (u16, String);
 
+/// Most incident log rows held in memory while the store refuses them
+/// (a full disk): about an hour of a busy incident; older ones go first.
+pub const LOG_BACKLOG_MAX: usize = 4096;
 /// Most log rows in one answer.
 pub const MAX_LOG_ANSWER: usize = 100_000;
 /// Most outbox messages in one answer (the newest).
@@ -37,9 +40,7 @@ pub enum MsgCommand {
 
 /// The wall clock in Unix ms (the log's time axis).
 pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    crate::daemon::clock::unix_ms()
 }
 
 fn refusal(e: &MsgError) -> Refusal {
@@ -348,17 +349,35 @@ impl Engine {
 
     fn log_row(&mut self, at: u64, e: &ApiEvent) {
         let detail = serde_json::to_value(e).unwrap_or(serde_json::Value::Null);
-        match self.db.log(at, e.kind(), &detail) {
-            // Once per outage (a full disk fails every row).
-            Err(err) if !std::mem::replace(&mut self.log_failing, true) => {
-                tracing::warn!("cannot append to the incident log: {err}");
-            }
-            Err(_) => {}
-            Ok(()) => {
-                if std::mem::take(&mut self.log_failing) {
-                    tracing::info!("incident log writable again (rows in between are missing)");
+        self.log_backlog.push_back((at, e.kind(), detail));
+        if self.log_backlog.len() > LOG_BACKLOG_MAX {
+            self.log_backlog.pop_front();
+            self.log_dropped += 1;
+        }
+        self.flush_log();
+    }
+
+    /// Write the held log rows, oldest first, until one fails. A full disk
+    /// fails every row: the rows wait in memory (bounded) rather than go
+    /// missing, so an outage of minutes leaves no hole in the log.
+    pub(super) fn flush_log(&mut self) {
+        while let Some((at, kind, detail)) = self.log_backlog.front() {
+            if let Err(err) = self.db.log(*at, kind, detail) {
+                // Once per outage.
+                if !std::mem::replace(&mut self.log_failing, true) {
+                    tracing::warn!(
+                        "cannot append to the incident log: {err}; holding up to {LOG_BACKLOG_MAX} rows until it is writable"
+                    );
                 }
+                return;
             }
+            self.log_backlog.pop_front();
+        }
+        if std::mem::take(&mut self.log_failing) {
+            tracing::info!(
+                dropped = std::mem::take(&mut self.log_dropped),
+                "incident log writable again (held rows written)"
+            );
         }
     }
 }
