@@ -1,5 +1,5 @@
-//! `callsign ca init`, `callsign ca issue` and `callsign ca issue-batch`:
-//! the agency CA on an operator's machine. Certificates are issued from
+//! `callsign ca init`, `callsign ca issue`, `callsign ca issue-batch` and
+//! `callsign ca revoke`: the agency CA on an operator's machine. Certificates are issued from
 //! public keys (`--node-pub`, or signed enrolment requests); issuing from
 //! a copied secret key file (`--node-key`) is kept as a labelled
 //! convenience for a lab bench, never for the field. The only file IO and clock reads of the trust layer
@@ -94,6 +94,40 @@ pub enum CaCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke a lost or stolen device: write a revocation signed by the
+    /// CA key to --out. Put it into the mesh at any enrolled node
+    /// (`callsign revoke add FILE`); it spreads to every node in seconds,
+    /// and each then refuses the device's packets, routes, records and
+    /// talkgroup traffic, across restarts. The device needs a new key
+    /// (and certificate) to come back: the revocation names its NodeId,
+    /// which every certificate for that key carries.
+    Revoke {
+        /// Directory holding ca.pem and ca.key (a root CA: devices refuse
+        /// revocations from sub-CAs).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The device's NodeId (32 hex digits, `callsign id` or
+        /// `callsign status` on any node that saw it).
+        #[arg(
+            long = "node-id",
+            value_name = "NODEID",
+            required_unless_present = "cert",
+            conflicts_with = "cert"
+        )]
+        node_id: Option<String>,
+        /// Or the device's certificate (PEM): its subject CN is the NodeId.
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
+        /// Why, for the logs of every node (at most 120 bytes).
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+        /// Where to write the revocation (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print a summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(cmd: CaCmd) -> Result<(), String> {
@@ -140,7 +174,99 @@ pub fn run(cmd: CaCmd) -> Result<(), String> {
             dry_run,
             json,
         } => issue_batch(&ca, &dir, days, &allow, dry_run, json),
+        CaCmd::Revoke {
+            ca,
+            node_id,
+            cert,
+            reason,
+            out,
+            json,
+        } => {
+            let node = match (node_id, cert) {
+                (Some(hex), _) => hex.trim().parse::<NodeId>().map_err(|_| {
+                    format!(
+                        "--node-id {hex:?}: expected a NodeId, 32 hex digits (`callsign id` \
+                         on the device, or the neighbour list of any node that saw it)"
+                    )
+                })?,
+                (None, Some(path)) => node_of_cert(&path)?,
+                (None, None) => return Err("give --node-id NODEID or --cert FILE".into()),
+            };
+            revoke(&ca, node, &reason, &out, json)
+        }
     }
+}
+
+/// The NodeId a device certificate names (its subject CN), checked
+/// against the hash of its key.
+fn node_of_cert(path: &Path) -> Result<NodeId, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let der = CertificateDer::from_pem_slice(&bytes)
+        .map(|c| c.to_vec())
+        .unwrap_or(bytes);
+    let f = super::der::fields(&der)
+        .map_err(|e| format!("{} is not a device certificate: {e}", path.display()))?;
+    let key = f
+        .ed25519_key
+        .ok_or_else(|| format!("{}: not an Ed25519 device certificate", path.display()))?;
+    let id = NodeId::from_public_key(&key);
+    if f.common_name.as_deref() != Some(id.to_string().as_str()) {
+        return Err(format!(
+            "{}: its subject CN {:?} is not the NodeId {id} of its key (a CA certificate?)",
+            path.display(),
+            f.common_name.unwrap_or_default()
+        ));
+    }
+    Ok(id)
+}
+
+fn revoke(ca_dir: &Path, node: NodeId, reason: &str, out: &Path, json: bool) -> Result<(), String> {
+    let files = read_ca(ca_dir)?;
+    let reason = reason.trim();
+    if reason.len() > super::revoke::MAX_REASON || reason.chars().any(char::is_control) {
+        return Err(format!(
+            "--reason: at most {} bytes, one line",
+            super::revoke::MAX_REASON
+        ));
+    }
+    let now = now_unix_s()?;
+    let bytes = ca::revoke(&files, node, reason, now).map_err(|e| e.to_string())?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(out)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => format!(
+                "{} already exists: remove it or choose another --out",
+                out.display()
+            ),
+            _ => format!("cannot create {}: {e}", out.display()),
+        })?;
+    f.write_all(&bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    if json {
+        let v = serde_json::json!({
+            "node_id": node,
+            "reason": reason,
+            "issued": now,
+            "out": out,
+            "bytes": bytes.len(),
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "revoked {node} ({reason}): {} ({} bytes); put it into the mesh at any enrolled \
+             node with `callsign revoke add {}`",
+            out.display(),
+            bytes.len(),
+            out.display()
+        );
+    }
+    Ok(())
 }
 
 fn now_unix_s() -> Result<u64, String> {
