@@ -637,6 +637,69 @@ mod tests {
     }
 
     #[test]
+    fn trust_cli_revoke_by_node_id_and_by_certificate() {
+        let dir = std::env::temp_dir().join(format!("callsign-trust-rev-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        run(CaCmd::Init {
+            agency: "County Fire".into(),
+            out: dir.clone(),
+            days: 30,
+            json: true,
+        })
+        .expect("init");
+        let ident = Identity::from_secret(&[8u8; 32]);
+        let hex: String = ident
+            .public_key()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let cert = dir.join("engine-8.pem");
+        run(CaCmd::Issue {
+            ca: dir.clone(),
+            node_pub: Some(hex),
+            node_key: None,
+            roles: vec!["engine-8".into()],
+            talkgroups: Vec::new(),
+            days: 7,
+            out: Some(cert.clone()),
+            json: true,
+        })
+        .expect("issue");
+        let revoke = |node_id: Option<String>, cert: Option<PathBuf>, out: &str| {
+            run(CaCmd::Revoke {
+                ca: dir.clone(),
+                node_id,
+                cert,
+                reason: "stolen".into(),
+                out: dir.join(out),
+                json: false,
+            })
+        };
+        revoke(Some(ident.id().to_string()), None, "a.rev").expect("by node id");
+        revoke(None, Some(cert.clone()), "b.rev").expect("by certificate");
+        let err = revoke(None, Some(dir.join("ca.pem")), "c.rev").expect_err("a CA cert");
+        assert!(err.contains("not the NodeId"), "{err}");
+        let err = revoke(Some("engine-8".into()), None, "d.rev").expect_err("not an id");
+        assert!(err.contains("expected a NodeId"), "{err}");
+        let err = revoke(Some(ident.id().to_string()), None, "a.rev").expect_err("exists");
+        assert!(err.contains("already exists"), "{err}");
+        for f in ["a.rev", "b.rev"] {
+            let mut s = Secured::new();
+            s.add_root(&std::fs::read(dir.join("ca.pem")).expect("ca"))
+                .expect("root");
+            let bytes = std::fs::read(dir.join(f)).expect("revocation");
+            assert_eq!(s.revoke(&bytes), Ok(Some(ident.id())));
+            assert!(!s.is_enrolled(&ident.id()));
+            let pem = std::fs::read(&cert).expect("cert");
+            assert_eq!(
+                s.add_peer_cert(&pem, now_unix_s().expect("clock")),
+                Err(super::super::TrustError::Revoked(ident.id()))
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn trust_cli_allowed_roles() {
         let allow = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(within("engine-*", &allow(&["engine-*"])));
