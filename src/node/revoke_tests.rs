@@ -185,3 +185,48 @@ fn a_revocation_no_root_signed_is_refused_and_not_passed_on() {
     assert_eq!(w.nodes[0].stats().revocations_refused, 2);
     assert_eq!(w.path(0, 2), Some(vec![0, 1, 2]));
 }
+
+#[test]
+fn a_node_that_holds_the_revocation_refuses_what_a_relay_still_passes() {
+    // Line 0-1-2, node 0 revoked; the revocation reaches node 2 only
+    // (every revoke packet to node 1 is lost), so node 1 still relays
+    // node 0's floods and data: node 2 refuses them as their origin's.
+    let ca = ca::init_from_secret("Metro Fire", 3650, T0, &[7; 32]).expect("ca");
+    let mut s = Secured::new();
+    s.add_root(ca.cert_pem.as_bytes()).expect("root");
+    let key = MacKey::derive(b"incident 7", s.roots_der());
+    let mut w = World::line(3, 43);
+    for n in &mut w.nodes {
+        secure(n, &ca, &key);
+    }
+    w.run_for(ms(3000));
+    assert_eq!(w.path(0, 2), Some(vec![0, 1, 2]));
+    w.drop_type_to = Some((crate::wire::PacketType::Revoke as u8, 1));
+    let stolen = w.nodes[0].id();
+    let rev = ca::revoke(&ca, stolen, "lost", NOW_S).expect("revoke");
+    let t = w.now();
+    assert_eq!(w.nodes[2].add_revocation(t, &rev), Ok(Some(stolen)));
+    w.drain(2);
+    w.run_for(ms(500));
+    assert!(!w.nodes[1].is_revoked(&stolen));
+    let after = w.events.len();
+    let group = NodeId([0x42; 16]);
+    let t = w.now();
+    w.nodes[0]
+        .flood(t, group, Class::Control, b"floor")
+        .expect("flood");
+    w.drain(0);
+    w.run_for(ms(500));
+    assert_eq!(
+        floods_from(&w, 1, stolen, after),
+        1,
+        "node 1 does not know yet"
+    );
+    assert_eq!(floods_from(&w, 2, stolen, after), 0);
+    assert_eq!(w.nodes[2].stats().rx_revoked_flood, 1);
+    // Node 1 still has a route to node 2 through which data can come.
+    w.send(0, 2, Class::Control, b"invite").expect("send");
+    w.run_for(ms(500));
+    assert_eq!(w.delivered(2), 0);
+    assert!(w.nodes[2].stats().rx_revoked_data >= 1);
+}
