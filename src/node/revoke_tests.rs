@@ -230,3 +230,56 @@ fn a_node_that_holds_the_revocation_refuses_what_a_relay_still_passes() {
     assert_eq!(w.delivered(2), 0);
     assert!(w.nodes[2].stats().rx_revoked_data >= 1);
 }
+
+#[test]
+fn a_late_neighbour_is_given_the_list_and_loss_is_covered_by_repeats() {
+    let ca = ca::init_from_secret("Metro Fire", 3650, T0, &[7; 32]).expect("ca");
+    let mut s = Secured::new();
+    s.add_root(ca.cert_pem.as_bytes()).expect("root");
+    let key = MacKey::derive(b"incident 7", s.roots_der());
+    // A 3 x 3 grid with 20 % loss on every link, and node 9 out of range.
+    let links = [
+        (0, 1),
+        (1, 2),
+        (3, 4),
+        (4, 5),
+        (6, 7),
+        (7, 8),
+        (0, 3),
+        (3, 6),
+        (1, 4),
+        (4, 7),
+        (2, 5),
+        (5, 8),
+    ];
+    let mut w = World::new(10, &links, crate::node::Timers::callsign(), 44);
+    for n in &mut w.nodes {
+        secure(n, &ca, &key);
+    }
+    w.loss = 0.2;
+    w.run_for(ms(5000));
+    let stolen = w.nodes[8].id();
+    let rev = ca::revoke(&ca, stolen, "lost", NOW_S).expect("revoke");
+    let t = w.now();
+    assert_eq!(w.nodes[0].add_revocation(t, &rev), Ok(Some(stolen)));
+    w.drain(0);
+    w.run_for(ms(5000));
+    for i in 0..8 {
+        assert!(
+            w.nodes[i].is_revoked(&stolen),
+            "node {i} missed it under loss"
+        );
+    }
+    assert!(!w.nodes[9].is_revoked(&stolen));
+    // Node 9 comes into range of node 0 only: it learns the list from its
+    // new neighbour, not from a repeat (those are long over).
+    w.loss = 0.0;
+    w.adj[0].push(9);
+    w.adj[9].push(0);
+    w.run_for(ms(3000));
+    assert!(
+        w.nodes[9].is_revoked(&stolen),
+        "the late neighbour was not told"
+    );
+    assert_eq!(w.nodes[9].stats().revocations_learned, 1);
+}
