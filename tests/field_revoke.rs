@@ -247,6 +247,10 @@ fn ring6_revoked_handset_is_shut_out_and_stays_out() {
     let log_from: Vec<usize> = names.iter().map(|n| net.log(n).len()).collect();
     let from = |n: &str| log_from[names.iter().position(|x| x == n).expect("node")];
     let t_add = Instant::now();
+    // The same axis as the log stamps: seconds since midnight UTC.
+    let added = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| (d.as_micros() % 86_400_000_000) as f64 / 1e6);
     let (ok, out) = net.run(Some("n1"), &["revoke", "add", p(&rev)]);
     assert!(ok && out.contains("revoked"), "revoke add: {out}");
     let polled = wait_for(Duration::from_secs(10), || {
@@ -257,21 +261,35 @@ fn ring6_revoked_handset_is_shut_out_and_stays_out() {
         "the revocation did not reach every node in 10 s"
     );
     figure("revoke_polled_all_nodes_ms", t_add.elapsed().as_millis());
-    // The figure: from n1 taking it to the last node taking it (and
-    // shutting n4 out in the same step), by the daemons' log stamps.
+    // The figure: from the operator's `revoke add` starting (CLI start-up
+    // and the API included, so an upper bound) to the last node taking
+    // it and shutting n4 out in the same step, by the daemons' log
+    // stamps. Beside it, from n1's own log line (written after n1 sent
+    // it on, so a neighbour can log first: a few hundred µs either way).
     let entered = logged_at(&net, "n1", "device revoked", from("n1")).expect("n1 logged it");
+    figure(
+        "revoke_n1_after_add_ms",
+        format!("{:.1}", (entered - added) * 1000.0),
+    );
     let mut worst = 0.0f64;
     for n in REACHED {
         let at = logged_at(&net, n, "device revoked", from(n))
             .unwrap_or_else(|| panic!("{n} did not log the revocation"));
-        let ms = (at - entered) * 1000.0;
-        figure(&format!("revoke_{n}_after_ms"), format!("{ms:.1}"));
-        worst = worst.max(ms);
+        figure(
+            &format!("revoke_{n}_after_add_ms"),
+            format!("{:.1}", (at - added) * 1000.0),
+        );
+        figure(
+            &format!("revoke_{n}_after_n1_ms"),
+            format!("{:.1}", (at - entered) * 1000.0),
+        );
+        worst = worst.max(at - added);
     }
+    let worst = worst * 1000.0;
     figure("revoke_mesh_wide_ms", format!("{worst:.1}"));
     assert!(
         worst <= 5000.0,
-        "the last node shut n4 out {worst:.0} ms after n1"
+        "the last node shut n4 out {worst:.0} ms after the revocation was put in"
     );
 
     // Shut out everywhere: no neighbour, route, next hop or name.

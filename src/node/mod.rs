@@ -432,12 +432,6 @@ impl Node {
                     return;
                 }
             };
-            if hdr.ty == PacketType::Cert {
-                if self.on_cert(now, iface, from, hdr.src, body).is_err() {
-                    self.stats.rx_malformed += 1;
-                }
-                return;
-            }
             // Taken from anyone with the incident key: the root's
             // signature is what counts, not who passed it on.
             if hdr.ty == PacketType::Revoke {
@@ -446,6 +440,12 @@ impl Node {
             }
             if self.is_revoked(&hdr.src) {
                 self.stats.rx_revoked += 1;
+                return;
+            }
+            if hdr.ty == PacketType::Cert {
+                if self.on_cert(now, iface, from, hdr.src, body).is_err() {
+                    self.stats.rx_malformed += 1;
+                }
                 return;
             }
             if !self.is_enrolled(&hdr.src) {
