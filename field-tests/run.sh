@@ -15,5 +15,5 @@ trap 'cleanup; exit 130' INT TERM
 trap cleanup EXIT
 
 CALLSIGN_FIELD_TESTS=1 timeout 1500 cargo test --release \
-    --test field_netns --test field_names --test field_secured --test field_bench --test field_voice --test field_sip --test field_messages --test field_ptt --test field_backbone --test field_operator --test field_api_abuse --test field_stall \
+    --test field_netns --test field_names --test field_secured --test field_bench --test field_voice --test field_sip --test field_messages --test field_ptt --test field_backbone --test field_operator --test field_api_abuse --test field_stall --test field_revoke \
     -- --test-threads 1 --nocapture "$@"

@@ -17,7 +17,7 @@ enum Command {
     /// Run a deterministic simulated incident and print its figures.
     Sim(Box<callsign::sim::cli::SimArgs>),
     /// Agency certificate authority for secured mode: make one, issue
-    /// device certificates.
+    /// device certificates, revoke a lost or stolen device.
     #[command(subcommand)]
     Ca(callsign::trust::cli::CaCmd),
     #[cfg(feature = "daemon")]

@@ -32,4 +32,5 @@ fuzz_target!(|data: &[u8]| {
     one::<dto::PttRequest>(data);
     one::<dto::MaydayRequest>(data);
     one::<dto::BenchSend>(data);
+    one::<dto::RevokeRequest>(data);
 });

@@ -69,7 +69,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/handover", post(handover))
         .route("/v1/presence", post(presence))
         .route("/v1/events", get(events))
-        .route("/v1/position", get(position));
+        .route("/v1/position", get(position))
+        .route("/v1/revocations", post(revoke));
     r = super::voice_api::routes(r);
     r = super::browser_audio::routes(r);
     r = super::msg_api::routes(r);
@@ -199,6 +200,28 @@ async fn presence(
     ApiJson(req): ApiJson<dto::PresenceRequest>,
 ) -> Response {
     names_change(&s, |tx| NamesCommand::Presence(req, tx)).await
+}
+
+/// A revocation from the operator: 200 with the device, 400 when the
+/// core refuses it (malformed, not a root's, open mode).
+async fn revoke(State(s): State<ApiState>, ApiJson(req): ApiJson<dto::RevokeRequest>) -> Response {
+    let h = req.revocation.trim();
+    let bytes: Option<Vec<u8>> = (h.len() % 2 == 0 && h.is_ascii())
+        .then(|| {
+            (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok())
+                .collect()
+        })
+        .flatten();
+    let Some(bytes) = bytes else {
+        return error(StatusCode::BAD_REQUEST, "revocation: expected hex");
+    };
+    match ask(&s, |tx| Command::Revoke(bytes, tx)).await {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e),
+        Err(e) => e,
+    }
 }
 
 async fn position(State(s): State<ApiState>) -> Response {

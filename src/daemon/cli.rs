@@ -79,6 +79,10 @@ pub enum NetCommand {
     /// certificate that comes back.
     #[command(subcommand)]
     Enrol(super::enrol::EnrolCommand),
+    /// Secured mode: put a revocation (`callsign ca revoke`) into the
+    /// mesh (`revoke add FILE`), or list the devices revoked here.
+    #[command(subcommand)]
+    Revoke(super::revocations::RevokeCommand),
     /// Follow what happens: incoming calls (with a bell), maydays (in red),
     /// PAR requests, messages, neighbours; --json for scripts.
     Events(super::events::EventsArgs),
@@ -640,6 +644,7 @@ pub fn run(cmd: NetCommand) -> Result<ExitCode, Box<dyn std::error::Error>> {
         NetCommand::Id(a) => super::enrol::id(&a),
         NetCommand::Enrol(c) => super::enrol::run(&c),
         NetCommand::Events(a) => super::events::run(&a),
+        NetCommand::Revoke(c) => super::revocations::run(&c),
         NetCommand::Radio(c) => super::radio_run::run_cli(c).map_err(|e| e.to_string().into()),
         NetCommand::Bench(b) => client::bench(&b),
     }

@@ -28,6 +28,41 @@ pub struct Status {
     /// The SIP front, when it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sip: Option<SipStatus>,
+    /// Secured mode: the devices revoked here (the refusals are counted
+    /// in `stats`: `rx_revoked`, `rx_revoked_data`, `rx_revoked_flood`).
+    #[serde(default)]
+    pub revocations: RevocationStatus,
+}
+
+/// Secured mode: revoked devices and the directory records refused.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RevocationStatus {
+    pub revoked: Vec<RevokedDevice>,
+    /// Directory records of revoked devices dropped or refused.
+    pub records_revoked: u64,
+}
+
+/// One revoked device, as the revocation says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokedDevice {
+    pub id: NodeId,
+    pub reason: String,
+    /// Unix seconds, by the CA's clock.
+    pub issued: u64,
+}
+
+/// Body of `POST /v1/revocations`: a revocation, hex.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeRequest {
+    pub revocation: String,
+}
+
+/// Answer of `POST /v1/revocations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeDone {
+    pub id: NodeId,
+    /// False when the device was revoked here already.
+    pub new: bool,
 }
 
 /// The SIP front: where phones register, who is registered.

@@ -92,6 +92,8 @@ pub enum Command {
     Talkgroups(TalkgroupCommand),
     Messages(MsgCommand),
     Console(console::ConsoleCommand),
+    /// A revocation from the operator (`callsign revoke add`).
+    Revoke(Vec<u8>, oneshot::Sender<Result<dto::RevokeDone, String>>),
 }
 
 #[derive(Default)]
@@ -483,6 +485,20 @@ impl Engine {
             Command::Status(tx) => {
                 let _ = tx.send(self.status(now));
             }
+            Command::Revoke(bytes, tx) => {
+                let node = self.app.node_mut();
+                let r = match node.add_revocation(now, &bytes) {
+                    Ok(Some(id)) => Ok(dto::RevokeDone { id, new: true }),
+                    Ok(None) => crate::trust::Revocation::decode(&bytes)
+                        .map(|r| dto::RevokeDone {
+                            id: r.node,
+                            new: false,
+                        })
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                let _ = tx.send(r);
+            }
             Command::Neighbours(tx) => {
                 self.learn_names(now);
                 let _ = tx.send(self.neighbours(now));
@@ -672,6 +688,19 @@ impl Engine {
             nearest_base: node.nearest_base().map(|r| r.dest),
             version: env!("CARGO_PKG_VERSION").into(),
             stats: node.stats().clone(),
+            revocations: dto::RevocationStatus {
+                revoked: node
+                    .revocations()
+                    .iter()
+                    .filter_map(|b| crate::trust::Revocation::decode(b).ok())
+                    .map(|r| dto::RevokedDevice {
+                        id: r.node,
+                        reason: r.reason,
+                        issued: r.issued_unix_s,
+                    })
+                    .collect(),
+                records_revoked: node.directory().stats().records_revoked,
+            },
             daemon: self.stats.clone(),
             app: *self.app.stats(),
             sip: self.sip_net.as_ref().map(|n| {

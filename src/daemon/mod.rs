@@ -70,6 +70,7 @@ mod qr;
 pub mod radio;
 pub mod radio_run;
 mod reload;
+pub mod revocations;
 mod serve;
 mod settings;
 mod sip_net;
@@ -306,6 +307,19 @@ fn secure(
     }
     if let Some(p) = trust.peer(&id) {
         tracing::info!(agency = %p.agency, roles = ?p.roles, expiry = p.expiry, "device certificate");
+    }
+    for (path, bytes) in revocations::load(&s.data_dir) {
+        match bytes
+            .map_err(|e| e.to_string())
+            .and_then(|b| trust.revoke(&b).map_err(|e| e.to_string()))
+        {
+            Ok(Some(dev)) if dev == id => tracing::error!(
+                file = %path.display(),
+                "THIS DEVICE IS REVOKED: the mesh refuses it; it needs a new key and certificate"
+            ),
+            Ok(_) => tracing::info!(file = %path.display(), "revocation"),
+            Err(e) => tracing::warn!(file = %path.display(), "revocation ignored: {e}"),
+        }
     }
     let secret = match &s.incident_secret_file {
         Some(p) => read(p, "incident secret")?,

@@ -49,6 +49,9 @@ pub struct Stats {
     pub outputs_dropped: u64,
     /// Certificate chains beside records that did not verify.
     pub certs_refused: u64,
+    /// Records of revoked devices: dropped from the table when the
+    /// revocation came, and refused when they arrive after it.
+    pub records_revoked: u64,
 }
 
 /// The directory state machine of one device.
@@ -552,6 +555,23 @@ impl Directory {
 
     // ---- receiving ----
 
+    /// A root revoked `holder`: forget its records (each reported as
+    /// [`Event::Expired`]: the name no longer resolves to it) and the
+    /// rumours of them still to relay. Returns how many were dropped.
+    pub fn drop_holder(&mut self, now: Instant, holder: &NodeId) -> usize {
+        let names = self.store.remove_holder(holder);
+        self.pending.retain(|(_, h)| h != holder);
+        self.stats.records_revoked += names.len() as u64;
+        for name in &names {
+            self.event(Event::Expired {
+                name: name.clone(),
+                holder: *holder,
+            });
+        }
+        self.on_timers(now);
+        names.len()
+    }
+
     fn reject(&mut self, from: NodeId, error: NamesError) {
         self.stats.records_rejected += 1;
         self.event(Event::Rejected { from, error });
@@ -574,6 +594,12 @@ impl Directory {
             Ok(r) => r,
             Err(err) => return self.reject(from, err),
         };
+        // Counted, not logged: relays that have not heard of the
+        // revocation yet pass the device's records on for a few seconds.
+        if self.trust.revoked(&rec.holder) {
+            self.stats.records_revoked += 1;
+            return;
+        }
         // A chain beside the record: learn it first (it verifies itself),
         // unless it is the one already cached for the holder.
         if let Some(chain) = &e.cert

@@ -226,6 +226,23 @@ pub trait Trust {
     /// The wall-clock time (Unix seconds) against which certificates are
     /// judged.
     fn set_now(&mut self, _unix_s: u64) {}
+
+    /// Whether a trust root revoked `id` (never in open mode).
+    fn revoked(&self, _id: &NodeId) -> bool {
+        false
+    }
+
+    /// Take a revocation that arrived on the mesh or from the operator:
+    /// the revoked NodeId when it is new here, `None` when known, or why
+    /// it was refused.
+    fn revoke(&mut self, _bytes: &[u8]) -> Result<Option<NodeId>, String> {
+        Err("open mode takes no revocations".into())
+    }
+
+    /// Every revocation held, encoded, to pass on.
+    fn revocations(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
 }
 
 /// Open mode: zero configuration, every verified record is admitted.

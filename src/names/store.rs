@@ -282,6 +282,21 @@ impl Store {
         }
     }
 
+    /// Forget every entry `holder` signed (a revoked device); returns the
+    /// names it held.
+    pub fn remove_holder(&mut self, holder: &NodeId) -> Vec<String> {
+        let ids: Vec<(String, NodeId)> = self
+            .entries
+            .keys()
+            .filter(|(_, h)| h == holder)
+            .cloned()
+            .collect();
+        for id in &ids {
+            self.remove(id);
+        }
+        ids.into_iter().map(|(n, _)| n).collect()
+    }
+
     /// Report leases that ended since the last call (once each) and forget
     /// entries expired for longer than the dormant hold.
     pub fn expire(&mut self, now: Instant) -> Vec<(String, NodeId)> {

@@ -118,6 +118,13 @@ pub enum Event {
     Directory(crate::names::Event),
     /// Secured mode: a device presented a certificate that was refused.
     CertRefused { from: NodeId, reason: String },
+    /// Secured mode: a root revoked device `id` and this node learnt it
+    /// (from the operator or a neighbour); the device is shut out. The
+    /// driver persists `revocation` so that it holds after a restart.
+    Revoked { id: NodeId, revocation: Vec<u8> },
+    /// Secured mode: a revocation from neighbour `from` was refused
+    /// (malformed, not signed by a root, or the list is full).
+    RevocationRefused { from: NodeId, reason: String },
     /// Store-and-forward messages: received, delivered, expired, custody.
     Message(crate::msg::MsgEvent),
     /// A voice frame of a flow addressed to this node (each `(label,
@@ -213,6 +220,24 @@ pub struct Stats {
     /// Secured mode: certificate packets whose chain did not verify.
     #[serde(default)]
     pub certs_refused: u64,
+    /// Secured mode: link-local packets from a revoked device (dropped).
+    #[serde(default)]
+    pub rx_revoked: u64,
+    /// Secured mode: unicast data a revoked device originated (neither
+    /// delivered nor relayed).
+    #[serde(default)]
+    pub rx_revoked_data: u64,
+    /// Secured mode: floods a revoked device originated (talkgroup voice
+    /// and floor messages among them; neither delivered nor relayed).
+    #[serde(default)]
+    pub rx_revoked_flood: u64,
+    /// Secured mode: revocations taken (new here).
+    #[serde(default)]
+    pub revocations_learned: u64,
+    /// Secured mode: revocations refused (malformed, not signed by a
+    /// trust root, list full).
+    #[serde(default)]
+    pub revocations_refused: u64,
     /// Voice frames this node originated ([`super::Node::send_voice`]).
     #[serde(default)]
     pub voice_sent: u64,
@@ -282,6 +307,11 @@ impl Stats {
         self.rx_unenrolled += o.rx_unenrolled;
         self.certs_learned += o.certs_learned;
         self.certs_refused += o.certs_refused;
+        self.rx_revoked += o.rx_revoked;
+        self.rx_revoked_data += o.rx_revoked_data;
+        self.rx_revoked_flood += o.rx_revoked_flood;
+        self.revocations_learned += o.revocations_learned;
+        self.revocations_refused += o.revocations_refused;
         self.voice_sent += o.voice_sent;
         self.voice_relayed += o.voice_relayed;
         self.voice_delivered += o.voice_delivered;

@@ -324,6 +324,13 @@ impl Node {
                 return;
             }
         };
+        // A call's voice from a revoked device: its first frame names it.
+        if let FlowPacket::Full { src, .. } = &pkt
+            && self.is_revoked(src)
+        {
+            self.stats.rx_revoked_data += 1;
+            return;
+        }
         if let Some(n) = self.nbrs.get_mut(&key) {
             if n.liveness != Liveness::Alive {
                 self.fwd.route_changed();

@@ -475,6 +475,10 @@ impl Node {
         hdr: &Header,
         raw: &[u8],
     ) -> Result<(), WireError> {
+        if self.is_revoked(&hdr.src) {
+            self.stats.rx_revoked_data += 1;
+            return Ok(());
+        }
         let dst = hdr.dst.unwrap_or_default();
         let class = data_class(hdr.flags);
         if hdr.flags & flags::ACK_REQ != 0 {
@@ -584,6 +588,10 @@ impl Node {
         hdr: &Header,
         raw: &[u8],
     ) -> Result<(), WireError> {
+        if self.is_revoked(&hdr.src) {
+            self.stats.rx_revoked_flood += 1;
+            return Ok(());
+        }
         let class = data_class(hdr.flags);
         let voice = class == Class::Voice;
         let protection = self.config.timers.flood_protection;

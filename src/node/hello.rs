@@ -159,6 +159,7 @@ impl Node {
                 iface: key.iface,
                 addr: from,
             });
+            self.revocations_to(key, from);
             self.mpr_dirty = true;
             self.hello_soon(now, key.iface);
         }

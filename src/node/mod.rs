@@ -37,6 +37,9 @@ mod messages_tests;
 mod names;
 #[cfg(test)]
 mod names_tests;
+mod revoke;
+#[cfg(test)]
+mod revoke_tests;
 mod routing;
 mod secure;
 #[cfg(test)]
@@ -429,6 +432,16 @@ impl Node {
                     return;
                 }
             };
+            // Taken from anyone with the incident key: the root's
+            // signature is what counts, not who passed it on.
+            if hdr.ty == PacketType::Revoke {
+                self.on_revoke(now, hdr.src, body);
+                return;
+            }
+            if self.is_revoked(&hdr.src) {
+                self.stats.rx_revoked += 1;
+                return;
+            }
             if hdr.ty == PacketType::Cert {
                 if self.on_cert(now, iface, from, hdr.src, body).is_err() {
                     self.stats.rx_malformed += 1;
@@ -443,7 +456,17 @@ impl Node {
         let key = if hdr.ty.is_routed() {
             match self.nbrs.key_by_addr(iface, from) {
                 Some(k) => k,
-                None => return,
+                None => {
+                    // The revoked device itself, no longer a neighbour.
+                    if self.is_revoked(&hdr.src) {
+                        if hdr.ty == PacketType::Flood {
+                            self.stats.rx_revoked_flood += 1;
+                        } else {
+                            self.stats.rx_revoked_data += 1;
+                        }
+                    }
+                    return;
+                }
             }
         } else {
             LinkKey { iface, id: hdr.src }
@@ -482,8 +505,8 @@ impl Node {
                     PacketType::Flood => self.on_flood(now, key, &hdr, data),
                     PacketType::Names => self.on_names(now, key, body),
                     PacketType::FloodNack => self.on_flood_nack(now, key, body),
-                    // Open mode takes no certificates.
-                    PacketType::Hello | PacketType::Cert => Ok(()),
+                    // Open mode takes no certificates or revocations.
+                    PacketType::Hello | PacketType::Cert | PacketType::Revoke => Ok(()),
                 }
             }
         };

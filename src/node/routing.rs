@@ -115,6 +115,11 @@ impl Node {
         let mut changes = Vec::new();
         let mut starving = Vec::new();
         for e in &upd.entries {
+            // A neighbour that has not heard of a revocation yet still
+            // offers a route to the device: not taken.
+            if self.is_revoked(&e.dest) {
+                continue;
+            }
             if e.metric == INFINITY && self.routes.selected(&e.dest).is_some_and(|s| s.via == via) {
                 self.defer_request(now, e.dest);
             }
@@ -581,6 +586,7 @@ impl Node {
                 .retain(|_, (_, at)| now.saturating_since(*at) < ms(5000));
             self.expire_requested(now);
             self.secure_housekeeping();
+            self.revoke_housekeeping(now);
         }
     }
 

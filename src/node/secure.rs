@@ -26,7 +26,11 @@
 //!   it stays unknown, so a device without a certificate costs a few
 //!   hundred bytes a minute, not a certificate per hello.
 //!
-//! Open mode is untouched: no trailer, and a cert packet is ignored.
+//! Revocations are taken here too (`node/revoke.rs`): a revoked device
+//! is not enrolled, and its packets count in [`super::Stats::rx_revoked`].
+//!
+//! Open mode is untouched: no trailer, and cert and revoke packets are
+//! ignored.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -60,6 +64,10 @@ pub(super) struct Secure {
     /// Per NodeId: when the next certificate packet may go, and the gap
     /// after that one.
     sent: BTreeMap<NodeId, (Instant, Duration)>,
+    /// New revocations' repeats still to send: (when, revoked device).
+    /// Two per revocation taken, gone within seconds; the list of
+    /// revocations is bounded, so is this.
+    pub(super) revoke_repeats: Vec<(Instant, NodeId)>,
 }
 
 impl Secure {
@@ -105,6 +113,7 @@ impl Node {
             mac,
             own_chain,
             sent: BTreeMap::new(),
+            revoke_repeats: Vec::new(),
         });
         Ok(())
     }

@@ -390,6 +390,18 @@ impl RouteTable {
         touched.iter().filter_map(|d| self.reselect(d)).collect()
     }
 
+    /// Drop every candidate route to `dest` (a revoked device): the change
+    /// withdraws it. Updates that offer it again must be filtered by the
+    /// caller.
+    pub fn drop_dest(&mut self, dest: &NodeId) -> Option<Change> {
+        let src = self.sources.get_mut(dest)?;
+        for c in src.cands.drain(..) {
+            Self::count(&mut self.per_link, c.via, -1);
+        }
+        src.settled = false;
+        self.reselect(dest)
+    }
+
     /// Drop candidates not refreshed in time, and forget destinations with
     /// neither candidates nor a recent request.
     pub fn expire(&mut self, now: Instant) -> Vec<Change> {

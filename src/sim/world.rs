@@ -81,7 +81,9 @@ fn type_index(t: PacketType) -> usize {
         PacketType::Data => 4,
         PacketType::Flood => 5,
         // Certificates ride with the directory (secured mode only).
-        PacketType::Names | PacketType::Cert => 6,
+        // Certificates and revocations ride with the directory (secured
+        // mode only).
+        PacketType::Names | PacketType::Cert | PacketType::Revoke => 6,
         PacketType::FloodNack => 7,
     }
 }

@@ -316,3 +316,28 @@ pub fn issue_sub_ca(
         key_pem: key.serialize_pem(),
     })
 }
+
+/// Revoke device `node` ([`super::revoke`]): a revocation signed by the
+/// CA key, dated `now_unix_s`, checked against the CA before it is
+/// returned (encoded, ready for a file). A sub-CA's revocation is
+/// refused by the devices: only roots revoke.
+pub fn revoke(
+    ca: &CaFiles,
+    node: NodeId,
+    reason: &str,
+    now_unix_s: u64,
+) -> Result<Vec<u8>, TrustError> {
+    use rcgen::SigningKey;
+    let ca = load(ca)?;
+    let signer: [u8; 32] = ca
+        .key
+        .public_key_raw()
+        .try_into()
+        .map_err(|_| TrustError::BadKey("CA key is not Ed25519".into()))?;
+    let r = super::Revocation::sign(node, now_unix_s, reason, signer, |m| Ok(ca.key.sign(m)?))?;
+    let bytes = r.encode();
+    let mut check = super::Secured::new();
+    check.add_root(&ca.der)?;
+    check.revoke(&bytes)?;
+    Ok(bytes)
+}

@@ -1,5 +1,5 @@
-//! `callsign ca init`, `callsign ca issue` and `callsign ca issue-batch`:
-//! the agency CA on an operator's machine. Certificates are issued from
+//! `callsign ca init`, `callsign ca issue`, `callsign ca issue-batch` and
+//! `callsign ca revoke`: the agency CA on an operator's machine. Certificates are issued from
 //! public keys (`--node-pub`, or signed enrolment requests); issuing from
 //! a copied secret key file (`--node-key`) is kept as a labelled
 //! convenience for a lab bench, never for the field. The only file IO and clock reads of the trust layer
@@ -94,6 +94,40 @@ pub enum CaCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke a lost or stolen device: write a revocation signed by the
+    /// CA key to --out. Put it into the mesh at any enrolled node
+    /// (`callsign revoke add FILE`); it spreads to every node in seconds,
+    /// and each then refuses the device's packets, routes, records and
+    /// talkgroup traffic, across restarts. The device needs a new key
+    /// (and certificate) to come back: the revocation names its NodeId,
+    /// which every certificate for that key carries.
+    Revoke {
+        /// Directory holding ca.pem and ca.key (a root CA: devices refuse
+        /// revocations from sub-CAs).
+        #[arg(long)]
+        ca: PathBuf,
+        /// The device's NodeId (32 hex digits, `callsign id` or
+        /// `callsign status` on any node that saw it).
+        #[arg(
+            long = "node-id",
+            value_name = "NODEID",
+            required_unless_present = "cert",
+            conflicts_with = "cert"
+        )]
+        node_id: Option<String>,
+        /// Or the device's certificate (PEM): its subject CN is the NodeId.
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
+        /// Why, for the logs of every node (at most 120 bytes).
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+        /// Where to write the revocation (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Print a summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(cmd: CaCmd) -> Result<(), String> {
@@ -140,7 +174,99 @@ pub fn run(cmd: CaCmd) -> Result<(), String> {
             dry_run,
             json,
         } => issue_batch(&ca, &dir, days, &allow, dry_run, json),
+        CaCmd::Revoke {
+            ca,
+            node_id,
+            cert,
+            reason,
+            out,
+            json,
+        } => {
+            let node = match (node_id, cert) {
+                (Some(hex), _) => hex.trim().parse::<NodeId>().map_err(|_| {
+                    format!(
+                        "--node-id {hex:?}: expected a NodeId, 32 hex digits (`callsign id` \
+                         on the device, or the neighbour list of any node that saw it)"
+                    )
+                })?,
+                (None, Some(path)) => node_of_cert(&path)?,
+                (None, None) => return Err("give --node-id NODEID or --cert FILE".into()),
+            };
+            revoke(&ca, node, &reason, &out, json)
+        }
     }
+}
+
+/// The NodeId a device certificate names (its subject CN), checked
+/// against the hash of its key.
+fn node_of_cert(path: &Path) -> Result<NodeId, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let der = CertificateDer::from_pem_slice(&bytes)
+        .map(|c| c.to_vec())
+        .unwrap_or(bytes);
+    let f = super::der::fields(&der)
+        .map_err(|e| format!("{} is not a device certificate: {e}", path.display()))?;
+    let key = f
+        .ed25519_key
+        .ok_or_else(|| format!("{}: not an Ed25519 device certificate", path.display()))?;
+    let id = NodeId::from_public_key(&key);
+    if f.common_name.as_deref() != Some(id.to_string().as_str()) {
+        return Err(format!(
+            "{}: its subject CN {:?} is not the NodeId {id} of its key (a CA certificate?)",
+            path.display(),
+            f.common_name.unwrap_or_default()
+        ));
+    }
+    Ok(id)
+}
+
+fn revoke(ca_dir: &Path, node: NodeId, reason: &str, out: &Path, json: bool) -> Result<(), String> {
+    let files = read_ca(ca_dir)?;
+    let reason = reason.trim();
+    if reason.len() > super::revoke::MAX_REASON || reason.chars().any(char::is_control) {
+        return Err(format!(
+            "--reason: at most {} bytes, one line",
+            super::revoke::MAX_REASON
+        ));
+    }
+    let now = now_unix_s()?;
+    let bytes = ca::revoke(&files, node, reason, now).map_err(|e| e.to_string())?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(out)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => format!(
+                "{} already exists: remove it or choose another --out",
+                out.display()
+            ),
+            _ => format!("cannot create {}: {e}", out.display()),
+        })?;
+    f.write_all(&bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    if json {
+        let v = serde_json::json!({
+            "node_id": node,
+            "reason": reason,
+            "issued": now,
+            "out": out,
+            "bytes": bytes.len(),
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "revoked {node} ({reason}): {} ({} bytes); put it into the mesh at any enrolled \
+             node with `callsign revoke add {}`",
+            out.display(),
+            bytes.len(),
+            out.display()
+        );
+    }
+    Ok(())
 }
 
 fn now_unix_s() -> Result<u64, String> {
@@ -507,6 +633,69 @@ mod tests {
         );
         std::fs::write(&key, b"short").expect("write");
         assert!(parse_node_key(key.to_str().expect("utf8")).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn trust_cli_revoke_by_node_id_and_by_certificate() {
+        let dir = std::env::temp_dir().join(format!("callsign-trust-rev-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        run(CaCmd::Init {
+            agency: "County Fire".into(),
+            out: dir.clone(),
+            days: 30,
+            json: true,
+        })
+        .expect("init");
+        let ident = Identity::from_secret(&[8u8; 32]);
+        let hex: String = ident
+            .public_key()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let cert = dir.join("engine-8.pem");
+        run(CaCmd::Issue {
+            ca: dir.clone(),
+            node_pub: Some(hex),
+            node_key: None,
+            roles: vec!["engine-8".into()],
+            talkgroups: Vec::new(),
+            days: 7,
+            out: Some(cert.clone()),
+            json: true,
+        })
+        .expect("issue");
+        let revoke = |node_id: Option<String>, cert: Option<PathBuf>, out: &str| {
+            run(CaCmd::Revoke {
+                ca: dir.clone(),
+                node_id,
+                cert,
+                reason: "stolen".into(),
+                out: dir.join(out),
+                json: false,
+            })
+        };
+        revoke(Some(ident.id().to_string()), None, "a.rev").expect("by node id");
+        revoke(None, Some(cert.clone()), "b.rev").expect("by certificate");
+        let err = revoke(None, Some(dir.join("ca.pem")), "c.rev").expect_err("a CA cert");
+        assert!(err.contains("not the NodeId"), "{err}");
+        let err = revoke(Some("engine-8".into()), None, "d.rev").expect_err("not an id");
+        assert!(err.contains("expected a NodeId"), "{err}");
+        let err = revoke(Some(ident.id().to_string()), None, "a.rev").expect_err("exists");
+        assert!(err.contains("already exists"), "{err}");
+        for f in ["a.rev", "b.rev"] {
+            let mut s = Secured::new();
+            s.add_root(&std::fs::read(dir.join("ca.pem")).expect("ca"))
+                .expect("root");
+            let bytes = std::fs::read(dir.join(f)).expect("revocation");
+            assert_eq!(s.revoke(&bytes), Ok(Some(ident.id())));
+            assert!(!s.is_enrolled(&ident.id()));
+            let pem = std::fs::read(&cert).expect("cert");
+            assert_eq!(
+                s.add_peer_cert(&pem, now_unix_s().expect("clock")),
+                Err(super::super::TrustError::Revoked(ident.id()))
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 

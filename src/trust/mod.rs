@@ -25,16 +25,20 @@
 //!   grace when the clock is obviously wrong.
 //! - [`enrol`]: enrolment requests, signed by the device key, so a
 //!   station issues certificates from public keys it knows are held.
-//! - [`cli`]: `ca init`, `ca issue` and `ca issue-batch` for the binary.
+//! - [`revoke`]: a root's signed revocation of a device (a lost or stolen
+//!   handset); [`Secured::revoke`] keeps a bounded list of them, and a
+//!   revoked device is no longer enrolled.
+//! - [`cli`]: `ca init`, `ca issue`, `ca issue-batch` and `ca revoke` for
+//!   the binary.
 //!
 //! Chains are verified by rustls-webpki (Ed25519 only, validity periods,
 //! basic and name constraints); the few fields it does not expose are read
 //! by a small total DER walker. ring is the one crypto backend, shared by
 //! rcgen and webpki.
 //!
-//! Not covered: revocation (certificates are short-lived instead: the
-//! default device certificate lasts a year, an incident CA can issue
-//! per-shift certificates). Certificates travel on the mesh by the node
+//! Revocation is by the CA's own signed statement ([`revoke`]), not X.509
+//! CRLs or OCSP: there is no server to ask in an outage, and a
+//! revocation must fit one packet to spread in seconds. Certificates travel on the mesh by the node
 //! (`node/secure.rs`): with directory records and in a link-local
 //! certificate packet to a new neighbour; the cache takes whatever
 //! arrives and verifies.
@@ -48,14 +52,17 @@ pub mod clock;
 mod der;
 pub mod enrol;
 pub mod mac;
+pub mod revoke;
 pub mod roles;
 mod secured;
 #[cfg(test)]
 mod tests;
 
 pub use mac::{MacKey, MacState};
+pub use revoke::Revocation;
 pub use secured::{
-    MAX_CACHED, MAX_CHAIN, MAX_CHAIN_BYTES, MAX_ROOTS, MAX_WIRE_CHAIN, PeerCert, Secured,
+    MAX_CACHED, MAX_CHAIN, MAX_CHAIN_BYTES, MAX_REVOKED, MAX_ROOTS, MAX_WIRE_CHAIN, PeerCert,
+    Secured,
 };
 
 /// Errors of the trust layer.
@@ -116,6 +123,16 @@ pub enum TrustError {
     NoRoles,
     #[error("the signature does not verify: the request was altered, or not made with this key")]
     RequestSignature,
+    #[error("device {0} is revoked")]
+    Revoked(crate::identity::NodeId),
+    #[error("not a revocation: {0}")]
+    RevocationFormat(String),
+    #[error("the revocation's signature does not verify")]
+    RevocationSignature,
+    #[error("the revocation is not signed by a trust root of this incident")]
+    RevocationSigner,
+    #[error("the revocation list is full ({0} devices)")]
+    RevocationListFull(usize),
 }
 
 impl From<rcgen::Error> for TrustError {

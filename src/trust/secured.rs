@@ -7,6 +7,7 @@ use std::time::Duration;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 
+use super::revoke::Revocation;
 use super::{TrustError, der, roles};
 use crate::identity::NodeId;
 use crate::names::{Record, Refusal, Trust};
@@ -27,6 +28,13 @@ pub const MAX_CHAIN: usize = 4;
 /// (PEM included; a device certificate is ~400 bytes of DER).
 pub const MAX_CHAIN_BYTES: usize = 8192;
 pub use crate::wire::MAX_WIRE_CHAIN;
+/// Most revoked devices remembered. A revocation never expires (the
+/// certificate it shuts out may be renewed by mistake), so at the limit a
+/// new one is refused, counted and logged rather than any old one
+/// forgotten: forgetting would let a stolen handset back in. Only roots
+/// sign revocations, so only a root can fill the list. About 200 bytes
+/// each.
+pub const MAX_REVOKED: usize = 1024;
 
 /// What a verified device certificate grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +61,8 @@ struct Root {
     der: Vec<u8>,
     agency: String,
     not_after: u64,
+    /// Its Ed25519 key: the signer of revocations.
+    key: Option<[u8; 32]>,
 }
 
 /// The `secured` trust mode.
@@ -66,6 +76,9 @@ struct Root {
 ///    (to `set_now` or to `add_peer_cert`).
 /// 4. Hand it to the directory as its [`Trust`]; ask
 ///    [`Secured::is_enrolled`] before taking a hello or route update.
+/// 5. [`Secured::revoke`] every revocation that arrives (or was stored):
+///    a revoked device is no longer enrolled and its certificates are
+///    refused from then on.
 #[derive(Debug, Default)]
 pub struct Secured {
     roots: Vec<Root>,
@@ -77,6 +90,9 @@ pub struct Secured {
     /// With an unsure clock, how far past `now` a certificate's start may
     /// be ([`super::clock`]); 0 with a sure clock.
     not_before_grace: u64,
+    /// Revoked devices and the revocation that says so (at most
+    /// [`MAX_REVOKED`]).
+    revoked: BTreeMap<NodeId, Revocation>,
 }
 
 /// A verified certificate and the chain it came in (DER, leaf first), so
@@ -140,6 +156,7 @@ impl Secured {
             der: cert.to_vec(),
             agency: agency.clone(),
             not_after: fields.not_after,
+            key: fields.ed25519_key,
         });
         Ok(agency)
     }
@@ -192,6 +209,9 @@ impl Secured {
                 cn,
                 id: id.to_string(),
             });
+        }
+        if self.revoked.contains_key(&id) && self.own != Some(id) {
+            return Err(TrustError::Revoked(id));
         }
         let agency = fields.organization.ok_or(TrustError::NoAgency)?;
         // Judged at its start when that is within the grace of now (an
@@ -337,10 +357,46 @@ impl Secured {
         self.cache.retain(|_, c| c.cert.expiry > now_unix_s);
     }
 
-    /// Whether `id` holds a valid certificate: the node takes hellos and
-    /// route updates only from enrolled devices.
+    /// Whether `id` holds a valid certificate and is not revoked: the
+    /// node takes hellos and route updates only from enrolled devices.
     pub fn is_enrolled(&self, id: &NodeId) -> bool {
-        self.peer(id).is_some()
+        self.peer(id).is_some() && !self.is_revoked(id)
+    }
+
+    /// Whether a root revoked `id`. This device's own revocation is
+    /// remembered (and passed on) but does not stop it: the mesh refuses
+    /// it, which is what matters, and the device can still say so.
+    pub fn is_revoked(&self, id: &NodeId) -> bool {
+        self.own != Some(*id) && self.revoked.contains_key(id)
+    }
+
+    /// Take a revocation ([`super::revoke`] format): it must be signed by
+    /// a trust root. Returns the revoked NodeId when it is new here (the
+    /// device's cached certificate is forgotten at once), `None` when the
+    /// device was revoked already (the first revocation is kept).
+    pub fn revoke(&mut self, bytes: &[u8]) -> Result<Option<NodeId>, TrustError> {
+        let r = Revocation::decode(bytes)?;
+        if !self.roots.iter().any(|root| root.key == Some(r.signer)) {
+            return Err(TrustError::RevocationSigner);
+        }
+        r.verify()?;
+        if self.revoked.contains_key(&r.node) {
+            return Ok(None);
+        }
+        if self.revoked.len() >= MAX_REVOKED {
+            return Err(TrustError::RevocationListFull(MAX_REVOKED));
+        }
+        let id = r.node;
+        self.revoked.insert(id, r);
+        if self.own != Some(id) {
+            self.cache.remove(&id);
+        }
+        Ok(Some(id))
+    }
+
+    /// The revocations held, by revoked NodeId.
+    pub fn revocations(&self) -> impl Iterator<Item = &Revocation> {
+        self.revoked.values()
     }
 
     /// What `id`'s certificate grants, while it is valid.
@@ -399,6 +455,18 @@ impl Trust for Secured {
         Secured::set_now(self, unix_s);
     }
 
+    fn revoked(&self, id: &NodeId) -> bool {
+        self.is_revoked(id)
+    }
+
+    fn revoke(&mut self, bytes: &[u8]) -> Result<Option<NodeId>, String> {
+        Secured::revoke(self, bytes).map_err(|e| e.to_string())
+    }
+
+    fn revocations(&self) -> Vec<Vec<u8>> {
+        self.revoked.values().map(Revocation::encode).collect()
+    }
+
     /// Refuses holders without a valid certificate, a record whose agency
     /// is not the certificate's (an empty agency is allowed), and names no
     /// permitted pattern matches. A release is admitted from any enrolled
@@ -406,6 +474,12 @@ impl Trust for Secured {
     /// whose renewed certificate dropped a role must still be able to let
     /// go of it.
     fn admit(&self, rec: &Record) -> Result<(), Refusal> {
+        if self.is_revoked(&rec.holder) {
+            return Err(Refusal::NotAuthorised(format!(
+                "holder {} is revoked",
+                rec.holder
+            )));
+        }
         let cert = self.peer(&rec.holder).ok_or_else(|| {
             Refusal::NotAuthorised(format!(
                 "no certificate for holder {} (or it expired)",

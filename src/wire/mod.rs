@@ -90,6 +90,10 @@ pub enum PacketType {
     /// A neighbour asks for voice floods it missed
     /// ([`control::FloodNack`], `flood::repair`).
     FloodNack = 11,
+    /// Secured mode: a trust root's revocation of a device
+    /// ([`crate::trust::revoke`] format, the whole body), passed hop by
+    /// hop to every neighbour. Never sent in open mode.
+    Revoke = 12,
     /// Unicast data relayed hop by hop.
     Data = 16,
     /// Group data flooded through the mesh.
@@ -106,6 +110,7 @@ impl PacketType {
             5 => PacketType::Names,
             6 => PacketType::Cert,
             11 => PacketType::FloodNack,
+            12 => PacketType::Revoke,
             16 => PacketType::Data,
             17 => PacketType::Flood,
             other => return Err(WireError::UnknownType(other)),

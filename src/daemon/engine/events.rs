@@ -251,6 +251,26 @@ impl Engine {
             Event::CertRefused { from, reason } => {
                 tracing::info!(from = %from.short(), %reason, "device certificate refused");
             }
+            Event::Revoked { id, revocation } => {
+                let reason = crate::trust::Revocation::decode(&revocation)
+                    .map(|r| r.reason)
+                    .unwrap_or_default();
+                if id == self.app.node().id() {
+                    tracing::error!(%reason, "THIS DEVICE IS REVOKED: the mesh refuses it; it needs a new key and certificate");
+                } else {
+                    tracing::warn!(device = %id, %reason, "device revoked: shut out");
+                }
+                if let Err(e) =
+                    super::super::revocations::save(&self.settings.data_dir, &id, &revocation)
+                {
+                    tracing::error!(
+                        "revocation of {id} not kept, it will not hold after a restart: {e}"
+                    );
+                }
+            }
+            Event::RevocationRefused { from, reason } => {
+                tracing::warn!(from = %from.short(), %reason, "revocation refused");
+            }
         }
     }
 }
