@@ -72,7 +72,8 @@ fn claim(w: &mut World, i: usize) {
     w.drain(i);
 }
 
-/// Every member routes to every other and resolves every member's name.
+/// Every member routes to every other, resolves every member's name and
+/// lists it in their talkgroup.
 fn members_intact(w: &World, members: &[usize]) -> Result<(), String> {
     let now = w.now();
     for &a in members {
@@ -82,6 +83,13 @@ fn members_intact(w: &World, members: &[usize]) -> Result<(), String> {
             }
             if w.path(a, b).is_none() {
                 return Err(format!("{a} has no path to {b}"));
+            }
+            if !w.nodes[a]
+                .directory()
+                .members(now, "fireground")
+                .contains(&w.nodes[b].id())
+            {
+                return Err(format!("{a} does not list {b} in its talkgroup"));
             }
             let holders = w.nodes[a].whois(now, &name_of(b));
             if !holders

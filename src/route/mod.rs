@@ -145,6 +145,9 @@ pub struct RouteTable {
     /// for a neighbour's own route.
     refused: u64,
     evicted: u64,
+    /// Destinations evicted with a route selected, until the node takes
+    /// them ([`Self::take_evicted`]) to tell its driver the route is gone.
+    evicted_routes: Vec<NodeId>,
 }
 
 impl RouteTable {
@@ -160,7 +163,23 @@ impl RouteTable {
             next_hop_epoch: 0,
             refused: 0,
             evicted: 0,
+            evicted_routes: Vec::new(),
         }
+    }
+
+    /// The changes for destinations evicted (with a route selected) since
+    /// the last call: their routes are gone.
+    pub fn take_evicted(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.evicted_routes)
+            .into_iter()
+            .map(|dest| Change {
+                dest,
+                urgent: false,
+                route_changed: true,
+                advertise: false,
+                seqno_up: false,
+            })
+            .collect()
     }
 
     /// New destinations refused because the table was full.
@@ -194,6 +213,10 @@ impl RouteTable {
             }
             if src.selected.is_some() {
                 self.next_hop_epoch += 1;
+                // Bounded: the node drains it after every update.
+                if self.evicted_routes.len() < MAX_SOURCES {
+                    self.evicted_routes.push(d);
+                }
             }
         }
         self.evicted += 1;

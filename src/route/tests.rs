@@ -205,6 +205,10 @@ fn a_full_table_refuses_forged_ids_and_makes_room_only_for_a_neighbour_itself() 
     assert_eq!(t.len(), MAX_SOURCES);
     assert_eq!(t.evicted(), 1);
     assert!(t.source(&youngest).is_none());
+    let gone = t.take_evicted();
+    assert_eq!(gone.len(), 1);
+    assert!(gone[0].dest == youngest && gone[0].route_changed);
+    assert!(t.take_evicted().is_empty());
     assert_eq!(t.candidates_via(&via(2)), MAX_SOURCES as u32 - 3);
     for d in [1, 7, 9] {
         assert!(t.selected(&id(d)).is_some(), "{d}");
