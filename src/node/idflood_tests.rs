@@ -2,9 +2,10 @@
 //! then one device next to it forges 100 000 node ids (route
 //! advertisements), 100 000 names (records signed by 6 250 forged keys)
 //! and 1.6 million talkgroups (listed in those records). Every table stays
-//! within its bound, the members keep their routes and names, and a member
-//! that walks up to a full node afterwards still becomes reachable from it.
-//! Prints the memory estimate per node before and after as `FIGURE` lines.
+//! within its bound, the members keep their routes and names, a member
+//! that walks up to a full node afterwards still becomes reachable from it,
+//! and once the forger leaves every member reaches the late one. Prints the
+//! memory estimate per node before, at peak and after as `FIGURE` lines.
 
 use super::tests::World;
 use super::*;
@@ -269,6 +270,31 @@ fn a_flood_of_forged_ids_names_and_talkgroups_stays_bounded_and_evicts_no_member
     let c5 = w.nodes[5].bound_counts();
     println!("FIGURE id_flood_late_member_node_5 {c5:?}");
     assert!(c5.routes_evicted >= 1 && c5.names_evicted >= 1, "{c5:?}");
+    // The forger leaves: its neighbours find its link dead, retract what
+    // it advertised and forget it. The late member's route, refused while
+    // the tables were full, reaches everyone with its neighbour's next
+    // periodic dump; its name waits for the forged leases to end.
+    w.kill(ATTACKER);
+    let left = w.now();
+    let mut all: Vec<usize> = (0..MEMBERS).collect();
+    all.push(LATE);
+    let mut took = None;
+    for _ in 0..150 {
+        w.run_for(ms(5000));
+        let paths = all
+            .iter()
+            .all(|&a| all.iter().all(|&b| a == b || w.path(a, b).is_some()));
+        if paths && (0..MEMBERS).all(|i| w.nodes[i].routes().len() < 16) {
+            took = Some(w.now().saturating_since(left));
+            break;
+        }
+    }
+    let took = took.expect("the late member is routed by all once the forger left");
+    println!(
+        "FIGURE id_flood_late_member_routed_by_all_after_forger_left_s {:.0} (member 0's directory still {} names until the forged leases end)",
+        took.as_secs_f64(),
+        w.nodes[0].directory().store().len()
+    );
     println!(
         "FIGURE id_flood_memory_growth_per_node_bytes {} ({} -> {})",
         after.saturating_sub(before),
