@@ -196,6 +196,12 @@ impl Db {
                         params![src.to_string(), *seq as i64],
                     )?;
                 }
+                Change::ForgetRxSeq(src) => {
+                    tx.execute(
+                        "DELETE FROM seqs WHERE dir = 'rx' AND node = ?1",
+                        params![src.to_string()],
+                    )?;
+                }
             }
         }
         tx.commit()

@@ -28,6 +28,15 @@ const MAX_BUCKETS: usize = 1024;
 pub(super) const MAX_HELD: usize = 1024;
 /// Recent encounters remembered; at the limit the oldest is forgotten.
 const MAX_APPEARED: usize = 256;
+/// Senders whose last sequence number is kept (ordering only); at the
+/// limit the least established (lowest sequence) is forgotten: a sender
+/// forgotten has its next message wait the reorder time, nothing more.
+/// Open mode lets anyone text from made-up ids, each a new sender.
+pub(super) const MAX_RX_SEQ: usize = 4096;
+/// Ids of messages received and not yet expired, against replays; at the
+/// limit a new message is refused unreceipted (its sender retries until
+/// it expires), so no replay is ever shown twice.
+pub(super) const MAX_SEEN: usize = 16_384;
 /// How often held work is looked at (retries, expiry).
 const TICK: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -210,7 +219,12 @@ impl Messages {
             }
         }
         self.tx_seq.extend(s.tx_seq);
-        self.rx_seq.extend(s.rx_seq);
+        // Within the bound even if an older version kept more: the most
+        // established senders stay.
+        let mut rx: Vec<(NodeId, u64)> = s.rx_seq.into_iter().collect();
+        rx.sort_by_key(|(id, seq)| (std::cmp::Reverse(*seq), *id));
+        rx.truncate(MAX_RX_SEQ);
+        self.rx_seq.extend(rx);
         self.arm(now);
     }
 

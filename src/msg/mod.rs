@@ -324,6 +324,9 @@ pub enum Change {
         src: NodeId,
         seq: u64,
     },
+    /// A sender's last sequence number is no longer kept (the table's
+    /// bound: see `MAX_RX_SEQ`).
+    ForgetRxSeq(NodeId),
 }
 
 impl Change {
@@ -338,7 +341,7 @@ impl Change {
             | Change::ForgetSeen(i) => i == id,
             Change::PutOut(m) => m.id == *id,
             Change::Received(m) => m.id == *id,
-            Change::TxSeq { .. } | Change::RxSeq { .. } => false,
+            Change::TxSeq { .. } | Change::RxSeq { .. } | Change::ForgetRxSeq(_) => false,
         }
     }
 }

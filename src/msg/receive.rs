@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::machine::{Bundle, Early, HeldReceipt, MAX_HELD, Messages};
+use super::machine::{Bundle, Early, HeldReceipt, MAX_HELD, MAX_RX_SEQ, MAX_SEEN, Messages};
 use super::seal::{self, verify_envelope, verify_receipt};
 use super::wire::{Body, Envelope, MsgPacket, Plain, Receipt, ReceiptBody};
 use super::{Change, InMsg, MsgError, MsgEvent, MsgId, RecipientState};
@@ -179,6 +179,12 @@ impl Messages {
         if body.expires_ms <= now_ms {
             return Err(MsgError::Expired);
         }
+        if self.seen.len() >= MAX_SEEN {
+            return Err(MsgError::QuotaFull(format!(
+                "{} received messages remembered, the limit is {MAX_SEEN}",
+                self.seen.len()
+            )));
+        }
         let plain = seal::open(&self.ident, &body)?;
         let plain: Plain =
             control::decode(&plain).map_err(|e| MsgError::Malformed(e.to_string()))?;
@@ -217,6 +223,17 @@ impl Messages {
         self.seen.insert(msg.id, msg.expires_ms);
         let last = self.rx_seq.get(&msg.src).copied().unwrap_or(0);
         if msg.seq > last {
+            if last == 0 && self.rx_seq.len() >= MAX_RX_SEQ {
+                let least = self
+                    .rx_seq
+                    .iter()
+                    .min_by_key(|(id, seq)| (**seq, std::cmp::Reverse(**id)))
+                    .map(|(id, _)| *id);
+                if let Some(id) = least {
+                    self.rx_seq.remove(&id);
+                    self.push_change(Change::ForgetRxSeq(id));
+                }
+            }
             self.rx_seq.insert(msg.src, msg.seq);
             self.push_change(Change::RxSeq {
                 src: msg.src,

@@ -452,3 +452,68 @@ mod decoders {
         }
     }
 }
+
+#[test]
+fn texts_from_thousands_of_made_up_senders_stay_within_the_bounds() {
+    use super::machine::{MAX_RX_SEQ, MAX_SEEN};
+    let mut b = machine(2);
+    let dst = [(b.me, ident(2).public_key())];
+    // A member that texted first, three times.
+    let mut a = machine(1);
+    for k in 0..3u8 {
+        a.send(t(0), [k; 16], "x", false, &dst, "first", &yes)
+            .expect("sent");
+        let p = MsgPacket::Deliver {
+            env: first_envelope(&mut a),
+        }
+        .encode();
+        b.handle(t(0), a.me, &p, &yes).expect("handled");
+    }
+    // Then one text each from more made-up senders than the bound.
+    for i in 0..MAX_RX_SEQ as u32 + 10 {
+        let mut secret = [0x77; 32];
+        secret[..4].copy_from_slice(&i.to_be_bytes());
+        let mut f = Messages::new(Identity::from_secret(&secret), MsgConfig::default(), secret);
+        let mut id = [0x33; 16];
+        id[..4].copy_from_slice(&i.to_be_bytes());
+        f.send(t(1), id, "x", false, &dst, "forged", &yes)
+            .expect("sent");
+        let p = MsgPacket::Deliver {
+            env: first_envelope(&mut f),
+        }
+        .encode();
+        b.handle(t(1), f.me, &p, &yes).expect("handled");
+    }
+    assert_eq!(b.rx_seq.len(), MAX_RX_SEQ);
+    assert_eq!(b.rx_seq.get(&a.me), Some(&3));
+    let forgotten = b
+        .take_changes()
+        .iter()
+        .filter(|c| matches!(c, Change::ForgetRxSeq(_)))
+        .count();
+    assert_eq!(forgotten, 11);
+    // The replay guard is full: a new text is refused unreceipted, and
+    // taken once the remembered ids expire.
+    let far = b.unix_ms(t(2)) + 60_000;
+    while b.seen.len() < MAX_SEEN {
+        let mut id = [0x44; 16];
+        id[..8].copy_from_slice(&(b.seen.len() as u64).to_be_bytes());
+        b.seen.insert(id, far);
+    }
+    a.send(t(2), [9; 16], "x", false, &dst, "after", &yes)
+        .expect("sent");
+    let p = MsgPacket::Deliver {
+        env: first_envelope(&mut a),
+    }
+    .encode();
+    let _ = received(&mut b);
+    assert!(matches!(
+        b.handle(t(2), a.me, &p, &yes),
+        Err(MsgError::QuotaFull(_))
+    ));
+    assert!(received(&mut b).is_empty());
+    b.handle_timeout(t(70_000), &yes);
+    b.handle(t(70_001), a.me, &p, &yes).expect("handled");
+    assert_eq!(received(&mut b).len(), 1);
+    assert!(b.seen.len() <= MAX_SEEN);
+}

@@ -540,7 +540,7 @@ impl Directory {
         let watch = echo::substantive(self.store.get(name, &self.id).map(|e| &e.rec), &rec);
         let version = rec.version;
         self.store
-            .insert(now, signed, rec, self.config.lease, false)?;
+            .insert(now, signed, rec, self.config.lease, false, true)?;
         if watch {
             self.watch_echo(name, self.id, version, None);
         }
@@ -590,6 +590,16 @@ impl Directory {
             self.heard_echo(from, name, holder, version);
             return;
         }
+        // A new name at a full table is refused before the signature
+        // check unless it comes from its holder (see `Limits::total`): a
+        // flood of forged names costs a lookup each.
+        if let Some((name, holder, _)) = e.record.peek()
+            && holder != from
+            && holder != self.id
+            && self.store.full_for(now, &name, &holder)
+        {
+            return self.reject(from, Refusal::TableFull.into());
+        }
         let rec = match e.record.open() {
             Ok(r) => r,
             Err(err) => return self.reject(from, err),
@@ -600,6 +610,8 @@ impl Directory {
             self.stats.records_revoked += 1;
             return;
         }
+        // Heard directly: its holder pushed it, as our neighbour.
+        let direct = rec.holder == from || rec.holder == self.id;
         // A chain beside the record: learn it first (it verifies itself),
         // unless it is the one already cached for the holder.
         if let Some(chain) = &e.cert
@@ -626,7 +638,7 @@ impl Directory {
         let remaining = ms(e.remaining_ms as u64);
         match self
             .store
-            .insert(now, e.record, rec, remaining, holder != self.id)
+            .insert(now, e.record, rec, remaining, holder != self.id, direct)
         {
             Ok(_) => {}
             // Already had it: the rumour stops here.

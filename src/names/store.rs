@@ -25,7 +25,11 @@ pub struct Limits {
     /// (updates of names it already has are always taken).
     pub per_holder: usize,
     /// Entries in all. At the limit expired entries make room, oldest
-    /// first; otherwise new `(name, holder)` pairs are refused.
+    /// first; otherwise new `(name, holder)` pairs are refused, except a
+    /// record heard directly (our own, or pushed by its holder as our
+    /// neighbour): it takes the place of the youngest entry not heard
+    /// directly. So a device forging thousands of names fills only the
+    /// room left, and pushes out none of the names there first.
     pub total: usize,
     /// Token bucket per holder: burst size and refill per minute. Every
     /// accepted new version costs one token; without one it is dropped
@@ -59,6 +63,11 @@ pub struct Entry {
     /// The hand-over token, verified when the record was opened.
     pub token: Option<Handover>,
     expiry_reported: bool,
+    /// When the `(name, holder)` pair entered the table (kept across
+    /// versions): at the limit the youngest indirect entry gives way.
+    pub first: Instant,
+    /// Some version came straight from its holder (or is our own).
+    pub direct: bool,
 }
 
 impl Entry {
@@ -102,6 +111,14 @@ pub struct Store {
     /// `(generation, valid until, digest)`: hellos ask for the digest many
     /// times a second and it only changes with the table or a lease end.
     digest_cache: std::cell::Cell<Option<CachedDigest>>,
+    /// `(generation, until)`: the table was full with nothing expired,
+    /// and stays so until `until` (the first lease end) unless it changes.
+    /// A flood of new names at a full table is refused without a scan.
+    full_cache: std::cell::Cell<Option<(u64, Instant)>>,
+    /// New entries refused at the limit, and entries evicted for one heard
+    /// directly.
+    refused: u64,
+    evicted: u64,
 }
 
 /// Tenure order for exclusive claims: the earliest epoch wins, then the
@@ -125,6 +142,80 @@ impl Store {
     /// Most entries it holds (`Limits::total`).
     pub fn capacity(&self) -> usize {
         self.limits.total
+    }
+
+    /// New entries refused because the table was full.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Entries evicted to make room for one heard directly.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Estimated bytes the entries take: each entry (the signed body and
+    /// the decoded record's strings on the heap) and its key in the index.
+    pub fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.entries
+            .iter()
+            .map(|((name, _), e)| {
+                let r = &e.rec;
+                let strings = r.name.capacity()
+                    + r.agency.capacity()
+                    + r.unit.capacity()
+                    + r.talkgroups.capacity() * size_of::<String>()
+                    + r.talkgroups.iter().map(String::capacity).sum::<usize>();
+                size_of::<((String, NodeId), Entry)>()
+                    + name.capacity()
+                    + e.signed.body.capacity()
+                    + strings
+                    + size_of::<(u64, String, NodeId)>()
+                    + name.len()
+            })
+            .sum()
+    }
+
+    /// Holders with an entry (and a rate bucket).
+    pub fn holders(&self) -> usize {
+        self.holders.len()
+    }
+
+    /// Whether a new, indirect `(name, holder)` would be refused as the
+    /// table is full: checked before the signature, so a flood of forged
+    /// names costs a lookup each, not a verification.
+    pub fn full_for(&mut self, now: Instant, name: &str, holder: &NodeId) -> bool {
+        if self.entries.len() < self.limits.total || self.get(name, holder).is_some() {
+            return false;
+        }
+        let full = self.full_without_expired(now);
+        if full {
+            self.refused += 1;
+        }
+        full
+    }
+
+    /// The table is full and no entry's lease is over (cached until the
+    /// first lease end or the next change).
+    fn full_without_expired(&self, now: Instant) -> bool {
+        if self.entries.len() < self.limits.total {
+            return false;
+        }
+        if let Some((g, until)) = self.full_cache.get()
+            && g == self.generation
+            && now < until
+        {
+            return true;
+        }
+        let first_end = self.entries.values().map(|e| e.expires).min();
+        match first_end {
+            Some(t) if t > now => {
+                self.full_cache.set(Some((self.generation, t)));
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -166,7 +257,8 @@ impl Store {
 
     /// Store a verified record. `remaining` is what the sender says is left
     /// of the lease; `charge` applies the holder's rate limit (not for our
-    /// own records). Returns the version it replaced, if any.
+    /// own records); `direct` says it is our own or came from its holder
+    /// (see [`Limits::total`]). Returns the version it replaced, if any.
     pub fn insert(
         &mut self,
         now: Instant,
@@ -174,9 +266,14 @@ impl Store {
         rec: Record,
         remaining: Duration,
         charge: bool,
+        direct: bool,
     ) -> Result<Option<u64>, Refusal> {
         let id = (rec.name.clone(), rec.holder);
         let prev = self.entries.get(&id).map(|e| e.rec.version);
+        let (first, was_direct) = self
+            .entries
+            .get(&id)
+            .map_or((now, false), |e| (e.first, e.direct));
         if let Some(have) = prev
             && have >= rec.version
         {
@@ -190,7 +287,7 @@ impl Store {
             return Err(Refusal::Expired);
         }
         if prev.is_none() {
-            self.make_room(now, &rec.holder)?;
+            self.make_room(now, &rec.holder, direct)?;
         }
         if charge {
             let burst = self.limits.burst as u64 * 1000;
@@ -234,13 +331,16 @@ impl Store {
                 received: now,
                 expires: now + lease,
                 expiry_reported: false,
+                first,
+                direct: direct || was_direct,
             },
         );
         Ok(prev)
     }
 
-    /// Room for one more entry of `holder`, evicting expired entries.
-    fn make_room(&mut self, now: Instant, holder: &NodeId) -> Result<(), Refusal> {
+    /// Room for one more entry of `holder`: expired entries make room, and
+    /// for a record heard `direct`ly the youngest indirect entry does.
+    fn make_room(&mut self, now: Instant, holder: &NodeId, direct: bool) -> Result<(), Refusal> {
         let count = self.holders.get(holder).map_or(0, |s| s.count);
         if count >= self.limits.per_holder {
             let oldest = self
@@ -255,15 +355,36 @@ impl Store {
             }
         }
         if self.entries.len() >= self.limits.total {
-            let oldest = self
-                .entries
-                .values()
-                .filter(|e| !e.live(now))
-                .min_by_key(|e| e.expires)
-                .map(|e| (e.rec.name.clone(), e.rec.holder));
-            match oldest {
-                Some(id) => self.remove(&id),
-                None => return Err(Refusal::TableFull),
+            let oldest = if self.full_without_expired(now) {
+                None
+            } else {
+                self.entries
+                    .values()
+                    .filter(|e| !e.live(now))
+                    .min_by_key(|e| e.expires)
+                    .map(|e| (e.rec.name.clone(), e.rec.holder))
+            };
+            // Heard directly: the youngest entry not heard directly goes
+            // (ties to the highest key, so runs repeat). Forged names came
+            // after the members they crowd, so they go first.
+            let youngest = || {
+                self.entries
+                    .iter()
+                    .filter(|(_, e)| !e.direct)
+                    .max_by_key(|(id, e)| (e.first, *id))
+                    .map(|(id, _)| id.clone())
+            };
+            match oldest.or_else(|| direct.then(youngest).flatten()) {
+                Some(id) => {
+                    if self.get(&id.0, &id.1).is_some_and(|e| e.live(now)) {
+                        self.evicted += 1;
+                    }
+                    self.remove(&id)
+                }
+                None => {
+                    self.refused += 1;
+                    return Err(Refusal::TableFull);
+                }
             }
         }
         Ok(())

@@ -28,6 +28,8 @@ mod flow;
 mod flow_tests;
 mod forward;
 mod hello;
+#[cfg(test)]
+mod idflood_tests;
 mod map;
 #[cfg(test)]
 mod map_tests;
@@ -56,7 +58,7 @@ pub use api::*;
 pub use map::{MAP_OPEN, MapList, MapStats};
 pub use messages::MsgTo;
 pub use names::{Holder, names_config};
-pub use sizes::TableSize;
+pub use sizes::{BoundCounts, TableSize};
 
 use crate::flood::{DUP_CACHE, DupCache, VOICE_DUP_CACHE};
 use crate::identity::{Identity, NodeId};

@@ -131,6 +131,9 @@ impl Node {
                 starving.push(e.dest);
             }
         }
+        // Destinations evicted for a neighbour's own route: the driver
+        // hears that their routes are gone.
+        changes.extend(self.routes.take_evicted());
         // An update carrying a seqno someone asked for through us: use it,
         // so that our answer carries it on towards the asker.
         for e in &upd.entries {

@@ -10,7 +10,6 @@ use super::Node;
 use crate::flood::{DUP_CACHE, VOICE_DUP_CACHE};
 use crate::identity::NodeId;
 use crate::link::{MAX_NEIGHBOURS, Neighbour};
-use crate::names::record::MAX_RECORD;
 use crate::route::{Candidate, MAX_SOURCES, Source};
 use crate::time::Instant;
 use crate::wire::map::ENTRY_LEN;
@@ -24,11 +23,39 @@ pub struct TableSize {
     pub bytes: usize,
 }
 
+/// What the bounds turned away: new destinations and names refused at a
+/// full table, and those evicted for one heard directly (see
+/// [`crate::route::RouteTable`] and [`crate::names::Limits::total`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct BoundCounts {
+    pub routes_refused: u64,
+    pub routes_evicted: u64,
+    pub names_refused: u64,
+    pub names_evicted: u64,
+}
+
 /// Bytes of one duplicate-cache entry: the key in the set and in the
 /// eviction order.
 const DUP_ENTRY: usize = 2 * size_of::<(NodeId, u32)>();
 
 impl Node {
+    /// What the route table and the directory refused or evicted at their
+    /// bounds.
+    pub fn bound_counts(&self) -> BoundCounts {
+        let store = self.dir.store();
+        BoundCounts {
+            routes_refused: self.routes.refused(),
+            routes_evicted: self.routes.evicted(),
+            names_refused: store.refused(),
+            names_evicted: store.evicted(),
+        }
+    }
+
+    /// The estimated bytes of every table of [`Self::table_sizes`].
+    pub fn table_bytes(&self) -> usize {
+        self.table_sizes().iter().map(|t| t.bytes).sum()
+    }
+
     /// Every bounded table of the mesh core (see the module doc).
     pub fn table_sizes(&self) -> Vec<TableSize> {
         let t = |name, entries, bound, bytes| TableSize {
@@ -85,19 +112,32 @@ impl Node {
                 VOICE_DUP_CACHE,
                 self.voice_seen.len() * DUP_ENTRY,
             ),
-            // Records are at most MAX_RECORD bytes: an upper estimate.
-            t(
-                "directory",
-                store.len(),
-                store.capacity(),
-                store.len() * MAX_RECORD,
-            ),
+            t("directory", store.len(), store.capacity(), store.bytes()),
             // A list of at most 16 entries per node asked, and the askers.
             t(
                 "map_lists",
                 self.map_len(),
                 super::map::MAX_LISTS + super::map::MAX_ASKERS,
                 self.map_len() * (size_of::<(NodeId, Instant)>() + 16 * ENTRY_LEN + 64),
+            ),
+            // Per foreign id: seqno requests seen and asked through us.
+            t(
+                "requests_seen",
+                self.requests_seen.len(),
+                super::MAX_REQUESTS_SEEN,
+                self.requests_seen.len() * size_of::<((NodeId, NodeId), (u16, Instant))>(),
+            ),
+            t(
+                "requested",
+                self.requested.len(),
+                super::MAX_REQUESTS_SEEN,
+                self.requested.len() * size_of::<(NodeId, (u16, Instant))>(),
+            ),
+            t(
+                "name_holders",
+                store.holders(),
+                store.capacity(),
+                store.holders() * size_of::<(NodeId, [u64; 3])>(),
             ),
             t(
                 "events",

@@ -10,7 +10,11 @@
 //! candidates (starvation) asks the destination for a newer seqno.
 //!
 //! The table never touches time except through the `now` arguments, and it
-//! is bounded: at most [`MAX_SOURCES`] destinations.
+//! is bounded: at most [`MAX_SOURCES`] destinations. At the bound a new
+//! destination is refused, unless a neighbour advertises itself: that
+//! route takes the place of the youngest destination not heard directly,
+//! so a device forging thousands of node ids can neither grow the table
+//! nor push out the routes that were there first (see [`RouteTable`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,7 +24,8 @@ use crate::link::{INFINITY, LinkKey};
 use crate::time::Instant;
 use crate::wire::control::RouteEntry;
 
-/// Most destinations kept. Past it, updates for new destinations are ignored.
+/// Most destinations kept. Past it, updates for new destinations are
+/// ignored, except a neighbour's route to itself (see [`RouteTable`]).
 pub const MAX_SOURCES: usize = 4096;
 
 /// `a` is newer than `b` in 16-bit sequence space (RFC 8966 §3.2.1).
@@ -54,7 +59,7 @@ pub struct Candidate {
     pub link_cost: u16,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Source {
     /// Feasibility distance: the best (seqno, metric) we ever advertised.
     pub fd: Option<(u16, u16)>,
@@ -68,6 +73,22 @@ pub struct Source {
     /// skip it: selection is idempotent, and most entries of a periodic
     /// dump repeat what the table already holds.
     settled: bool,
+    /// When the destination entered the table: at the bound, the youngest
+    /// indirect one gives way to a neighbour's own route.
+    pub since: Instant,
+}
+
+impl Default for Source {
+    fn default() -> Self {
+        Source {
+            fd: None,
+            cands: Vec::new(),
+            selected: None,
+            request: None,
+            settled: false,
+            since: Instant::ZERO,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +114,17 @@ pub struct Change {
     pub seqno_up: bool,
 }
 
+/// The routing table of one node.
+///
+/// Bounded at [`MAX_SOURCES`] destinations against a device that forges
+/// node ids (open mode lets anyone advertise anything). At the bound:
+/// - an advertisement of a new destination is refused (counted in
+///   [`RouteTable::refused`]): the destinations there first keep their
+///   place, and a forger fills only the room that is left;
+/// - except a neighbour advertising its own id (heard directly): it
+///   replaces the youngest destination that no neighbour offers as
+///   itself, so a member that walks up to a full node still gets its route.
+///   Forged ids came after the members they crowd, so they go first.
 #[derive(Debug)]
 pub struct RouteTable {
     me: NodeId,
@@ -109,6 +141,13 @@ pub struct RouteTable {
     /// Counts changes of a selected next hop, so an observer can tell
     /// cheaply that none changed.
     next_hop_epoch: u64,
+    /// New destinations refused at the bound, and destinations evicted
+    /// for a neighbour's own route.
+    refused: u64,
+    evicted: u64,
+    /// Destinations evicted with a route selected, until the node takes
+    /// them ([`Self::take_evicted`]) to tell its driver the route is gone.
+    evicted_routes: Vec<NodeId>,
 }
 
 impl RouteTable {
@@ -122,7 +161,66 @@ impl RouteTable {
             per_link: BTreeMap::new(),
             next_forget: Instant::ZERO,
             next_hop_epoch: 0,
+            refused: 0,
+            evicted: 0,
+            evicted_routes: Vec::new(),
         }
+    }
+
+    /// The changes for destinations evicted (with a route selected) since
+    /// the last call: their routes are gone.
+    pub fn take_evicted(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.evicted_routes)
+            .into_iter()
+            .map(|dest| Change {
+                dest,
+                urgent: false,
+                route_changed: true,
+                advertise: false,
+                seqno_up: false,
+            })
+            .collect()
+    }
+
+    /// New destinations refused because the table was full.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Destinations evicted to make room for a neighbour's own route.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// At the bound, room for neighbour `via`'s route to itself: evict the
+    /// youngest destination that is not a neighbour heard directly (the
+    /// latest to arrive; ties to the highest id, so runs repeat). A scan of
+    /// the table, but only for a new neighbour at a full table: at most one
+    /// per neighbour that appears.
+    fn evict_for_direct(&mut self) -> bool {
+        let victim = self
+            .sources
+            .iter()
+            .filter(|(d, s)| !s.cands.iter().any(|c| c.via.id == **d))
+            .max_by_key(|(d, s)| (s.since, **d))
+            .map(|(d, _)| *d);
+        let Some(d) = victim else {
+            return false;
+        };
+        if let Some(src) = self.sources.remove(&d) {
+            for c in &src.cands {
+                Self::count(&mut self.per_link, c.via, -1);
+            }
+            if src.selected.is_some() {
+                self.next_hop_epoch += 1;
+                // Bounded: the node drains it after every update.
+                if self.evicted_routes.len() < MAX_SOURCES {
+                    self.evicted_routes.push(d);
+                }
+            }
+        }
+        self.evicted += 1;
+        true
     }
 
     pub fn selected(&self, dest: &NodeId) -> Option<&Selected> {
@@ -270,14 +368,27 @@ impl RouteTable {
             }
             return (None, false);
         }
-        let full = self.sources.len() >= MAX_SOURCES;
+        if e.metric != INFINITY
+            && self.sources.len() >= MAX_SOURCES
+            && !self.sources.contains_key(&e.dest)
+        {
+            // Heard directly: the neighbour advertises itself.
+            let direct = e.dest == via.id;
+            if !direct || !self.evict_for_direct() {
+                self.refused += 1;
+                return (None, false);
+            }
+        }
         let src = match self.sources.entry(e.dest) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => {
-                if e.metric == INFINITY || full {
+                if e.metric == INFINITY {
                     return (None, false);
                 }
-                v.insert(Source::default())
+                v.insert(Source {
+                    since: now,
+                    ..Source::default()
+                })
             }
         };
         let pos = src.cands.iter().position(|c| c.via == via);

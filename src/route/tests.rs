@@ -162,3 +162,55 @@ fn a_new_seqno_is_kept_until_it_is_advertised() {
     t.link_down(via(1));
     assert_eq!(t.selected(&id(9)).unwrap().via, via(2));
 }
+
+#[test]
+fn a_full_table_refuses_forged_ids_and_makes_room_only_for_a_neighbour_itself() {
+    let t0 = Instant::ZERO;
+    let mut t = RouteTable::new(id(0), 1, false);
+    // Members first: neighbour 1 and a member two hops away through it.
+    t.update(t0, via(1), &entry(1, 1, 0), 256, HOLD);
+    t.update(t0, via(1), &entry(7, 1, 256), 256, HOLD);
+    // Then a forger behind neighbour 2 fills the table with made-up ids.
+    let forged = |i: u32| {
+        let mut b = [0xf0; 16];
+        b[..4].copy_from_slice(&i.to_be_bytes());
+        NodeId(b)
+    };
+    for i in 0..MAX_SOURCES as u32 + 100 {
+        let at = t0 + Duration::from_millis(u64::from(i));
+        let e = RouteEntry {
+            dest: forged(i),
+            ..entry(0, 1, 256)
+        };
+        t.update(at, via(2), &e, 256, HOLD);
+    }
+    assert_eq!(t.len(), MAX_SOURCES);
+    assert_eq!(t.refused(), 102);
+    assert!(t.selected(&id(1)).is_some() && t.selected(&id(7)).is_some());
+    // A far newcomer is refused like the forged ids...
+    let later = t0 + Duration::from_secs(10);
+    assert!(
+        t.update(later, via(1), &entry(8, 1, 256), 256, HOLD)
+            .is_none()
+    );
+    assert!(t.selected(&id(8)).is_none());
+    // ...but a new neighbour advertising itself takes the youngest
+    // forged id's place, never a member's.
+    let youngest = forged(MAX_SOURCES as u32 - 3);
+    assert!(t.source(&youngest).is_some());
+    assert!(
+        t.update(later, via(9), &entry(9, 1, 0), 256, HOLD)
+            .is_some()
+    );
+    assert_eq!(t.len(), MAX_SOURCES);
+    assert_eq!(t.evicted(), 1);
+    assert!(t.source(&youngest).is_none());
+    let gone = t.take_evicted();
+    assert_eq!(gone.len(), 1);
+    assert!(gone[0].dest == youngest && gone[0].route_changed);
+    assert!(t.take_evicted().is_empty());
+    assert_eq!(t.candidates_via(&via(2)), MAX_SOURCES as u32 - 3);
+    for d in [1, 7, 9] {
+        assert!(t.selected(&id(d)).is_some(), "{d}");
+    }
+}

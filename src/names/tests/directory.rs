@@ -193,6 +193,64 @@ fn total_limit_evicts_expired_entries_first() {
 }
 
 #[test]
+fn a_full_table_refuses_relayed_newcomers_and_makes_room_only_for_a_holder_itself() {
+    let mut cfg = config(600);
+    cfg.limits.total = 4;
+    let mut d = directory(0, cfg);
+    let relay = ident(90);
+    // Two members first (one pushed by itself, one relayed), then two
+    // forged names relayed by a neighbour.
+    let m1 = ident(1);
+    d.handle(
+        t(1),
+        m1.id(),
+        push_of(record(&m1, "engine-3", 1).sign(&m1).unwrap(), 600_000),
+    );
+    let m2 = ident(2);
+    d.handle(
+        t(2),
+        relay.id(),
+        push_of(record(&m2, "medic-12", 1).sign(&m2).unwrap(), 600_000),
+    );
+    for i in 3..=4 {
+        let f = ident(i);
+        let r = record(&f, &format!("forged-{i}"), 1).sign(&f).unwrap();
+        d.handle(t(i as u64), relay.id(), push_of(r, 600_000));
+    }
+    assert_eq!(d.store().len(), 4);
+    // A relayed newcomer is refused before its signature is checked.
+    let f5 = ident(5);
+    let mut r5 = record(&f5, "forged-5", 1).sign(&f5).unwrap();
+    r5.signature = [0; 64];
+    d.handle(t(10), relay.id(), push_of(r5, 600_000));
+    assert!(drain_events(&mut d).contains(&Event::Rejected {
+        from: relay.id(),
+        error: NamesError::Refused(Refusal::TableFull)
+    }));
+    assert_eq!(d.store().refused(), 1);
+    // A holder pushing its own record takes the place of the youngest
+    // relayed entry (forged-4), never a member's.
+    let m6 = ident(6);
+    d.handle(
+        t(20),
+        m6.id(),
+        push_of(record(&m6, "command", 1).sign(&m6).unwrap(), 600_000),
+    );
+    assert_eq!(d.store().len(), 4);
+    assert_eq!(d.store().evicted(), 1);
+    assert!(d.store().get("forged-4", &ident(4).id()).is_none());
+    assert_eq!(holders(&d, t(20), "command"), vec![m6.id()]);
+    assert_eq!(holders(&d, t(20), "engine-3"), vec![m1.id()]);
+    assert_eq!(holders(&d, t(20), "medic-12"), vec![m2.id()]);
+    assert_eq!(holders(&d, t(20), "forged-3"), vec![ident(3).id()]);
+    // Our own claim is heard directly too: forged-3 goes.
+    d.local_claim(t(30), "engine-7", false).unwrap();
+    assert_eq!(d.store().len(), 4);
+    assert!(d.store().get("forged-3", &ident(3).id()).is_none());
+    assert_eq!(holders(&d, t(30), "engine-3"), vec![m1.id()]);
+}
+
+#[test]
 fn rate_limit_per_holder() {
     let a = ident(1);
     let mut d = directory(0, config(60));
