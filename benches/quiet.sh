@@ -20,16 +20,31 @@
 # second per node: for callsign the engine's own timer wake-ups (its
 # `timer_wakeups` counter) and, for both daemons, every time a thread of
 # the process went to sleep and was woken (voluntary context switches,
-# /proc/PID/task/*/status: timers and packets alike).
+# /proc/PID/task/*/status: timers and packets alike). Each callsign line
+# ends with the issue's targets for it, `ok` or `MISS`.
+#
+# Then, in the same run of ring6 and grid25, a relay that carries a flow
+# dies silently: a ping every 20 ms from the first node to the last (n1 ->
+# n4, g00 -> g44; `callsign ping`, ping(8) to the node's address for
+# babeld), the second relay on its path gone silently 1.5 s in (its daemon
+# SIGKILLed, all its namespace's traffic dropped by nftables), and the
+# longest gap between replies from the last one before the kill (target
+# for callsign <= 500 ms).
 #
 #   benches/quiet.sh [WORLD ...]        (default: all four; root, babeld)
 #   SETTLE=20 IDLE=20 benches/quiet.sh  (seconds)
 #   DAEMONS="callsign" benches/quiet.sh (one daemon only)
 #   SNIFF=1 benches/quiet.sh shared10   (also callsign's datagrams by kind,
 #                                        counted on the bridge ports)
+#   LIMIT=1800 benches/quiet.sh         (seconds before the run stops itself)
+#   ./run quiet [WORLD ...]             (installs babeld and ping first)
 #
 # Everything runs inside namespaces this script makes (names start with
-# `cq<pid>`); they are removed on exit, also on failure or interrupt.
+# `cq<pid>-`, or $CALLSIGN_FIELD_NS_PREFIX instead of `cq`); they are
+# removed on exit, also on failure, interrupt or when LIMIT runs out, and
+# those of an earlier run that was killed outright are removed at start.
+# Needs iproute2, nftables, python3, babeld and ping(8) (Debian:
+# iputils-ping).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${CALLSIGN_BIN:-./target/release/callsign}")
@@ -37,6 +52,7 @@ bin=$(realpath "${CALLSIGN_BIN:-./target/release/callsign}")
 SETTLE=${SETTLE:-20}
 IDLE=${IDLE:-20}
 DAEMONS=${DAEMONS:-"callsign babeld"}
+LIMIT=${LIMIT:-1800}
 worlds=("$@")
 [ ${#worlds[@]} -gt 0 ] || worlds=(shared10 shared30 ring6 grid25)
 if [ "$(id -u)" -ne 0 ]; then
@@ -47,8 +63,23 @@ if [[ " $DAEMONS " == *" babeld "* ]] && ! command -v babeld >/dev/null; then
     echo "babeld is not installed (apt-get install babeld)" >&2
     exit 1
 fi
+if [[ " $DAEMONS " == *" babeld "* ]] && ! command -v ping >/dev/null; then
+    echo "ping is not installed (apt-get install iputils-ping)" >&2
+    exit 1
+fi
 
-P="cq$$"
+PFX=${CALLSIGN_FIELD_NS_PREFIX:-cq}
+P="$PFX$$"
+# What a run killed outright (SIGKILL, power) left behind: namespaces of
+# this prefix whose run is no longer alive.
+for ns in $(ip netns list | awk '{print $1}' | grep -E "^$PFX[0-9]+-" || true); do
+    owner=${ns#"$PFX"}
+    owner=${owner%%-*}
+    if ! kill -0 "$owner" 2>/dev/null; then
+        for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+        ip netns del "$ns" 2>/dev/null || true
+    fi
+done
 tmp=$(mktemp -d /tmp/callsign-quiet.XXXXXX)
 pids=()
 
@@ -77,8 +108,23 @@ teardown() {
         done
         ip netns del "$ns" 2>/dev/null || true
     done
+    # A veth end made in the root namespace, before it moved.
+    for f in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep "^$P" || true); do
+        ip link del "$f" 2>/dev/null || true
+    done
 }
-trap 'teardown; rm -rf "$tmp"' EXIT
+# The whole run is bounded: past LIMIT seconds the watchdog stops it (the
+# EXIT trap then cleans up as on any failure).
+(
+    trap 'kill "$s" 2>/dev/null; exit 0' TERM
+    sleep "$LIMIT" &
+    s=$!
+    wait "$s"
+    echo "benches/quiet.sh: over LIMIT=$LIMIT s, stopping" >&2
+    kill -TERM $$
+) &
+watchdog=$!
+trap 'kill "$watchdog" 2>/dev/null || true; teardown; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 mkns() {
@@ -119,6 +165,9 @@ link() {
     ip -n "$P-$b" link set "${P}l${k}b" up
     addif "$a" "${P}l${k}a"
     addif "$b" "${P}l${k}b"
+    # Who is at the other end of each interface (babeld's next hops).
+    echo "$b" >"$tmp/peer-${P}l${k}a"
+    echo "$a" >"$tmp/peer-${P}l${k}b"
 }
 
 build_ring6() {
@@ -203,16 +252,114 @@ switches() {
     echo "$s"
 }
 
+# The callsign CLI against node $1's daemon (bounded: a hung daemon
+# must not hang the run).
+cs() {
+    local n=$1
+    shift
+    CALLSIGN_CONFIG=/dev/null CALLSIGN_DATA_DIR="$tmp/$n" timeout 10 \
+        ip netns exec "$P-$n" "$bin" "$@" </dev/null 2>/dev/null
+}
+
 # The callsign engines' timer wake-ups, summed.
 timer_wakeups() {
     local n s=0 v
     for n in "${nodes[@]}"; do
-        v=$(CALLSIGN_CONFIG=/dev/null CALLSIGN_DATA_DIR="$tmp/$n" ip netns exec "$P-$n" "$bin" status --json 2>/dev/null |
+        v=$(cs "$n" status --json |
             python3 -c 'import json,sys; print(json.load(sys.stdin)["daemon"].get("timer_wakeups", 0))' \
             2>/dev/null || echo 0)
         s=$((s + v))
     done
     echo "$s"
+}
+
+# Index (from 1) of node $1 in the world.
+index() {
+    local i
+    for i in "${!nodes[@]}"; do
+        if [ "${nodes[$i]}" = "$1" ]; then
+            echo $((i + 1))
+            return
+        fi
+    done
+}
+
+# Node id of callsign node $1.
+node_id() {
+    cs "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' 2>/dev/null
+}
+
+# The name of node $1's next hop towards node $2 under daemon $3, or
+# nothing without a route.
+next_hop() {
+    local from=$1 to=$2 daemon=$3 dev n nh
+    if [ "$daemon" = babeld ]; then
+        dev=$(ip -n "$P-$from" -6 route get "fd00:5157::$(index "$to")" 2>/dev/null |
+            sed -n 's/.* dev \([^ ]*\).*/\1/p')
+        [ -n "$dev" ] && [ -f "$tmp/peer-$dev" ] && cat "$tmp/peer-$dev"
+        return 0
+    fi
+    nh=$(cs "$from" routes --json | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    if r["dest"] == sys.argv[1]:
+        print(r["next_hop"])' "$(cat "$tmp/id-$to")" 2>/dev/null)
+    [ -n "$nh" ] || return 0
+    for n in "${nodes[@]}"; do
+        if [ "$(cat "$tmp/id-$n")" = "$nh" ]; then
+            echo "$n"
+            return 0
+        fi
+    done
+}
+
+# A relay that carries a flow dies silently: the reroute gap of a ping
+# every 20 ms from node $3 to node $4 when the second relay on its path
+# (not a neighbour of the source: the news must cross a hop) is SIGKILLed.
+reroute() {
+    local world=$1 daemon=$2 src=$3 dst=$4 n r1 r2 pid gap until marker cmd
+    if [ "$daemon" = callsign ]; then
+        for n in "${nodes[@]}"; do node_id "$n" >"$tmp/id-$n"; done
+    fi
+    r1=$(next_hop "$src" "$dst" "$daemon")
+    r2=""
+    [ -z "$r1" ] || r2=$(next_hop "$r1" "$dst" "$daemon")
+    if [ -z "$r2" ] || [ "$r2" = "$dst" ]; then
+        echo "$world $daemon: no route of three hops or more $src -> $dst (first relay '${r1}')" >&2
+        echo "FIGURE ${world}_${daemon}_reroute_gap_ms=none"
+        return 0
+    fi
+    pid=${pids[$(($(index "$r2") - 1))]}
+    if [ "$daemon" = callsign ]; then
+        cmd=(env CALLSIGN_CONFIG=/dev/null CALLSIGN_DATA_DIR="$tmp/$src" ip netns exec "$P-$src"
+            "$bin" ping "$(cat "$tmp/id-$dst")" --interval 0.02 --timeout 0.5 --json)
+        marker='"type":"reply"'
+        until=10
+    else
+        # Line-buffered, so each reply line arrives as ping(8) prints it:
+        # the gap is timed from the arrivals.
+        cmd=(ip netns exec "$P-$src" stdbuf -oL ping -6 -n -i 0.02 -W 0.5 "fd00:5157::$(index "$dst")")
+        marker='bytes from'
+        until=120
+    fi
+    # The relay vanishes as a node whose battery died: its daemon killed
+    # and nothing in or out of its namespace any more. Killing babeld alone
+    # would leave the kernel routes it installed forwarding the flow.
+    local kill="set -e; kill -KILL $pid; ip netns exec $P-$r2 nft -f - <<'NFT'
+table inet dead {
+    chain drop_in { type filter hook input priority -300; policy drop; }
+    chain drop_fwd { type filter hook forward priority -300; policy drop; }
+    chain drop_out { type filter hook output priority -300; policy drop; }
+}
+NFT"
+    gap=$(python3 benches/tools/gap.py 1.5 "$until" "$marker" "$kill" -- "${cmd[@]}")
+    local verdict=""
+    if [ "$daemon" = callsign ]; then
+        if [[ "$gap" =~ ^[0-9]+$ ]] && [ "$gap" -le 500 ]; then verdict="  target <= 500 ms: ok"; else verdict="  target <= 500 ms: MISS"; fi
+    fi
+    printf '%-9s %-9s reroute gap %s ms under a 20 ms ping %s -> %s, relay %s gone%s\n' \
+        "$world" "$daemon" "$gap" "$src" "$dst" "$r2" "$verdict"
+    echo "FIGURE ${world}_${daemon}_reroute_gap_ms=${gap%% *}"
 }
 
 ends() {
@@ -279,12 +426,19 @@ print("FIGURE %s_%s_packets_per_s_per_%s=%.3f" % (world, daemon, unit.replace(" 
 print("FIGURE %s_%s_wakeups_per_s_per_node=%.2f" % (world, daemon, wake))
 if daemon == "callsign":
     print("FIGURE %s_%s_timer_wakeups_per_s_per_node=%s" % (world, daemon, timer))
+    # The issue's targets for this world.
+    checks = [("bit/s", bits, {"shared10": 700, "shared30": 1000}.get(world, 500)),
+              ("timer wake-ups/s", (w1 - w0) / (tw1 - tw0) / nodes, 5)]
+    if unit == "node":
+        checks.append(("packets/s", pkts, 0.5))
+    print("%-9s %-9s targets: %s" % (world, daemon, ", ".join(
+        "%s <= %g %s" % (k, t, "ok" if v <= t else "MISS") for k, v, t in checks)))
 EOF
 }
 
 for w in "${worlds[@]}"; do
     nodes=()
-    rm -f "$tmp"/if-*
+    rm -f "$tmp"/if-* "$tmp"/peer-* "$tmp"/id-*
     case "$w" in
         shared10) build_shared 10; unit=node ;;
         shared30) build_shared 30; unit=node ;;
@@ -300,6 +454,10 @@ for w in "${worlds[@]}"; do
             *) echo "unknown daemon $d" >&2; exit 2 ;;
         esac
         measure "$w" "$d" "$unit" "$units"
+        case "$w" in
+            ring6) reroute "$w" "$d" n1 n4 ;;
+            grid25) reroute "$w" "$d" g00 g44 ;;
+        esac
         stop_daemons
         rm -rf "${tmp:?}"/n* "${tmp:?}"/g*
     done
