@@ -121,15 +121,19 @@ pub struct Fault {
     pub what: String,
 }
 
+/// The namespace that holds veth end `v`.
+fn veth_ns(net: &Net, v: &str) -> String {
+    net.nodes
+        .iter()
+        .find(|n| n.ifaces.iter().any(|i| i == v))
+        .map(|n| n.ns.clone())
+        .expect("veth owner")
+}
+
 pub fn set_link(net: &Net, i: usize, up: bool) {
     let (va, vb) = net.veths[i].clone();
     for v in [va, vb] {
-        let ns = net
-            .nodes
-            .iter()
-            .find(|n| n.ifaces.contains(&v))
-            .map(|n| n.ns.clone())
-            .expect("veth owner");
+        let ns = veth_ns(net, &v);
         sh(&[
             "ip",
             "-n",
@@ -148,12 +152,7 @@ pub fn set_link(net: &Net, i: usize, up: bool) {
 pub fn set_loss_burst(net: &Net, i: usize, pct: Option<u32>) {
     let (va, vb) = net.veths[i].clone();
     for v in [va, vb] {
-        let ns = net
-            .nodes
-            .iter()
-            .find(|n| n.ifaces.contains(&v))
-            .map(|n| n.ns.clone())
-            .expect("veth owner");
+        let ns = veth_ns(net, &v);
         let nft = |rule: &str| {
             let _ = Command::new("ip")
                 .args(["netns", "exec", &ns, "nft", rule])

@@ -30,6 +30,24 @@ fn converge(net: &Net, names: &[&str]) {
     assert!(ok.is_some(), "the mesh did not converge");
 }
 
+/// Start the line of four with `extra`, n4 also holding `medic-12`, and
+/// wait until n1 routes everywhere and resolves the role to n4.
+fn start_line4_with_medic(net: &mut Net, extra: &[&str]) {
+    for i in 0..net.nodes.len() {
+        let mut args = extra.to_vec();
+        if net.nodes[i].name == "n4" {
+            args.extend(["--name", "medic-12"]);
+        }
+        net.start(i, &args);
+    }
+    converge(net, &["n1", "n2", "n3", "n4"]);
+    let n4 = net.node("n4").id.to_string();
+    let ok = wait_for(Duration::from_secs(10), || {
+        net.holders("n1", "medic-12") == vec![n4.clone()]
+    });
+    assert!(ok.is_some(), "medic-12 does not resolve at n1");
+}
+
 /// Acceptance 1: line5 (4 hops), no loss: a 1:1 call scores PESQ-WB of
 /// at least 4.0 with mouth-to-ear p95 of at most 150 ms, and the
 /// push-to-talk access time p95 is at most 150 ms.
@@ -134,19 +152,7 @@ fn lossy_three_hops_call() {
     let speech = voice::speech(&net.tmp);
     let mut scores = Vec::new();
     for protection in ["arq", "none"] {
-        for i in 0..net.nodes.len() {
-            let mut extra = vec!["--voice-protection", protection];
-            if net.nodes[i].name == "n4" {
-                extra.extend(["--name", "medic-12"]);
-            }
-            net.start(i, &extra);
-        }
-        converge(&net, &["n1", "n2", "n3", "n4"]);
-        let n4 = net.node("n4").id.to_string();
-        let ok = wait_for(Duration::from_secs(10), || {
-            net.holders("n1", "medic-12") == vec![n4.clone()]
-        });
-        assert!(ok.is_some(), "medic-12 does not resolve at n1");
+        start_line4_with_medic(&mut net, &["--voice-protection", protection]);
         let r = voice::call(&net, "n1", "n4", "medic-12", &speech, protection);
         let score = voice::pesq_wb(&speech, &r.recording);
         // Over the whole call: frames the caller sent that never arrived.
@@ -561,19 +567,7 @@ fn lossy_three_hops_call_survives_a_relay_stall() {
     let _g = serial();
     let mut net = Net::build(&Scenario::load("line4loss10"));
     let speech = voice::speech(&net.tmp);
-    for i in 0..net.nodes.len() {
-        let mut extra = vec![];
-        if net.nodes[i].name == "n4" {
-            extra.extend(["--name", "medic-12"]);
-        }
-        net.start(i, &extra);
-    }
-    converge(&net, &["n1", "n2", "n3", "n4"]);
-    let n4 = net.node("n4").id.to_string();
-    let ok = wait_for(Duration::from_secs(10), || {
-        net.holders("n1", "medic-12") == vec![n4.clone()]
-    });
-    assert!(ok.is_some(), "medic-12 does not resolve at n1");
+    start_line4_with_medic(&mut net, &[]);
     let r = std::thread::scope(|sc| {
         sc.spawn(|| {
             // Mid-sentence, well after the call is up.
